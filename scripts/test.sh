@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: native tests of the core and the fixture server, then the browser
+# tests in headless Chromium against a fixture server on 127.0.0.1.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+started=$(date +%s)
+
+./scripts/setup.sh
+
+echo "== native tests: core (incl. proptest) and fixture server"
+cargo test --workspace --quiet
+
+echo "== fixture server"
+source scripts/fixture.sh
+start_fixture
+echo "fixture server at $FIXTURE_URL"
+
+echo "== browser tests (headless Chromium)"
+# The runner's default of 20 s per test binary is far too short for network tests.
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
+wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install
+
+echo "== all tests passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,256 @@
+//! Parsing and validation of the options objects passed from JS. Every problem is an
+//! `INVALID_ARGUMENT` whose message names the field (`options.timeouts.stall: …`).
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
+
+use crate::core::timeouts::Timeouts;
+use crate::core::DownloadError;
+use crate::web::js::describe;
+
+/// Manager settings with their defaults.
+#[derive(Clone, Debug)]
+pub(crate) struct ManagerConfig {
+    /// IndexedDB database name; separate names never share data.
+    pub name: String,
+    /// The three timeouts.
+    pub timeouts: Timeouts,
+    /// Bytes per stored chunk.
+    pub chunk_bytes: u64,
+    /// At most one progress event per download per this many ms.
+    pub progress_interval_ms: u64,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            name: "default".into(),
+            timeouts: Timeouts::default(),
+            chunk_bytes: 4 * 1024 * 1024,
+            progress_interval_ms: 100,
+        }
+    }
+}
+
+/// Smallest and largest accepted `chunkBytes`.
+pub(crate) const CHUNK_BYTES_RANGE: (u64, u64) = (64 * 1024, 256 * 1024 * 1024);
+
+/// Options of one `add()` call.
+#[derive(Default)]
+pub(crate) struct AddOptions {
+    pub id: Option<String>,
+    pub filename: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub signal: Option<AbortSignal>,
+}
+
+/// A JS object being read field by field, with the path used in error messages.
+struct Fields {
+    obj: Object,
+    path: String,
+}
+
+impl Fields {
+    /// `undefined`/`null` give `None` (all defaults); anything but a plain object is an error.
+    fn new(value: &JsValue, path: &str, allowed: &[&str]) -> Result<Option<Fields>, DownloadError> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(None);
+        }
+        if !value.is_object() || value.is_function() || js_sys::Array::is_array(value) {
+            return Err(DownloadError::invalid(path, "must be an object"));
+        }
+        let obj: Object = value.clone().unchecked_into();
+        for key in Object::keys(&obj).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !allowed.contains(&key.as_str()) {
+                return Err(DownloadError::invalid(
+                    &format!("{path}.{key}"),
+                    format!("unknown option (expected one of: {})", allowed.join(", ")),
+                ));
+            }
+        }
+        Ok(Some(Fields { obj, path: path.to_owned() }))
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+
+    /// The value at `key`; `undefined` means absent.
+    fn get(&self, key: &str) -> Result<Option<JsValue>, DownloadError> {
+        let v = Reflect::get(&self.obj, &JsValue::from_str(key))
+            .map_err(|e| DownloadError::invalid(&self.path(key), describe(&e)))?;
+        Ok((!v.is_undefined()).then_some(v))
+    }
+
+    /// A finite number in `min..=max`, rounded down to an integer.
+    fn uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, DownloadError> {
+        let Some(v) = self.get(key)? else { return Ok(None) };
+        let n = v.as_f64().ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a number"))?;
+        if !n.is_finite() || n < min as f64 || n > max as f64 {
+            return Err(DownloadError::invalid(
+                &self.path(key),
+                format!("must be a number from {min} to {max}, got {n}"),
+            ));
+        }
+        Ok(Some(n.floor() as u64))
+    }
+
+    /// A string of 1..=`max_len` characters.
+    fn string(&self, key: &str, max_len: usize) -> Result<Option<String>, DownloadError> {
+        let Some(v) = self.get(key)? else { return Ok(None) };
+        let s = v.as_string().ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a string"))?;
+        if s.is_empty() || s.chars().count() > max_len {
+            return Err(DownloadError::invalid(
+                &self.path(key),
+                format!("must be 1 to {max_len} characters long"),
+            ));
+        }
+        Ok(Some(s))
+    }
+}
+
+/// Largest timeout accepted: about 24.8 days, the largest `setTimeout` delay.
+const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+/// Parses `DownloadManager.open(options)`.
+pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, DownloadError> {
+    let mut cfg = ManagerConfig::default();
+    let Some(f) = Fields::new(value, "options", &["name", "timeouts", "chunkBytes", "progressIntervalMs"])?
+    else {
+        return Ok(cfg);
+    };
+    if let Some(name) = f.string("name", 200)? {
+        cfg.name = name;
+    }
+    if let Some(t) = f.get("timeouts")? {
+        if let Some(t) = Fields::new(&t, "options.timeouts", &["headers", "stall", "total"])? {
+            let d = &mut cfg.timeouts;
+            d.headers_ms = t.uint("headers", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.headers_ms);
+            d.stall_ms = t.uint("stall", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.stall_ms);
+            d.total_ms = t.uint("total", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.total_ms);
+        }
+    }
+    let (lo, hi) = CHUNK_BYTES_RANGE;
+    cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
+    cfg.progress_interval_ms =
+        f.uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?.unwrap_or(cfg.progress_interval_ms);
+    Ok(cfg)
+}
+
+/// Request headers the library sets itself; a caller's value would break resume checks.
+const RESERVED_HEADERS: [&str; 3] = ["range", "if-range", "accept-encoding"];
+
+/// Parses `manager.add(url, options)`'s options.
+pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadError> {
+    let mut out = AddOptions::default();
+    let Some(f) = Fields::new(value, "options", &["id", "filename", "headers", "signal"])? else {
+        return Ok(out);
+    };
+    out.id = f.string("id", 256)?;
+    out.filename = f.string("filename", 255)?;
+    if let Some(h) = f.get("headers")? {
+        out.headers = parse_headers(&h)?;
+    }
+    if let Some(s) = f.get("signal")? {
+        out.signal = Some(
+            s.dyn_into::<AbortSignal>()
+                .map_err(|_| DownloadError::invalid("options.signal", "must be an AbortSignal"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Headers from a plain object of strings or a `Headers` instance.
+fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError> {
+    let pairs: Vec<(String, String)> = if let Some(h) = value.dyn_ref::<web_sys::Headers>() {
+        let iter = js_sys::try_iter(h)
+            .ok()
+            .flatten()
+            .ok_or_else(|| DownloadError::invalid("options.headers", "is not iterable"))?;
+        iter.filter_map(Result::ok)
+            .map(|entry| {
+                let entry: js_sys::Array = entry.unchecked_into();
+                (entry.get(0).as_string().unwrap_or_default(), entry.get(1).as_string().unwrap_or_default())
+            })
+            .collect()
+    } else {
+        if !value.is_object() || js_sys::Array::is_array(value) {
+            return Err(DownloadError::invalid("options.headers", "must be an object or a Headers"));
+        }
+        let obj: &Object = value.unchecked_ref();
+        let mut v = Vec::new();
+        for entry in Object::entries(obj).iter() {
+            let entry: js_sys::Array = entry.unchecked_into();
+            let name = entry.get(0).as_string().unwrap_or_default();
+            let val = entry.get(1).as_string().ok_or_else(|| {
+                DownloadError::invalid(&format!("options.headers.{name}"), "must be a string")
+            })?;
+            v.push((name, val));
+        }
+        v
+    };
+    for (name, _) in &pairs {
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(DownloadError::invalid(
+                &format!("options.headers.{name}"),
+                "is set by the library and cannot be overridden",
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+/// Resolves `url` against the page (like `fetch` does) and checks it is http(s) without
+/// credentials. Returns the absolute URL.
+pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
+    let raw = value.as_string().ok_or_else(|| DownloadError::invalid("url", "must be a string"))?;
+    if raw.trim().is_empty() {
+        return Err(DownloadError::invalid("url", "must not be empty"));
+    }
+    let parsed = match base_url() {
+        Some(base) => web_sys::Url::new_with_base(&raw, &base),
+        None => web_sys::Url::new(&raw),
+    }
+    .map_err(|_| DownloadError::invalid("url", format!("{raw:?} is not a valid URL")))?;
+    let protocol = parsed.protocol();
+    if protocol != "http:" && protocol != "https:" {
+        return Err(DownloadError::invalid("url", format!("must be http or https, got {protocol:?}")));
+    }
+    if !is_valid_host(&parsed.hostname()) {
+        return Err(DownloadError::invalid("url", format!("{raw:?} has no valid host")));
+    }
+    if !parsed.username().is_empty() || !parsed.password().is_empty() {
+        return Err(DownloadError::invalid("url", "must not contain credentials"));
+    }
+    let mut href = parsed.href();
+    if let Some(i) = href.find('#') {
+        href.truncate(i);
+    }
+    Ok(href)
+}
+
+/// A parsed host: a DNS name or IPv4 address (ASCII after IDNA processing) or a bracketed IPv6
+/// literal. Some URL parsers let characters such as spaces through, percent-encoded; such a
+/// host can never resolve.
+fn is_valid_host(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    }
+    !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// The base for relative URLs: the document's base URI in a window, the script's location in
+/// a worker.
+fn base_url() -> Option<String> {
+    let global = js_sys::global();
+    let get = |obj: &JsValue, k: &str| Reflect::get(obj, &JsValue::from_str(k)).ok().filter(|v| !v.is_undefined());
+    if let Some(doc) = get(&global, "document") {
+        if let Some(b) = get(&doc, "baseURI").and_then(|v| v.as_string()) {
+            return Some(b);
+        }
+    }
+    get(&global, "location").and_then(|l| get(&l, "href")).and_then(|v| v.as_string())
+}

@@ -1,0 +1,170 @@
+//! The one error type of the crate and its stable codes.
+//!
+//! Each failure has exactly one [`ErrorCode`]. The code strings are part of the public
+//! contract (`DownloadError.code` in JS) and never change.
+
+use std::fmt;
+
+/// Why a download failed. The string form ([`ErrorCode::as_str`]) is stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The connection failed, was reset or dropped, or the browser is offline.
+    Network,
+    /// No body byte arrived for `timeouts.stall` ms.
+    Stalled,
+    /// No response head arrived within `timeouts.headers` ms.
+    HeadersTimeout,
+    /// The whole download exceeded `timeouts.total` ms.
+    Deadline,
+    /// The server answered with a status that is not a success.
+    HttpStatus,
+    /// The server asked to wait (429/503 with Retry-After) longer than the policy allows.
+    RateLimited,
+    /// The response is malformed or inconsistent (framing, Content-Range, length).
+    BadResponse,
+    /// The final SHA-256 differs from the expected integrity value.
+    Integrity,
+    /// Storage quota exceeded.
+    Quota,
+    /// IndexedDB is unavailable or failing.
+    Storage,
+    /// Cancelled by the caller (`cancel()` or the caller's `AbortSignal`).
+    Aborted,
+    /// The caller passed a bad URL or bad options.
+    InvalidArgument,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::Network,
+        ErrorCode::Stalled,
+        ErrorCode::HeadersTimeout,
+        ErrorCode::Deadline,
+        ErrorCode::HttpStatus,
+        ErrorCode::RateLimited,
+        ErrorCode::BadResponse,
+        ErrorCode::Integrity,
+        ErrorCode::Quota,
+        ErrorCode::Storage,
+        ErrorCode::Aborted,
+        ErrorCode::InvalidArgument,
+    ];
+
+    /// The stable string exposed to JS as `DownloadError.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Network => "NETWORK",
+            ErrorCode::Stalled => "STALLED",
+            ErrorCode::HeadersTimeout => "HEADERS_TIMEOUT",
+            ErrorCode::Deadline => "DEADLINE",
+            ErrorCode::HttpStatus => "HTTP_STATUS",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::BadResponse => "BAD_RESPONSE",
+            ErrorCode::Integrity => "INTEGRITY",
+            ErrorCode::Quota => "QUOTA",
+            ErrorCode::Storage => "STORAGE",
+            ErrorCode::Aborted => "ABORTED",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+        }
+    }
+
+    /// True for the three timeout causes.
+    pub const fn is_timeout(self) -> bool {
+        matches!(self, ErrorCode::Stalled | ErrorCode::HeadersTimeout | ErrorCode::Deadline)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed download or a rejected call: a code, a human-readable message, and the HTTP
+/// details where they apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadError {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// What happened, for people. Not stable; match on `code`.
+    pub message: String,
+    /// The HTTP status, for `HTTP_STATUS` and `RATE_LIMITED`.
+    pub status: Option<u16>,
+    /// The server's Retry-After, in milliseconds, when it sent one.
+    pub retry_after_ms: Option<u64>,
+}
+
+impl DownloadError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        DownloadError { code, message: message.into(), status: None, retry_after_ms: None }
+    }
+
+    /// `INVALID_ARGUMENT` for the named field.
+    pub fn invalid(field: &str, problem: impl fmt::Display) -> Self {
+        DownloadError::new(ErrorCode::InvalidArgument, format!("{field}: {problem}"))
+    }
+
+    /// `ABORTED`.
+    pub fn aborted() -> Self {
+        DownloadError::new(ErrorCode::Aborted, "the download was cancelled")
+    }
+
+    /// Adds the HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Adds the server's Retry-After.
+    pub fn with_retry_after_ms(mut self, retry_after_ms: Option<u64>) -> Self {
+        self.retry_after_ms = retry_after_ms;
+        self
+    }
+
+    /// True for `STALLED`, `HEADERS_TIMEOUT` and `DEADLINE`.
+    pub fn is_timeout(&self) -> bool {
+        self.code.is_timeout()
+    }
+}
+
+impl fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for DownloadError {}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_distinct_upper_snake_case() {
+        let names: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for name in names {
+            assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}");
+        }
+    }
+
+    #[test]
+    fn timeouts_are_the_three_timer_causes() {
+        let timeouts: Vec<_> = ErrorCode::ALL.iter().filter(|c| c.is_timeout()).collect();
+        assert_eq!(
+            timeouts,
+            [&ErrorCode::Stalled, &ErrorCode::HeadersTimeout, &ErrorCode::Deadline]
+        );
+        assert!(!DownloadError::aborted().is_timeout());
+    }
+
+    #[test]
+    fn invalid_names_the_field() {
+        let e = DownloadError::invalid("timeouts.stall", "must be a non-negative number");
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert_eq!(e.to_string(), "INVALID_ARGUMENT: timeouts.stall: must be a non-negative number");
+    }
+}

@@ -1,0 +1,15 @@
+//! The pure core: every decision that can corrupt data or mislead the user, as plain functions
+//! and state machines over facts (a status, a header value, a chunk length, `now_ms`).
+//!
+//! Nothing here imports `wasm-bindgen`, `web-sys` or `js-sys`; it is tested natively with
+//! `cargo test`. The browser layer (`crate::web`) feeds it facts and carries out its decisions.
+//!
+//! All byte counts and offsets are `u64`: `usize` is 32 bits on `wasm32`.
+
+pub mod error;
+pub mod headers;
+pub mod progress;
+pub mod response;
+pub mod timeouts;
+
+pub use error::{DownloadError, ErrorCode};

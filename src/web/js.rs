@@ -1,0 +1,32 @@
+//! Bindings to globals that exist in windows and workers alike, and conversions of thrown JS
+//! values into messages.
+
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use web_sys::Request;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `globalThis.fetch(request)`.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    pub fn global_fetch(input: &Request) -> Result<Promise, JsValue>;
+
+    /// `console.error(message, detail)`.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(message: &str, detail: &JsValue);
+}
+
+/// A readable message for a thrown JS value: `"Name: message"` for errors, the string itself
+/// for strings.
+pub fn describe(value: &JsValue) -> String {
+    if let Some(s) = value.as_string() {
+        return s;
+    }
+    let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
+    match (field("name"), field("message")) {
+        (Some(n), Some(m)) if !m.is_empty() => format!("{n}: {m}"),
+        (Some(n), _) => n,
+        (None, Some(m)) => m,
+        (None, None) => "unknown error".to_owned(),
+    }
+}

@@ -1,0 +1,9 @@
+//! Browser adapters. Each type here owns a JS resource and releases it on `Drop`; none of them
+//! decides anything that `crate::core` can decide.
+
+pub mod abort;
+pub mod cancel;
+pub mod chunks;
+pub mod clock;
+pub mod js;
+pub mod transfer;

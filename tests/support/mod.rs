@@ -1,0 +1,184 @@
+//! Helpers for the browser tests: the fixture server's URL and request log, and calls into the
+//! library through its JavaScript surface, exactly as a page would make them.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Reflect, Uint8Array};
+use resumable_downloads::api::DownloadManager;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[path = "../fixture-server/src/content.rs"]
+mod content;
+
+/// Base URL of the fixture server, fixed when the tests are built (`make test` sets it).
+pub fn fixture() -> &'static str {
+    match option_env!("FIXTURE_URL") {
+        Some(u) if !u.is_empty() => u,
+        _ => panic!("FIXTURE_URL was not set when the tests were built; run them with `make test`"),
+    }
+}
+
+/// A tag unique to this test run, so request logs of different tests never mix.
+pub fn tag(name: &str) -> String {
+    format!("{name}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+/// `/file` on the fixture server with the given tag and knobs (`"size=10&seed=3"`).
+pub fn file_url(tag: &str, knobs: &str) -> String {
+    format!("{}/file?tag={tag}&{knobs}", fixture())
+}
+
+/// The bytes the fixture serves for `seed` at `start..start + len`.
+pub fn expected(seed: u64, start: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0; len];
+    content::fill(seed, start, &mut v);
+    v
+}
+
+/// A plain JS object.
+pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+/// `value[key]`.
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap()
+}
+
+/// `value[key]` as a string.
+pub fn get_str(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_else(|| panic!("{key} is not a string: {:?}", get(value, key)))
+}
+
+/// `value[key]` as a number, `None` for null/undefined.
+pub fn get_num(value: &JsValue, key: &str) -> Option<f64> {
+    let v = get(value, key);
+    if v.is_null() || v.is_undefined() {
+        None
+    } else {
+        Some(v.as_f64().unwrap_or_else(|| panic!("{key} is not a number: {v:?}")))
+    }
+}
+
+/// `value[method](...args)`, with what it throws as `Err`.
+pub fn call(value: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = get(value, method).dyn_into().unwrap_or_else(|_| panic!("{method} is not a function"));
+    f.apply(value, &args.iter().collect())
+}
+
+/// Awaits a promise-returning method.
+pub async fn call_async(value: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let p = call(value, method, args)?;
+    JsFuture::from(js_sys::Promise::from(p)).await
+}
+
+/// `DownloadManager.open(options)` as a JS object.
+pub async fn open(options: JsValue) -> JsValue {
+    let m = DownloadManager::open(options).await.expect("open");
+    JsValue::from(m)
+}
+
+/// `manager.add(url, options)`; panics if it throws.
+pub fn add(manager: &JsValue, url: &str, options: JsValue) -> JsValue {
+    call(manager, "add", &[url.into(), options]).expect("add")
+}
+
+/// Waits for `download.done`.
+pub async fn done(download: &JsValue) -> Result<JsValue, JsValue> {
+    JsFuture::from(js_sys::Promise::from(get(download, "done"))).await
+}
+
+/// The `code` of a `DownloadError`, after checking it is one.
+pub fn code(err: &JsValue) -> String {
+    assert!(resumable_downloads::api::is_download_error(err), "not a DownloadError: {err:?}");
+    assert!(err.is_instance_of::<js_sys::Error>(), "not an Error: {err:?}");
+    assert_eq!(get_str(err, "name"), "DownloadError");
+    get_str(err, "code")
+}
+
+/// The completed download's bytes, read back from its Blob.
+pub async fn blob_bytes(download: &JsValue) -> Vec<u8> {
+    let blob = call_async(download, "blob", &[]).await.expect("blob");
+    let buf = call_async(&blob, "arrayBuffer", &[]).await.expect("arrayBuffer");
+    Uint8Array::new(&buf).to_vec()
+}
+
+/// Asserts the download's bytes equal the fixture's bytes for `seed` and `size`.
+pub async fn assert_bytes(download: &JsValue, seed: u64, size: usize) {
+    let got = blob_bytes(download).await;
+    assert_eq!(got.len(), size, "length");
+    let want = expected(seed, 0, size);
+    if let Some(i) = got.iter().zip(&want).position(|(a, b)| a != b) {
+        panic!("byte {i} differs: got {} want {}", got[i], want[i]);
+    }
+}
+
+/// The fixture server's request log for `tag`.
+pub async fn request_log(tag: &str) -> Vec<JsValue> {
+    let window = web_sys::window().unwrap();
+    let url = format!("{}/log?tag={tag}", fixture());
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(&url)).await.unwrap().dyn_into().unwrap();
+    let json = JsFuture::from(resp.json().unwrap()).await.unwrap();
+    js_sys::Array::from(&json).iter().collect()
+}
+
+/// Log entries for GET requests only (preflights and HEADs left out).
+pub async fn gets(tag: &str) -> Vec<JsValue> {
+    request_log(tag).await.into_iter().filter(|e| get_str(e, "method") == "GET").collect()
+}
+
+/// Sleeps `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Polls `cond` every 10 ms for up to `ms` milliseconds.
+pub async fn wait_until(ms: i32, mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..(ms / 10).max(1) {
+        if cond() {
+            return true;
+        }
+        sleep(10).await;
+    }
+    cond()
+}
+
+/// Collects the events of one type from a manager.
+pub struct Recorder {
+    pub events: Rc<RefCell<Vec<JsValue>>>,
+    pub unsubscribe: Function,
+    _listener: Closure<dyn FnMut(JsValue)>,
+}
+
+impl Recorder {
+    pub fn new(manager: &JsValue, kind: &str) -> Recorder {
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let sink = events.clone();
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |e| sink.borrow_mut().push(e));
+        let unsubscribe = call(manager, "on", &[kind.into(), listener.as_ref().clone()]).expect("on").into();
+        Recorder { events, unsubscribe, _listener: listener }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.borrow().len()
+    }
+
+    pub fn all(&self) -> Vec<JsValue> {
+        self.events.borrow().clone()
+    }
+
+    /// Events of one download.
+    pub fn of(&self, id: &str) -> Vec<JsValue> {
+        self.events.borrow().iter().filter(|e| get_str(e, "id") == id).cloned().collect()
+    }
+}
