@@ -8,6 +8,11 @@ started=$(date +%s)
 
 ./scripts/setup.sh
 
+echo "== lint: rustfmt, clippy (native and wasm32)"
+cargo fmt --all --check
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown --all-targets -- -D warnings
+
 echo "== native tests: core (incl. proptest) and fixture server"
 cargo test --workspace --quiet
 

@@ -206,7 +206,11 @@ impl DownloadCell {
         match (&error, to) {
             (None, State::Completed) => self.events.emit(
                 "complete",
-                &object(&[("type", "complete".into()), ("id", self.id.as_str().into()), ("download", handle)]),
+                &object(&[
+                    ("type", "complete".into()),
+                    ("id", self.id.as_str().into()),
+                    ("download", handle),
+                ]),
             ),
             (Some(e), State::Failed) => self.events.emit(
                 "error",
@@ -257,7 +261,10 @@ impl DownloadCell {
 pub(crate) fn progress_value(p: &Progress) -> JsValue {
     let opt = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from);
     object(&[
-        ("transferredBytes", JsValue::from(p.transferred_bytes as f64)),
+        (
+            "transferredBytes",
+            JsValue::from(p.transferred_bytes as f64),
+        ),
         ("totalBytes", opt(p.total_bytes.map(|t| t as f64))),
         ("percent", opt(p.percent)),
         ("bytesPerSecond", JsValue::from(p.bytes_per_second)),
@@ -307,7 +314,12 @@ impl Download {
     /// The `DownloadError` of a failed or cancelled download, else `undefined`.
     #[wasm_bindgen(getter)]
     pub fn error(&self) -> JsValue {
-        self.cell.m.borrow().error.as_ref().map_or(JsValue::UNDEFINED, to_js)
+        self.cell
+            .m
+            .borrow()
+            .error
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, to_js)
     }
 
     /// Resolves with this download when it completes; rejects with a `DownloadError` when it
@@ -347,20 +359,32 @@ fn completed_blob(cell: &DownloadCell) -> Result<Blob, DownloadError> {
     if m.state != State::Completed {
         return Err(DownloadError::invalid(
             "download",
-            format!("is {}, not completed; the Blob exists once it completes", m.state.as_str()),
+            format!(
+                "is {}, not completed; the Blob exists once it completes",
+                m.state.as_str()
+            ),
         ));
     }
-    let mime = m.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let mime = m
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
     match m.chunks.as_mut() {
-        Some(c) => c.to_blob(&mime),
-        None => Err(DownloadError::new(ErrorCode::Storage, "the stored bytes are gone")),
+        Some(c) => c.blob(&mime),
+        None => Err(DownloadError::new(
+            ErrorCode::Storage,
+            "the stored bytes are gone",
+        )),
     }
 }
 
 fn save(cell: &DownloadCell, filename: Option<String>) -> Result<(), DownloadError> {
     let blob = completed_blob(cell)?;
-    let window = web_sys::window().ok_or_else(|| DownloadError::invalid("save", "needs a window"))?;
-    let document = window.document().ok_or_else(|| DownloadError::invalid("save", "needs a document"))?;
+    let window =
+        web_sys::window().ok_or_else(|| DownloadError::invalid("save", "needs a window"))?;
+    let document = window
+        .document()
+        .ok_or_else(|| DownloadError::invalid("save", "needs a document"))?;
     let name = filename
         .or_else(|| cell.filename.clone())
         .unwrap_or_else(|| default_filename(&cell.url));
@@ -389,8 +413,14 @@ pub(crate) fn default_filename(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let after_host = path.splitn(4, '/').nth(3).unwrap_or("");
     let seg = after_host.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
-    let decoded = js_sys::decode_uri_component(seg).ok().and_then(|s| s.as_string()).unwrap_or_default();
-    let clean: String = decoded.chars().filter(|c| !c.is_control() && !"/\\".contains(*c)).collect();
+    let decoded = js_sys::decode_uri_component(seg)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    let clean: String = decoded
+        .chars()
+        .filter(|c| !c.is_control() && !"/\\".contains(*c))
+        .collect();
     if clean.is_empty() || clean == "." || clean == ".." {
         "download".into()
     } else {

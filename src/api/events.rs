@@ -50,8 +50,13 @@ impl Events {
     /// Calls each listener of `kind` with `event`. The list is copied first, so a listener may
     /// add or remove listeners. A listener that throws is reported and does not stop the others.
     pub fn emit(&self, kind: &str, event: &JsValue) {
-        let targets: Vec<Function> =
-            self.listeners.borrow().iter().filter(|l| l.kind == kind).map(|l| l.f.clone()).collect();
+        let targets: Vec<Function> = self
+            .listeners
+            .borrow()
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.f.clone())
+            .collect();
         for f in targets {
             if let Err(e) = f.call1(&JsValue::UNDEFINED, event) {
                 console_error("resumable-downloads: an event listener threw", &e);

@@ -44,14 +44,21 @@ impl ManagerInner {
 
     fn cells(&self) -> Vec<Rc<DownloadCell>> {
         let s = self.s.borrow();
-        s.order.iter().filter_map(|id| s.by_id.get(id).cloned()).collect()
+        s.order
+            .iter()
+            .filter_map(|id| s.by_id.get(id).cloned())
+            .collect()
     }
 
     /// Called by a download after it settles: emits `idle` when nothing is left to do.
     pub fn on_settled(&self) {
-        let busy = self.cells().iter().any(|c| matches!(c.state(), State::Queued | State::Running));
+        let busy = self
+            .cells()
+            .iter()
+            .any(|c| matches!(c.state(), State::Queued | State::Running));
         if !busy && !self.s.borrow().closed {
-            self.events.emit("idle", &object(&[("type", "idle".into())]));
+            self.events
+                .emit("idle", &object(&[("type", "idle".into())]));
         }
     }
 }
@@ -154,7 +161,12 @@ impl DownloadManager {
     /// The download with this id, or `undefined`.
     #[wasm_bindgen(unchecked_return_type = "Download | undefined")]
     pub fn get(&self, id: &str) -> JsValue {
-        self.inner.s.borrow().by_id.get(id).map_or(JsValue::UNDEFINED, |c| c.handle())
+        self.inner
+            .s
+            .borrow()
+            .by_id
+            .get(id)
+            .map_or(JsValue::UNDEFINED, |c| c.handle())
     }
 
     /// Every download, in the order they were added.
@@ -199,12 +211,15 @@ impl DownloadManager {
 
     fn on_inner(&self, kind: &str, listener: JsValue) -> Result<Function, DownloadError> {
         self.inner.ensure_open()?;
-        let kind = EVENT_TYPES
-            .iter()
-            .find(|k| **k == kind)
-            .ok_or_else(|| DownloadError::invalid("type", format!("{kind:?} is not one of {}", EVENT_TYPES.join(", "))))?;
-        let f: Function =
-            listener.dyn_into().map_err(|_| DownloadError::invalid("listener", "must be a function"))?;
+        let kind = EVENT_TYPES.iter().find(|k| **k == kind).ok_or_else(|| {
+            DownloadError::invalid(
+                "type",
+                format!("{kind:?} is not one of {}", EVENT_TYPES.join(", ")),
+            )
+        })?;
+        let f: Function = listener
+            .dyn_into()
+            .map_err(|_| DownloadError::invalid("listener", "must be a function"))?;
         let id = self.inner.events.add(kind, f);
         let events = Rc::downgrade(&self.inner.events);
         let unsubscribe = Closure::<dyn Fn()>::new(move || {
@@ -232,7 +247,10 @@ impl DownloadManager {
         for cell in cells.into_values() {
             if !cell.state().is_settled() {
                 cell.stop.stop(StopReason::Close);
-                cell.close(DownloadError::new(crate::core::ErrorCode::Aborted, "the manager was closed"));
+                cell.close(DownloadError::new(
+                    crate::core::ErrorCode::Aborted,
+                    "the manager was closed",
+                ));
             }
             cell.m.borrow_mut().handle = JsValue::UNDEFINED;
         }
@@ -260,7 +278,10 @@ fn start(cell: Rc<DownloadCell>, config: &ManagerConfig) {
     let chunk_bytes = config.chunk_bytes;
     cell.set_state(State::Running);
     wasm_bindgen_futures::spawn_local(async move {
-        let spec = TransferSpec { url: cell.url.clone(), headers: cell.headers.clone() };
+        let spec = TransferSpec {
+            url: cell.url.clone(),
+            headers: cell.headers.clone(),
+        };
         let mut chunks = BlobChunks::new(chunk_bytes);
         let progress_cell = cell.clone();
         let mut on_progress = move |p| progress_cell.report_progress(p);

@@ -70,7 +70,10 @@ impl Fields {
                 ));
             }
         }
-        Ok(Some(Fields { obj, path: path.to_owned() }))
+        Ok(Some(Fields {
+            obj,
+            path: path.to_owned(),
+        }))
     }
 
     fn path(&self, key: &str) -> String {
@@ -86,8 +89,12 @@ impl Fields {
 
     /// A finite number in `min..=max`, rounded down to an integer.
     fn uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, DownloadError> {
-        let Some(v) = self.get(key)? else { return Ok(None) };
-        let n = v.as_f64().ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a number"))?;
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        let n = v
+            .as_f64()
+            .ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a number"))?;
         if !n.is_finite() || n < min as f64 || n > max as f64 {
             return Err(DownloadError::invalid(
                 &self.path(key),
@@ -99,8 +106,12 @@ impl Fields {
 
     /// A string of 1..=`max_len` characters.
     fn string(&self, key: &str, max_len: usize) -> Result<Option<String>, DownloadError> {
-        let Some(v) = self.get(key)? else { return Ok(None) };
-        let s = v.as_string().ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a string"))?;
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        let s = v
+            .as_string()
+            .ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a string"))?;
         if s.is_empty() || s.chars().count() > max_len {
             return Err(DownloadError::invalid(
                 &self.path(key),
@@ -117,7 +128,11 @@ const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 /// Parses `DownloadManager.open(options)`.
 pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, DownloadError> {
     let mut cfg = ManagerConfig::default();
-    let Some(f) = Fields::new(value, "options", &["name", "timeouts", "chunkBytes", "progressIntervalMs"])?
+    let Some(f) = Fields::new(
+        value,
+        "options",
+        &["name", "timeouts", "chunkBytes", "progressIntervalMs"],
+    )?
     else {
         return Ok(cfg);
     };
@@ -127,15 +142,18 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     if let Some(t) = f.get("timeouts")? {
         if let Some(t) = Fields::new(&t, "options.timeouts", &["headers", "stall", "total"])? {
             let d = &mut cfg.timeouts;
-            d.headers_ms = t.uint("headers", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.headers_ms);
+            d.headers_ms = t
+                .uint("headers", 0, MAX_TIMEOUT_MS)?
+                .unwrap_or(d.headers_ms);
             d.stall_ms = t.uint("stall", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.stall_ms);
             d.total_ms = t.uint("total", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.total_ms);
         }
     }
     let (lo, hi) = CHUNK_BYTES_RANGE;
     cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
-    cfg.progress_interval_ms =
-        f.uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?.unwrap_or(cfg.progress_interval_ms);
+    cfg.progress_interval_ms = f
+        .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(cfg.progress_interval_ms);
     Ok(cfg)
 }
 
@@ -172,12 +190,18 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
         iter.filter_map(Result::ok)
             .map(|entry| {
                 let entry: js_sys::Array = entry.unchecked_into();
-                (entry.get(0).as_string().unwrap_or_default(), entry.get(1).as_string().unwrap_or_default())
+                (
+                    entry.get(0).as_string().unwrap_or_default(),
+                    entry.get(1).as_string().unwrap_or_default(),
+                )
             })
             .collect()
     } else {
         if !value.is_object() || js_sys::Array::is_array(value) {
-            return Err(DownloadError::invalid("options.headers", "must be an object or a Headers"));
+            return Err(DownloadError::invalid(
+                "options.headers",
+                "must be an object or a Headers",
+            ));
         }
         let obj: &Object = value.unchecked_ref();
         let mut v = Vec::new();
@@ -205,7 +229,9 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
 /// Resolves `url` against the page (like `fetch` does) and checks it is http(s) without
 /// credentials. Returns the absolute URL.
 pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
-    let raw = value.as_string().ok_or_else(|| DownloadError::invalid("url", "must be a string"))?;
+    let raw = value
+        .as_string()
+        .ok_or_else(|| DownloadError::invalid("url", "must be a string"))?;
     if raw.trim().is_empty() {
         return Err(DownloadError::invalid("url", "must not be empty"));
     }
@@ -216,13 +242,22 @@ pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
     .map_err(|_| DownloadError::invalid("url", format!("{raw:?} is not a valid URL")))?;
     let protocol = parsed.protocol();
     if protocol != "http:" && protocol != "https:" {
-        return Err(DownloadError::invalid("url", format!("must be http or https, got {protocol:?}")));
+        return Err(DownloadError::invalid(
+            "url",
+            format!("must be http or https, got {protocol:?}"),
+        ));
     }
     if !is_valid_host(&parsed.hostname()) {
-        return Err(DownloadError::invalid("url", format!("{raw:?} has no valid host")));
+        return Err(DownloadError::invalid(
+            "url",
+            format!("{raw:?} has no valid host"),
+        ));
     }
     if !parsed.username().is_empty() || !parsed.password().is_empty() {
-        return Err(DownloadError::invalid("url", "must not contain credentials"));
+        return Err(DownloadError::invalid(
+            "url",
+            "must not contain credentials",
+        ));
     }
     let mut href = parsed.href();
     if let Some(i) = href.find('#') {
@@ -236,21 +271,32 @@ pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
 /// host can never resolve.
 fn is_valid_host(host: &str) -> bool {
     if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
     }
     !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// The base for relative URLs: the document's base URI in a window, the script's location in
 /// a worker.
 fn base_url() -> Option<String> {
     let global = js_sys::global();
-    let get = |obj: &JsValue, k: &str| Reflect::get(obj, &JsValue::from_str(k)).ok().filter(|v| !v.is_undefined());
+    let get = |obj: &JsValue, k: &str| {
+        Reflect::get(obj, &JsValue::from_str(k))
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
     if let Some(doc) = get(&global, "document") {
         if let Some(b) = get(&doc, "baseURI").and_then(|v| v.as_string()) {
             return Some(b);
         }
     }
-    get(&global, "location").and_then(|l| get(&l, "href")).and_then(|v| v.as_string())
+    get(&global, "location")
+        .and_then(|l| get(&l, "href"))
+        .and_then(|v| v.as_string())
 }

@@ -71,7 +71,10 @@ impl ErrorCode {
 
     /// True for the three timeout causes.
     pub const fn is_timeout(self) -> bool {
-        matches!(self, ErrorCode::Stalled | ErrorCode::HeadersTimeout | ErrorCode::Deadline)
+        matches!(
+            self,
+            ErrorCode::Stalled | ErrorCode::HeadersTimeout | ErrorCode::Deadline
+        )
     }
 }
 
@@ -98,7 +101,12 @@ pub struct DownloadError {
 impl DownloadError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        DownloadError { code, message: message.into(), status: None, retry_after_ms: None }
+        DownloadError {
+            code,
+            message: message.into(),
+            status: None,
+            retry_after_ms: None,
+        }
     }
 
     /// `INVALID_ARGUMENT` for the named field.
@@ -147,7 +155,10 @@ mod tests {
         let names: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), ErrorCode::ALL.len());
         for name in names {
-            assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{name}"
+            );
         }
     }
 
@@ -156,7 +167,11 @@ mod tests {
         let timeouts: Vec<_> = ErrorCode::ALL.iter().filter(|c| c.is_timeout()).collect();
         assert_eq!(
             timeouts,
-            [&ErrorCode::Stalled, &ErrorCode::HeadersTimeout, &ErrorCode::Deadline]
+            [
+                &ErrorCode::Stalled,
+                &ErrorCode::HeadersTimeout,
+                &ErrorCode::Deadline
+            ]
         );
         assert!(!DownloadError::aborted().is_timeout());
     }
@@ -165,6 +180,9 @@ mod tests {
     fn invalid_names_the_field() {
         let e = DownloadError::invalid("timeouts.stall", "must be a non-negative number");
         assert_eq!(e.code, ErrorCode::InvalidArgument);
-        assert_eq!(e.to_string(), "INVALID_ARGUMENT: timeouts.stall: must be a non-negative number");
+        assert_eq!(
+            e.to_string(),
+            "INVALID_ARGUMENT: timeouts.stall: must be a non-negative number"
+        );
     }
 }

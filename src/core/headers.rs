@@ -92,7 +92,10 @@ pub fn parse_content_range(value: &str) -> Result<ContentRange, ContentRangeErro
             Err(ContentRangeError::Malformed)
         };
     }
-    let (range, complete) = rest.trim_start().split_once('/').ok_or(ContentRangeError::Malformed)?;
+    let (range, complete) = rest
+        .trim_start()
+        .split_once('/')
+        .ok_or(ContentRangeError::Malformed)?;
     if range == "*" {
         let complete_length = parse_digits(complete).ok_or(ContentRangeError::Malformed)?;
         return Ok(ContentRange::Unsatisfied { complete_length });
@@ -107,12 +110,17 @@ pub fn parse_content_range(value: &str) -> Result<ContentRange, ContentRangeErro
     if first > last || complete_length.is_some_and(|c| last >= c) {
         return Err(ContentRangeError::Inconsistent);
     }
-    Ok(ContentRange::Satisfied { first, last, complete_length })
+    Ok(ContentRange::Satisfied {
+        first,
+        last,
+        complete_length,
+    })
 }
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// True when `Content-Encoding` is absent or says the body is not transformed. With any other
@@ -121,7 +129,10 @@ fn is_token(s: &str) -> bool {
 pub fn is_identity_encoding(value: Option<&str>) -> bool {
     match value {
         None => true,
-        Some(v) => v.split(',').map(str::trim).all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity")),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity")),
     }
 }
 
@@ -158,10 +169,17 @@ pub fn parse_etag(value: Option<&str>) -> Option<EntityTag> {
     };
     let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
     // etagc = %x21 / %x23-7E / obs-text
-    if !inner.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80) {
+    if !inner
+        .bytes()
+        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+    {
         return None;
     }
-    Some(if weak { EntityTag::Weak(inner.to_owned()) } else { EntityTag::Strong(inner.to_owned()) })
+    Some(if weak {
+        EntityTag::Weak(inner.to_owned())
+    } else {
+        EntityTag::Strong(inner.to_owned())
+    })
 }
 
 /// Parses `Retry-After` (RFC 9110 §10.2.3) into a wait in milliseconds: either
@@ -173,8 +191,15 @@ pub fn parse_retry_after(value: Option<&str>, now_unix_ms: f64) -> Option<u64> {
         return Some(secs.saturating_mul(1000));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    let when_ms = when.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
-    let now_ms = if now_unix_ms.is_finite() && now_unix_ms > 0.0 { now_unix_ms as u128 } else { 0 };
+    let when_ms = when
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis();
+    let now_ms = if now_unix_ms.is_finite() && now_unix_ms > 0.0 {
+        now_unix_ms as u128
+    } else {
+        0
+    };
     Some(u64::try_from(when_ms.saturating_sub(now_ms)).unwrap_or(u64::MAX))
 }
 
@@ -214,10 +239,36 @@ mod tests {
         use ContentRange::*;
         use ContentRangeError::*;
         let cases: &[(&str, Result<ContentRange, ContentRangeError>)] = &[
-            ("bytes 0-99/100", Ok(Satisfied { first: 0, last: 99, complete_length: Some(100) })),
-            ("bytes 50-99/*", Ok(Satisfied { first: 50, last: 99, complete_length: None })),
-            ("BYTES 1-1/2", Ok(Satisfied { first: 1, last: 1, complete_length: Some(2) })),
-            ("bytes */1000", Ok(Unsatisfied { complete_length: 1000 })),
+            (
+                "bytes 0-99/100",
+                Ok(Satisfied {
+                    first: 0,
+                    last: 99,
+                    complete_length: Some(100),
+                }),
+            ),
+            (
+                "bytes 50-99/*",
+                Ok(Satisfied {
+                    first: 50,
+                    last: 99,
+                    complete_length: None,
+                }),
+            ),
+            (
+                "BYTES 1-1/2",
+                Ok(Satisfied {
+                    first: 1,
+                    last: 1,
+                    complete_length: Some(2),
+                }),
+            ),
+            (
+                "bytes */1000",
+                Ok(Unsatisfied {
+                    complete_length: 1000,
+                }),
+            ),
             (
                 "bytes 4294967296-6442450943/6442450944",
                 Ok(Satisfied {
@@ -264,9 +315,18 @@ mod tests {
 
     #[test]
     fn etag_table() {
-        assert_eq!(parse_etag(Some("\"abc\"")), Some(EntityTag::Strong("abc".into())));
-        assert_eq!(parse_etag(Some("W/\"abc\"")), Some(EntityTag::Weak("abc".into())));
-        assert_eq!(parse_etag(Some("\"\"")), Some(EntityTag::Strong(String::new())));
+        assert_eq!(
+            parse_etag(Some("\"abc\"")),
+            Some(EntityTag::Strong("abc".into()))
+        );
+        assert_eq!(
+            parse_etag(Some("W/\"abc\"")),
+            Some(EntityTag::Weak("abc".into()))
+        );
+        assert_eq!(
+            parse_etag(Some("\"\"")),
+            Some(EntityTag::Strong(String::new()))
+        );
         assert_eq!(parse_etag(Some("abc")), None);
         assert_eq!(parse_etag(Some("\"a\"b\"")), None);
         assert_eq!(parse_etag(Some("w/\"abc\"")), None);

@@ -120,7 +120,9 @@ impl ProgressTracker {
             self.total = None;
         }
         self.rate.record(n, now_ms);
-        let due = self.last_emit_ms.is_none_or(|last| now_ms - last >= self.interval_ms);
+        let due = self
+            .last_emit_ms
+            .is_none_or(|last| now_ms - last >= self.interval_ms);
         due.then(|| self.emit(now_ms))
     }
 
@@ -173,7 +175,11 @@ mod tests {
         let r = last.unwrap();
         assert_eq!(r.transferred_bytes, 4000);
         assert_eq!(r.percent, Some(40.0));
-        assert!((r.bytes_per_second - 1000.0).abs() < 1.0, "{}", r.bytes_per_second);
+        assert!(
+            (r.bytes_per_second - 1000.0).abs() < 1.0,
+            "{}",
+            r.bytes_per_second
+        );
         let eta = r.eta_seconds.unwrap();
         assert!((eta - 6.0).abs() < 0.01, "{eta}");
     }
@@ -268,7 +274,7 @@ mod tests {
             let mut prev = 0;
             for (n, dt) in chunks {
                 now += dt as f64;
-                let r = p.on_bytes(n, now).map(|r| r).unwrap_or_else(|| p.snapshot(now));
+                let r = p.on_bytes(n, now).unwrap_or_else(|| p.snapshot(now));
                 prop_assert!(r.transferred_bytes >= prev);
                 prev = r.transferred_bytes;
                 if let Some(pct) = r.percent {

@@ -34,7 +34,10 @@ pub struct AcceptedBody {
 ///
 /// # Errors
 /// `HTTP_STATUS` for every status but 200; `BAD_RESPONSE` for a 2xx that is not a full body.
-pub fn accept_full_response(head: &ResponseHead, now_unix_ms: f64) -> Result<AcceptedBody, DownloadError> {
+pub fn accept_full_response(
+    head: &ResponseHead,
+    now_unix_ms: f64,
+) -> Result<AcceptedBody, DownloadError> {
     match head.status {
         200 => {
             let expected_len = if is_identity_encoding(head.content_encoding.as_deref()) {
@@ -49,9 +52,11 @@ pub fn accept_full_response(head: &ResponseHead, now_unix_ms: f64) -> Result<Acc
             format!("expected 200 with the whole resource, got {s}"),
         )
         .with_status(s)),
-        s => Err(DownloadError::new(ErrorCode::HttpStatus, format!("the server answered {s}"))
-            .with_status(s)
-            .with_retry_after_ms(parse_retry_after(head.retry_after.as_deref(), now_unix_ms))),
+        s => Err(
+            DownloadError::new(ErrorCode::HttpStatus, format!("the server answered {s}"))
+                .with_status(s)
+                .with_retry_after_ms(parse_retry_after(head.retry_after.as_deref(), now_unix_ms)),
+        ),
     }
 }
 
@@ -79,12 +84,22 @@ pub fn check_body_end(expected_len: Option<u64>, received: u64) -> Result<(), Do
 ///
 /// # Errors
 /// `BAD_RESPONSE` when the chunk would take the body past `expected_len`.
-pub fn check_chunk(expected_len: Option<u64>, received_before: u64, chunk_len: u64) -> Result<(), DownloadError> {
+pub fn check_chunk(
+    expected_len: Option<u64>,
+    received_before: u64,
+    chunk_len: u64,
+) -> Result<(), DownloadError> {
     match expected_len {
-        Some(n) if received_before.checked_add(chunk_len).is_none_or(|end| end > n) => Err(DownloadError::new(
-            ErrorCode::BadResponse,
-            format!("the body runs past its Content-Length of {n} bytes"),
-        )),
+        Some(n)
+            if received_before
+                .checked_add(chunk_len)
+                .is_none_or(|end| end > n) =>
+        {
+            Err(DownloadError::new(
+                ErrorCode::BadResponse,
+                format!("the body runs past its Content-Length of {n} bytes"),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -128,7 +143,9 @@ mod tests {
 
     #[test]
     fn error_statuses_fail_with_status() {
-        for s in [301, 304, 400, 401, 403, 404, 410, 416, 429, 500, 502, 503, 504] {
+        for s in [
+            301, 304, 400, 401, 403, 404, 410, 416, 429, 500, 502, 503, 504,
+        ] {
             let e = accept_full_response(&head(s, Some("10"), None), 0.0).unwrap_err();
             assert_eq!(e.code, ErrorCode::HttpStatus, "{s}");
             assert_eq!(e.status, Some(s));
@@ -153,16 +170,28 @@ mod tests {
         assert!(check_body_end(None, 12345).is_ok());
         assert!(check_body_end(Some(10), 10).is_ok());
         assert!(check_body_end(Some(0), 0).is_ok());
-        assert_eq!(check_body_end(Some(10), 9).unwrap_err().code, ErrorCode::Network);
-        assert_eq!(check_body_end(Some(10), 11).unwrap_err().code, ErrorCode::BadResponse);
+        assert_eq!(
+            check_body_end(Some(10), 9).unwrap_err().code,
+            ErrorCode::Network
+        );
+        assert_eq!(
+            check_body_end(Some(10), 11).unwrap_err().code,
+            ErrorCode::BadResponse
+        );
     }
 
     #[test]
     fn chunk_past_the_end_is_refused() {
         assert!(check_chunk(Some(10), 0, 10).is_ok());
         assert!(check_chunk(Some(10), 5, 5).is_ok());
-        assert_eq!(check_chunk(Some(10), 5, 6).unwrap_err().code, ErrorCode::BadResponse);
+        assert_eq!(
+            check_chunk(Some(10), 5, 6).unwrap_err().code,
+            ErrorCode::BadResponse
+        );
         assert!(check_chunk(None, u64::MAX - 1, 10).is_ok());
-        assert_eq!(check_chunk(Some(u64::MAX), u64::MAX, 1).unwrap_err().code, ErrorCode::BadResponse);
+        assert_eq!(
+            check_chunk(Some(u64::MAX), u64::MAX, 1).unwrap_err().code,
+            ErrorCode::BadResponse
+        );
     }
 }

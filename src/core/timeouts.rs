@@ -26,7 +26,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { headers_ms: 30_000, stall_ms: 30_000, total_ms: 0 }
+        Timeouts {
+            headers_ms: 30_000,
+            stall_ms: 30_000,
+            total_ms: 0,
+        }
     }
 }
 
@@ -78,7 +82,13 @@ impl TimeoutClock {
     /// A clock for an attempt whose fetch starts at `now_ms`. `deadline_at` is the absolute
     /// end of the whole download (see [`deadline_from`]), shared by all its attempts.
     pub fn new(cfg: Timeouts, now_ms: f64, deadline_at: Option<f64>) -> Self {
-        TimeoutClock { cfg, deadline_at, phase: Phase::Headers, last_activity_ms: now_ms, grace_until: None }
+        TimeoutClock {
+            cfg,
+            deadline_at,
+            phase: Phase::Headers,
+            last_activity_ms: now_ms,
+            grace_until: None,
+        }
     }
 
     /// The configured timeouts.
@@ -146,7 +156,7 @@ impl TimeoutClock {
 
 /// The absolute deadline of a download that first started running at `started_ms`.
 pub fn deadline_from(cfg: &Timeouts, started_ms: f64) -> Option<f64> {
-    (cfg.total_ms > 0).then(|| started_ms + cfg.total_ms as f64)
+    (cfg.total_ms > 0).then_some(started_ms + cfg.total_ms as f64)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -155,7 +165,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn cfg(headers_ms: u64, stall_ms: u64, total_ms: u64) -> Timeouts {
-        Timeouts { headers_ms, stall_ms, total_ms }
+        Timeouts {
+            headers_ms,
+            stall_ms,
+            total_ms,
+        }
     }
 
     /// Runs the clock like the shell does: wake exactly when asked.
@@ -257,7 +271,10 @@ mod tests {
         let mut c = TimeoutClock::new(cfg(0, 5000, 0), 0.0, Some(60_500.0));
         c.headers_received(0.0);
         assert_eq!(c.check(60_000.0, 5000.0), Check::WakeAt(Some(60_500.0)));
-        assert_eq!(c.check(60_500.0, 60_500.0), Check::Expired(Expiry::Deadline));
+        assert_eq!(
+            c.check(60_500.0, 60_500.0),
+            Check::Expired(Expiry::Deadline)
+        );
     }
 
     proptest! {

@@ -19,7 +19,10 @@ impl AbortGuard {
     /// `NETWORK` if the environment has no `AbortController`.
     pub fn new() -> Result<Self, DownloadError> {
         let controller = AbortController::new().map_err(|e| {
-            DownloadError::new(ErrorCode::Network, format!("AbortController unavailable: {}", describe(&e)))
+            DownloadError::new(
+                ErrorCode::Network,
+                format!("AbortController unavailable: {}", describe(&e)),
+            )
         })?;
         Ok(AbortGuard { controller })
     }

@@ -19,7 +19,13 @@ pub struct BlobChunks {
 impl BlobChunks {
     /// An empty list that batches into Blobs of at least `chunk_bytes`.
     pub fn new(chunk_bytes: u64) -> Self {
-        BlobChunks { chunk_bytes, pending: Array::new(), pending_bytes: 0, blobs: Vec::new(), len: 0 }
+        BlobChunks {
+            chunk_bytes,
+            pending: Array::new(),
+            pending_bytes: 0,
+            blobs: Vec::new(),
+            len: 0,
+        }
     }
 
     /// Total bytes held.
@@ -62,7 +68,7 @@ impl BlobChunks {
     ///
     /// # Errors
     /// `STORAGE` if the browser refuses to create the Blob.
-    pub fn to_blob(&mut self, mime: &str) -> Result<Blob, DownloadError> {
+    pub fn blob(&mut self, mime: &str) -> Result<Blob, DownloadError> {
         self.flush()?;
         let parts: Array = self.blobs.iter().collect();
         let bag = BlobPropertyBag::new();
@@ -72,5 +78,8 @@ impl BlobChunks {
 }
 
 fn blob_error(e: wasm_bindgen::JsValue) -> DownloadError {
-    DownloadError::new(ErrorCode::Storage, format!("could not create a Blob: {}", describe(&e)))
+    DownloadError::new(
+        ErrorCode::Storage,
+        format!("could not create a Blob: {}", describe(&e)),
+    )
 }

@@ -36,7 +36,10 @@ impl Deadline {
     /// A timer that completes at (or, if the page is throttled, after) `due_ms`.
     pub fn at(due_ms: f64) -> Self {
         let delay = (due_ms - now_ms()).ceil().clamp(0.0, i32::MAX as f64);
-        Deadline { due_ms, timeout: TimeoutFuture::new(delay as u32) }
+        Deadline {
+            due_ms,
+            timeout: TimeoutFuture::new(delay as u32),
+        }
     }
 
     /// The time it was asked to fire at.

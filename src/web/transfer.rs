@@ -88,7 +88,11 @@ pub async fn run(
     let guard = AbortGuard::new()?;
     let request = build_request(spec, &guard)?;
     let mut clock = TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at);
-    let mut waiter = Waiter { clock: &mut clock, timer: None, stop };
+    let mut waiter = Waiter {
+        clock: &mut clock,
+        timer: None,
+        stop,
+    };
 
     let fetch = global_fetch(&request).map_err(network_error)?;
     let response: Response = waiter
@@ -111,14 +115,21 @@ pub async fn run(
     if let Some(body) = response.body() {
         let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
         loop {
-            let result = waiter.wait(JsFuture::from(reader.read())).await?.map_err(network_error)?;
+            let result = waiter
+                .wait(JsFuture::from(reader.read()))
+                .await?
+                .map_err(network_error)?;
             let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(network_error)?;
             if done.as_bool().unwrap_or(false) {
                 break;
             }
-            let value = Reflect::get(&result, &JsValue::from_str("value")).map_err(network_error)?;
+            let value =
+                Reflect::get(&result, &JsValue::from_str("value")).map_err(network_error)?;
             let chunk: Uint8Array = value.dyn_into().map_err(|_| {
-                DownloadError::new(ErrorCode::BadResponse, "the body stream yielded a non-byte chunk")
+                DownloadError::new(
+                    ErrorCode::BadResponse,
+                    "the body stream yielded a non-byte chunk",
+                )
             })?;
             let n = u64::from(chunk.length());
             check_chunk(accepted.expected_len, received, n)?;
@@ -158,7 +169,8 @@ fn build_request(spec: &TransferSpec, guard: &AbortGuard) -> Result<Request, Dow
             .map_err(|e| DownloadError::invalid(&format!("headers.{name}"), describe(&e)))?;
     }
     init.set_headers(&headers);
-    Request::new_with_str_and_init(&spec.url, &init).map_err(|e| DownloadError::invalid("url", describe(&e)))
+    Request::new_with_str_and_init(&spec.url, &init)
+        .map_err(|e| DownloadError::invalid("url", describe(&e)))
 }
 
 fn head_value(response: &Response, name: &str) -> Option<String> {
@@ -184,9 +196,10 @@ fn expired(e: Expiry, timeouts: &Timeouts) -> DownloadError {
             ErrorCode::HeadersTimeout,
             format!("no response within {} ms", timeouts.headers_ms),
         ),
-        Expiry::Stall => {
-            DownloadError::new(ErrorCode::Stalled, format!("no data for {} ms", timeouts.stall_ms))
-        }
+        Expiry::Stall => DownloadError::new(
+            ErrorCode::Stalled,
+            format!("no data for {} ms", timeouts.stall_ms),
+        ),
         Expiry::Deadline => DownloadError::new(
             ErrorCode::Deadline,
             format!("the download took longer than {} ms", timeouts.total_ms),
@@ -224,14 +237,19 @@ impl Waiter<'_> {
                     (Some(t), Some(w)) if t.due_ms() <= w => {}
                     (_, Some(w)) => self.timer = Some(Deadline::at(w)),
                 }
-                let Some(timer) = self.timer.as_mut() else { return Poll::Pending };
+                let Some(timer) = self.timer.as_mut() else {
+                    return Poll::Pending;
+                };
                 if timer.poll_unpin(cx).is_pending() {
                     return Poll::Pending;
                 }
                 let due = timer.due_ms();
                 self.timer = None;
                 if let Check::Expired(e) = self.clock.check(now_ms(), due) {
-                    return Poll::Ready(Err(TransferEnd::Failed(expired(e, &self.clock.timeouts()))));
+                    return Poll::Ready(Err(TransferEnd::Failed(expired(
+                        e,
+                        &self.clock.timeouts(),
+                    ))));
                 }
             }
         })

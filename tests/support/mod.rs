@@ -54,7 +54,9 @@ pub fn get(value: &JsValue, key: &str) -> JsValue {
 
 /// `value[key]` as a string.
 pub fn get_str(value: &JsValue, key: &str) -> String {
-    get(value, key).as_string().unwrap_or_else(|| panic!("{key} is not a string: {:?}", get(value, key)))
+    get(value, key)
+        .as_string()
+        .unwrap_or_else(|| panic!("{key} is not a string: {:?}", get(value, key)))
 }
 
 /// `value[key]` as a number, `None` for null/undefined.
@@ -63,18 +65,27 @@ pub fn get_num(value: &JsValue, key: &str) -> Option<f64> {
     if v.is_null() || v.is_undefined() {
         None
     } else {
-        Some(v.as_f64().unwrap_or_else(|| panic!("{key} is not a number: {v:?}")))
+        Some(
+            v.as_f64()
+                .unwrap_or_else(|| panic!("{key} is not a number: {v:?}")),
+        )
     }
 }
 
 /// `value[method](...args)`, with what it throws as `Err`.
 pub fn call(value: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let f: Function = get(value, method).dyn_into().unwrap_or_else(|_| panic!("{method} is not a function"));
+    let f: Function = get(value, method)
+        .dyn_into()
+        .unwrap_or_else(|_| panic!("{method} is not a function"));
     f.apply(value, &args.iter().collect())
 }
 
 /// Awaits a promise-returning method.
-pub async fn call_async(value: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+pub async fn call_async(
+    value: &JsValue,
+    method: &str,
+    args: &[JsValue],
+) -> Result<JsValue, JsValue> {
     let p = call(value, method, args)?;
     JsFuture::from(js_sys::Promise::from(p)).await
 }
@@ -97,8 +108,14 @@ pub async fn done(download: &JsValue) -> Result<JsValue, JsValue> {
 
 /// The `code` of a `DownloadError`, after checking it is one.
 pub fn code(err: &JsValue) -> String {
-    assert!(resumable_downloads::api::is_download_error(err), "not a DownloadError: {err:?}");
-    assert!(err.is_instance_of::<js_sys::Error>(), "not an Error: {err:?}");
+    assert!(
+        resumable_downloads::api::is_download_error(err),
+        "not a DownloadError: {err:?}"
+    );
+    assert!(
+        err.is_instance_of::<js_sys::Error>(),
+        "not an Error: {err:?}"
+    );
     assert_eq!(get_str(err, "name"), "DownloadError");
     get_str(err, "code")
 }
@@ -106,7 +123,9 @@ pub fn code(err: &JsValue) -> String {
 /// The completed download's bytes, read back from its Blob.
 pub async fn blob_bytes(download: &JsValue) -> Vec<u8> {
     let blob = call_async(download, "blob", &[]).await.expect("blob");
-    let buf = call_async(&blob, "arrayBuffer", &[]).await.expect("arrayBuffer");
+    let buf = call_async(&blob, "arrayBuffer", &[])
+        .await
+        .expect("arrayBuffer");
     Uint8Array::new(&buf).to_vec()
 }
 
@@ -124,20 +143,31 @@ pub async fn assert_bytes(download: &JsValue, seed: u64, size: usize) {
 pub async fn request_log(tag: &str) -> Vec<JsValue> {
     let window = web_sys::window().unwrap();
     let url = format!("{}/log?tag={tag}", fixture());
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(&url)).await.unwrap().dyn_into().unwrap();
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .unwrap()
+        .dyn_into()
+        .unwrap();
     let json = JsFuture::from(resp.json().unwrap()).await.unwrap();
     js_sys::Array::from(&json).iter().collect()
 }
 
 /// Log entries for GET requests only (preflights and HEADs left out).
 pub async fn gets(tag: &str) -> Vec<JsValue> {
-    request_log(tag).await.into_iter().filter(|e| get_str(e, "method") == "GET").collect()
+    request_log(tag)
+        .await
+        .into_iter()
+        .filter(|e| get_str(e, "method") == "GET")
+        .collect()
 }
 
 /// Sleeps `ms` milliseconds.
 pub async fn sleep(ms: i32) {
     let p = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
     });
     JsFuture::from(p).await.unwrap();
 }
@@ -165,8 +195,14 @@ impl Recorder {
         let events = Rc::new(RefCell::new(Vec::new()));
         let sink = events.clone();
         let listener = Closure::<dyn FnMut(JsValue)>::new(move |e| sink.borrow_mut().push(e));
-        let unsubscribe = call(manager, "on", &[kind.into(), listener.as_ref().clone()]).expect("on").into();
-        Recorder { events, unsubscribe, _listener: listener }
+        let unsubscribe = call(manager, "on", &[kind.into(), listener.as_ref().clone()])
+            .expect("on")
+            .into();
+        Recorder {
+            events,
+            unsubscribe,
+            _listener: listener,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -179,6 +215,11 @@ impl Recorder {
 
     /// Events of one download.
     pub fn of(&self, id: &str) -> Vec<JsValue> {
-        self.events.borrow().iter().filter(|e| get_str(e, "id") == id).cloned().collect()
+        self.events
+            .borrow()
+            .iter()
+            .filter(|e| get_str(e, "id") == id)
+            .cloned()
+            .collect()
     }
 }

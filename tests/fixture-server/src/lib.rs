@@ -11,8 +11,8 @@
 //! [`server::FixtureServer`] and [`static_files::StaticServer`].
 
 mod body;
-mod content;
 mod conn;
+mod content;
 mod file;
 mod knobs;
 mod log;
