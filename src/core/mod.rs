@@ -10,6 +10,8 @@ pub mod error;
 pub mod headers;
 pub mod progress;
 pub mod response;
+pub mod resume;
+pub mod retry;
 pub mod timeouts;
 
 pub use error::{DownloadError, ErrorCode};

@@ -16,6 +16,18 @@ pub struct ResponseHead {
     pub content_encoding: Option<String>,
     /// `Retry-After`.
     pub retry_after: Option<String>,
+    /// `Content-Range`.
+    pub content_range: Option<String>,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `Last-Modified`.
+    pub last_modified: Option<String>,
+    /// `Date` (visible cross-origin only when exposed).
+    pub date: Option<String>,
+    /// `Accept-Ranges`.
+    pub accept_ranges: Option<String>,
 }
 
 /// An accepted response to a whole-resource request.
@@ -113,7 +125,7 @@ mod tests {
             status,
             content_length: cl.map(str::to_owned),
             content_encoding: ce.map(str::to_owned),
-            retry_after: None,
+            ..ResponseHead::default()
         }
     }
 
