@@ -12,3 +12,13 @@ mod web;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;
+
+/// Fault injection for the browser tests: makes a real IndexedDB transaction abort, or the
+/// database fail to open. Not part of the JavaScript API.
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::web::store::{
+        clear_faults, database_name, inject_open_failure, inject_write_failure,
+    };
+}

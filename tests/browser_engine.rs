@@ -71,9 +71,10 @@ async fn complete_download_is_byte_exact() {
     let log = gets(&t).await;
     assert_eq!(log.len(), 1, "one request");
     assert_eq!(get_num(&log[0], "bytes_sent"), Some(size as f64));
-    assert!(
-        get(&log[0], "range").is_null(),
-        "first request has no Range"
+    assert_eq!(
+        get_str(&log[0], "range"),
+        "bytes=0-",
+        "the first request asks for the whole range"
     );
 }
 
@@ -200,7 +201,7 @@ async fn caller_signal_cancels_mid_body() {
 #[wasm_bindgen_test]
 async fn headers_timeout_has_its_own_code() {
     let t = tag("headers-timeout");
-    let m = open(obj(&[("timeouts", timeouts(300, 0, 0))])).await;
+    let m = open(obj(&[("timeouts", timeouts(300, 0, 0)), no_retry()])).await;
     let dl = add(
         &m,
         &file_url(&t, "size=1000&delay_headers_ms=5000"),
@@ -296,7 +297,7 @@ async fn unknown_length_is_indeterminate_then_exact() {
     let progress = Recorder::new(&m, "progress");
     let dl = add(
         &m,
-        &file_url(&t, &format!("size={size}&seed=5&chunked=1")),
+        &file_url(&t, &format!("size={size}&seed=5&chunked=1&ranges=0")),
         JsValue::UNDEFINED,
     );
     done(&dl).await.expect("completes");
@@ -328,7 +329,7 @@ async fn garbage_content_length_is_unknown_and_harmless() {
     let progress = Recorder::new(&m, "progress");
     let dl = add(
         &m,
-        &file_url(&t, &format!("size={size}&seed=8&cl=garbage")),
+        &file_url(&t, &format!("size={size}&seed=8&cl=garbage&ranges=0")),
         JsValue::UNDEFINED,
     );
     done(&dl).await.expect("completes");
@@ -349,7 +350,7 @@ async fn garbage_content_length_is_unknown_and_harmless() {
 async fn conflicting_content_length_is_a_network_error() {
     // Two different Content-Length headers: Chromium refuses the response.
     let t = tag("cl-conflict");
-    let m = open(obj(&[("progressIntervalMs", 0.into())])).await;
+    let m = open(obj(&[("progressIntervalMs", 0.into()), no_retry()])).await;
     let progress = Recorder::new(&m, "progress");
     let dl = add(
         &m,
@@ -368,7 +369,7 @@ async fn body_shorter_than_content_length_is_not_success() {
         ("cut_at=100000", "connection cut"),
     ] {
         let t = tag("short-body");
-        let m = open(JsValue::UNDEFINED).await;
+        let m = open(obj(&[no_retry()])).await;
         let dl = add(
             &m,
             &file_url(&t, &format!("size=300000&{knobs}")),
@@ -388,7 +389,7 @@ async fn gzip_progress_never_passes_100() {
     let progress = Recorder::new(&m, "progress");
     let dl = add(
         &m,
-        &file_url(&t, &format!("size={size}&seed=3&gzip=1")),
+        &file_url(&t, &format!("size={size}&seed=3&gzip=1&ranges=0")),
         JsValue::UNDEFINED,
     );
     done(&dl).await.expect("completes");
@@ -446,7 +447,7 @@ async fn not_found_is_http_status_and_the_body_is_not_data() {
 #[wasm_bindgen_test]
 async fn retry_after_travels_with_the_error() {
     let t = tag("503");
-    let m = open(JsValue::UNDEFINED).await;
+    let m = open(obj(&[no_retry()])).await;
     let dl = add(
         &m,
         &file_url(&t, "size=1000&status=503&retry_after=7"),
@@ -477,7 +478,7 @@ async fn redirects_are_followed_and_reported() {
 #[wasm_bindgen_test]
 async fn cors_failure_is_network() {
     let t = tag("no-cors");
-    let m = open(JsValue::UNDEFINED).await;
+    let m = open(obj(&[no_retry()])).await;
     let dl = add(&m, &file_url(&t, "size=100&cors=0"), JsValue::UNDEFINED);
     assert_eq!(code(&done(&dl).await.unwrap_err()), "NETWORK");
 }

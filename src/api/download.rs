@@ -10,11 +10,15 @@ use web_sys::{Blob, HtmlAnchorElement};
 use super::error::to_js;
 use super::events::{error_value, object, Events};
 use super::manager::ManagerInner;
+use super::task::{self, Outcome};
 use crate::core::progress::Progress;
-use crate::core::{DownloadError, ErrorCode};
+use crate::core::resume::{Identity, Restart};
+use crate::core::DownloadError;
 use crate::web::cancel::{StopReason, StopToken};
-use crate::web::chunks::BlobChunks;
 use crate::web::clock::sleep_ms;
+use crate::web::js::describe;
+use crate::web::store::Record;
+use crate::web::writer::Writer;
 
 /// A download's lifecycle state. The strings are part of the JS contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +43,17 @@ impl State {
         }
     }
 
+    pub fn parse(s: &str) -> State {
+        match s {
+            "queued" => State::Queued,
+            "running" => State::Running,
+            "completed" => State::Completed,
+            "failed" => State::Failed,
+            "cancelled" => State::Cancelled,
+            _ => State::Paused,
+        }
+    }
+
     /// Completed, failed and cancelled downloads do nothing more by themselves.
     pub fn is_settled(self) -> bool {
         matches!(self, State::Completed | State::Failed | State::Cancelled)
@@ -50,9 +65,15 @@ pub(crate) struct Mutable {
     pub state: State,
     pub progress: Progress,
     pub error: Option<DownloadError>,
-    pub chunks: Option<BlobChunks>,
-    pub content_type: Option<String>,
-    pub final_url: Option<String>,
+    /// The committed record, as last known.
+    pub record: Record,
+    /// The writer, while no run holds it.
+    pub writer: Option<Writer>,
+    /// The current run's stop token.
+    pub stop: StopToken,
+    /// `resume()` was called while the previous run was still winding down.
+    resume_requested: bool,
+    done: Promise,
     settle: Option<(Function, Function)>,
     /// The JS object handed to callers, created once so that `get(id) === add(url)`.
     pub handle: JsValue,
@@ -63,60 +84,61 @@ pub(crate) struct Mutable {
 pub(crate) struct DownloadCell {
     pub id: String,
     pub url: String,
-    pub filename: Option<String>,
-    pub headers: Vec<(String, String)>,
-    pub stop: StopToken,
-    pub done: Promise,
     pub events: Rc<Events>,
     pub manager: Weak<ManagerInner>,
     pub m: RefCell<Mutable>,
 }
 
+fn new_done(swallow: &JsValue) -> (Promise, Option<(Function, Function)>) {
+    let mut settle = None;
+    let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    // Callers who only use events never await `done`; its rejection is not "unhandled".
+    if let Ok(catch) = js_sys::Reflect::get(&done, &JsValue::from_str("catch")) {
+        let _ = catch.unchecked_into::<Function>().call1(&done, swallow);
+    }
+    (done, settle)
+}
+
 impl DownloadCell {
+    /// A download in `state`, whose stored bytes `writer` holds.
     pub fn new(
-        id: String,
-        url: String,
-        filename: Option<String>,
-        headers: Vec<(String, String)>,
+        writer: Writer,
+        state: State,
+        error: Option<DownloadError>,
         events: Rc<Events>,
         manager: Weak<ManagerInner>,
         swallow: &JsValue,
     ) -> Rc<Self> {
-        let mut settle = None;
-        let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-        // Callers who only use events never await `done`; its rejection is not "unhandled".
-        if let Ok(catch) = js_sys::Reflect::get(&done, &JsValue::from_str("catch")) {
-            let _ = catch.unchecked_into::<Function>().call1(&done, swallow);
-        }
+        let record = writer.record().clone();
+        let (done, settle) = new_done(swallow);
+        let progress = stored_progress(&record);
         let cell = Rc::new(DownloadCell {
-            id,
-            url,
-            filename,
-            headers,
-            stop: StopToken::default(),
-            done,
+            id: record.id.clone(),
+            url: record.url.clone(),
             events,
             manager,
             m: RefCell::new(Mutable {
-                state: State::Queued,
-                progress: Progress {
-                    transferred_bytes: 0,
-                    total_bytes: None,
-                    percent: None,
-                    bytes_per_second: 0.0,
-                    eta_seconds: None,
-                },
-                error: None,
-                chunks: None,
-                content_type: None,
-                final_url: None,
+                state,
+                progress,
+                error: error.clone(),
+                record,
+                writer: Some(writer),
+                stop: StopToken::default(),
+                resume_requested: false,
+                done,
                 settle,
                 handle: JsValue::UNDEFINED,
                 signal_listener: None,
             }),
         });
         let handle: JsValue = Download { cell: cell.clone() }.into();
-        cell.m.borrow_mut().handle = handle;
+        cell.m.borrow_mut().handle = handle.clone();
+        // A download restored as already settled has its promise settled too.
+        match (state, error) {
+            (State::Completed, _) => cell.settle_promise(None),
+            (State::Failed | State::Cancelled, Some(e)) => cell.settle_promise(Some(&e)),
+            _ => {}
+        }
         cell
     }
 
@@ -128,31 +150,53 @@ impl DownloadCell {
         self.m.borrow().state
     }
 
-    /// Moves a non-settled download to `to` and emits `statechange`.
-    pub fn set_state(&self, to: State) {
+    pub fn set_record(&self, rec: Record) {
+        self.m.borrow_mut().record = rec;
+    }
+
+    fn settle_promise(&self, error: Option<&DownloadError>) {
+        let (settle, handle) = {
+            let mut m = self.m.borrow_mut();
+            (m.settle.take(), m.handle.clone())
+        };
+        if let Some((resolve, reject)) = settle {
+            let _ = match error {
+                None => resolve.call1(&JsValue::UNDEFINED, &handle),
+                Some(e) => reject.call1(&JsValue::UNDEFINED, &to_js(e)),
+            };
+        }
+    }
+
+    /// Moves the download to `to` and emits `statechange`; `false` if it was settled already.
+    fn transition(&self, to: State) -> bool {
         let from = {
             let mut m = self.m.borrow_mut();
             if m.state.is_settled() || m.state == to {
-                return;
+                return false;
             }
             std::mem::replace(&mut m.state, to)
         };
-        self.emit_statechange(from, to);
+        self.emit(
+            "statechange",
+            &[
+                ("state", to.as_str().into()),
+                ("previousState", from.as_str().into()),
+            ],
+        );
+        true
     }
 
-    fn emit_statechange(&self, from: State, to: State) {
-        if self.events.has("statechange") {
-            self.events.emit(
-                "statechange",
-                &object(&[
-                    ("type", "statechange".into()),
-                    ("id", self.id.as_str().into()),
-                    ("download", self.handle()),
-                    ("state", to.as_str().into()),
-                    ("previousState", from.as_str().into()),
-                ]),
-            );
+    fn emit(&self, kind: &str, extra: &[(&str, JsValue)]) {
+        if !self.events.has(kind) {
+            return;
         }
+        let mut pairs: Vec<(&str, JsValue)> = vec![
+            ("type", kind.into()),
+            ("id", self.id.as_str().into()),
+            ("download", self.handle()),
+        ];
+        pairs.extend(extra.iter().cloned());
+        self.events.emit(kind, &object(&pairs));
     }
 
     /// Records progress of a running download and emits `progress`.
@@ -164,63 +208,52 @@ impl DownloadCell {
             }
             m.progress = p;
         }
-        if self.events.has("progress") {
-            self.events.emit(
-                "progress",
-                &object(&[
-                    ("type", "progress".into()),
-                    ("id", self.id.as_str().into()),
-                    ("download", self.handle()),
-                    ("progress", progress_value(&p)),
-                ]),
-            );
-        }
+        self.emit("progress", &[("progress", progress_value(&p))]);
     }
 
-    /// Settles the download once: resolves or rejects `done`, emits `statechange` and then
-    /// `complete` or `error`, and tells the manager. Later calls do nothing.
-    pub fn settle(&self, to: State, outcome: Result<Option<BlobChunks>, DownloadError>) {
-        debug_assert!(to.is_settled());
-        let (chunks, error) = match outcome {
-            Ok(c) => (c, None),
-            Err(e) => (None, Some(e)),
-        };
-        let (from, settle, handle) = {
+    /// Progress after an announced restart or cut: the only time it may go backwards (I5).
+    pub fn report_progress_restart(&self, p: Progress) {
+        self.report_progress(p);
+    }
+
+    pub fn emit_restarted(&self, reason: Restart, wasted: u64) {
+        self.emit(
+            "restarted",
+            &[
+                ("reason", reason.as_str().into()),
+                ("wastedBytes", JsValue::from(wasted as f64)),
+            ],
+        );
+    }
+
+    pub fn emit_retry(&self, error: &DownloadError, attempt: u32, delay_ms: u64) {
+        self.emit(
+            "retry",
+            &[
+                ("error", error_value(error)),
+                ("attempt", attempt.into()),
+                ("delayMs", JsValue::from(delay_ms as f64)),
+            ],
+        );
+    }
+
+    /// Settles the download once: `done`, `statechange`, then `complete` or `error`.
+    fn settle(&self, to: State, error: Option<DownloadError>) {
+        {
             let mut m = self.m.borrow_mut();
             if m.state.is_settled() {
                 return;
             }
-            let from = std::mem::replace(&mut m.state, to);
-            m.chunks = chunks;
             m.error = error.clone();
             m.signal_listener = None;
-            (from, m.settle.take(), m.handle.clone())
-        };
-        if let Some((resolve, reject)) = settle {
-            let _ = match &error {
-                None => resolve.call1(&JsValue::UNDEFINED, &handle),
-                Some(e) => reject.call1(&JsValue::UNDEFINED, &to_js(e)),
-            };
         }
-        self.emit_statechange(from, to);
+        if !self.transition(to) {
+            return;
+        }
+        self.settle_promise(error.as_ref());
         match (&error, to) {
-            (None, State::Completed) => self.events.emit(
-                "complete",
-                &object(&[
-                    ("type", "complete".into()),
-                    ("id", self.id.as_str().into()),
-                    ("download", handle),
-                ]),
-            ),
-            (Some(e), State::Failed) => self.events.emit(
-                "error",
-                &object(&[
-                    ("type", "error".into()),
-                    ("id", self.id.as_str().into()),
-                    ("download", handle),
-                    ("error", error_value(e)),
-                ]),
-            ),
+            (None, State::Completed) => self.emit("complete", &[]),
+            (Some(e), State::Failed) => self.emit("error", &[("error", error_value(e))]),
             _ => {}
         }
         if let Some(manager) = self.manager.upgrade() {
@@ -228,17 +261,150 @@ impl DownloadCell {
         }
     }
 
-    /// The manager is closing: an unsettled download stops where it is, as `paused`, and its
-    /// `done` rejects with `err`, since nothing will resume it through this handle.
+    /// Starts a run of the transfer task (the download must hold its writer).
+    pub fn start(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        let (writer, stop) = {
+            let mut m = self.m.borrow_mut();
+            let Some(writer) = m.writer.take() else {
+                m.resume_requested = true;
+                return;
+            };
+            m.stop = StopToken::default();
+            (writer, m.stop.clone())
+        };
+        self.transition(State::Running);
+        manager.request_persistence();
+        let cfg = manager.run_config();
+        let cell = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut writer = writer;
+            let outcome = task::run(&cell, &mut writer, &cfg, &stop).await;
+            cell.finish_run(writer, outcome).await;
+        });
+    }
+
+    async fn finish_run(self: &Rc<Self>, mut writer: Writer, outcome: Outcome) {
+        match outcome {
+            Outcome::Completed => {
+                let p = stored_progress(writer.record());
+                self.m.borrow_mut().progress = p;
+                self.emit("progress", &[("progress", progress_value(&p))]);
+                self.set_record(writer.record().clone());
+                self.m.borrow_mut().writer = Some(writer);
+                self.settle(State::Completed, None);
+            }
+            Outcome::Failed(e) => {
+                // The partial is kept (I8): the user may resume.
+                let code = e.code.as_str().to_owned();
+                let message = e.message.clone();
+                let _ = writer
+                    .save(|r| {
+                        r.state = "failed".into();
+                        r.error = Some((code, message));
+                    })
+                    .await;
+                self.set_record(writer.record().clone());
+                self.m.borrow_mut().writer = Some(writer);
+                self.settle(State::Failed, Some(e));
+            }
+            Outcome::Stopped(StopReason::Cancel) => {}
+            Outcome::Stopped(reason) => {
+                if reason == StopReason::Pause {
+                    let _ = writer.save(|r| r.state = "paused".into()).await;
+                }
+                self.set_record(writer.record().clone());
+                let resume = {
+                    let mut m = self.m.borrow_mut();
+                    m.writer = Some(writer);
+                    std::mem::take(&mut m.resume_requested) && m.state == State::Running
+                };
+                if resume {
+                    self.start();
+                }
+            }
+        }
+    }
+
+    /// The download's record could not even be created (quota, storage failure).
+    pub fn fail_to_store(&self, e: DownloadError) {
+        self.settle(State::Failed, Some(e));
+    }
+
+    /// Pauses a queued or running download; its stored bytes stay.
+    pub fn pause(&self) {
+        if matches!(self.state(), State::Running | State::Queued) {
+            self.m.borrow().stop.stop(StopReason::Pause);
+            self.m.borrow_mut().resume_requested = false;
+            self.transition(State::Paused);
+        }
+    }
+
+    /// Stops a run because storage went away; the download pauses with `STORAGE`.
+    pub fn storage_lost(&self, why: &str) {
+        if matches!(self.state(), State::Running | State::Queued) {
+            self.m.borrow().stop.stop(StopReason::StorageLost);
+            self.m.borrow_mut().error =
+                Some(DownloadError::new(crate::core::ErrorCode::Storage, why));
+            self.transition(State::Paused);
+        }
+    }
+
+    /// Continues a paused or failed download from its stored bytes.
+    pub fn resume(self: &Rc<Self>, swallow: &JsValue) {
+        let state = self.state();
+        match state {
+            State::Paused => {}
+            State::Failed => {
+                // A failed download gets a new `done` for its new run.
+                let (done, settle) = new_done(swallow);
+                let mut m = self.m.borrow_mut();
+                m.done = done;
+                m.settle = settle;
+                m.error = None;
+                m.state = State::Paused;
+            }
+            _ => return,
+        }
+        self.m.borrow_mut().error = None;
+        self.start();
+    }
+
+    /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
+    /// when the stored bytes are deleted.
+    pub fn cancel(&self) -> Option<impl std::future::Future<Output = ()>> {
+        if self.state().is_settled() {
+            return None;
+        }
+        self.m.borrow().stop.stop(StopReason::Cancel);
+        self.m.borrow_mut().writer = None;
+        // The delete transaction is created now, before any later write can be.
+        let deleting = self
+            .manager
+            .upgrade()
+            .and_then(|m| m.delete_stored(&self.id));
+        self.settle(State::Cancelled, Some(DownloadError::aborted()));
+        Some(async move {
+            if let Some(d) = deleting {
+                let _ = d.await;
+            }
+        })
+    }
+
+    /// The manager is closing: a running download stops where it is. Its record keeps its
+    /// state, so the next manager on this database resumes it. Its `done` rejects, since
+    /// nothing will settle it through this handle.
     pub fn close(&self, err: DownloadError) {
         let settle = {
             let mut m = self.m.borrow_mut();
             if m.state.is_settled() {
                 return;
             }
+            m.stop.stop(StopReason::Close);
             m.state = State::Paused;
             m.signal_listener = None;
-            m.chunks = None;
             m.settle.take()
         };
         if let Some((_, reject)) = settle {
@@ -246,14 +412,24 @@ impl DownloadCell {
         }
     }
 
-    /// Stops the transfer and settles as cancelled with `ABORTED`. Final.
-    pub fn cancel(&self) {
-        if self.state().is_settled() {
-            return;
-        }
-        self.stop.stop(StopReason::Cancel);
-        self.settle(State::Cancelled, Err(DownloadError::aborted()));
+    fn resumable(&self) -> bool {
+        let r = &self.m.borrow().record;
+        r.accepted
+            && Identity {
+                etag: r.etag.clone(),
+                last_modified: r.last_modified.clone(),
+                total: r.total,
+                ranges: r.ranges,
+            }
+            .resumable()
     }
+}
+
+/// The progress figures of stored bytes.
+fn stored_progress(rec: &Record) -> Progress {
+    let mut p = crate::core::progress::ProgressTracker::new(0, rec.offset);
+    p.set_total(rec.total);
+    p.snapshot(0.0)
 }
 
 /// `Progress` as the JS object `{ transferredBytes, totalBytes, percent, bytesPerSecond,
@@ -293,10 +469,20 @@ impl Download {
         self.cell.url.clone()
     }
 
-    /// The URL of the response, after redirects; `null` until the first response.
+    /// The URL of the accepted response, after redirects; `null` until there is one.
     #[wasm_bindgen(getter, js_name = finalUrl)]
     pub fn final_url(&self) -> Option<String> {
-        self.cell.m.borrow().final_url.clone()
+        self.cell.m.borrow().record.final_url.clone()
+    }
+
+    /// The name `save()` uses by default.
+    #[wasm_bindgen(getter)]
+    pub fn filename(&self) -> String {
+        let m = self.cell.m.borrow();
+        m.record
+            .filename
+            .clone()
+            .unwrap_or_else(|| default_filename(&self.cell.url))
     }
 
     /// `'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled'`.
@@ -305,13 +491,29 @@ impl Download {
         self.cell.state().as_str().to_owned()
     }
 
-    /// `{ transferredBytes, totalBytes, percent, bytesPerSecond, etaSeconds }`, current.
+    /// `{ transferredBytes, totalBytes, percent, bytesPerSecond, etaSeconds }`, current. After
+    /// a reload it shows the stored bytes.
     #[wasm_bindgen(getter)]
     pub fn progress(&self) -> JsValue {
         progress_value(&self.cell.m.borrow().progress)
     }
 
-    /// The `DownloadError` of a failed or cancelled download, else `undefined`.
+    /// True when an interruption continues with a `Range` request; false when it would start
+    /// over (no strong validator, unknown total, or no range support). `false` until the
+    /// first response.
+    #[wasm_bindgen(getter)]
+    pub fn resumable(&self) -> bool {
+        self.cell.resumable()
+    }
+
+    /// Bytes fetched and then discarded by restarts.
+    #[wasm_bindgen(getter, js_name = wastedBytes)]
+    pub fn wasted_bytes(&self) -> f64 {
+        self.cell.m.borrow().record.wasted as f64
+    }
+
+    /// The `DownloadError` of a failed or cancelled download, or of a pause caused by storage
+    /// going away; else `undefined`.
     #[wasm_bindgen(getter)]
     pub fn error(&self) -> JsValue {
         self.cell
@@ -323,24 +525,48 @@ impl Download {
     }
 
     /// Resolves with this download when it completes; rejects with a `DownloadError` when it
-    /// fails or is cancelled.
+    /// fails or is cancelled. `resume()` after a failure gives a new `done`.
     #[wasm_bindgen(getter)]
     pub fn done(&self) -> Promise {
-        self.cell.done.clone()
+        self.cell.m.borrow().done.clone()
     }
 
-    /// Cancels: final, and the received bytes are dropped. Settles `done` with `ABORTED` at
-    /// once. Does nothing on a download that has already settled.
-    pub fn cancel(&self) {
-        self.cell.cancel();
+    /// Pauses a queued or running download. The bytes received so far are committed and kept.
+    pub fn pause(&self) {
+        self.cell.pause();
+    }
+
+    /// Continues a paused or failed download from its stored bytes.
+    pub fn resume(&self) {
+        let swallow = self
+            .cell
+            .manager
+            .upgrade()
+            .map(|m| m.swallow())
+            .unwrap_or(JsValue::UNDEFINED);
+        self.cell.resume(&swallow);
+    }
+
+    /// Cancels: final. `done` rejects with `ABORTED` at once; the returned promise resolves
+    /// once the stored bytes are deleted, after which no write for this download can land.
+    /// Does nothing on a download that has already settled.
+    pub fn cancel(&self) -> Promise {
+        let fut = self.cell.cancel();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(f) = fut {
+                f.await;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// The completed file as a `Blob`, assembled from the stored chunk Blobs without copying.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` unless the download has completed.
+    /// `INVALID_ARGUMENT` unless the download has completed; `STORAGE` if the stored chunks
+    /// are gone.
     pub async fn blob(&self) -> Result<Blob, JsValue> {
-        completed_blob(&self.cell).map_err(|e| to_js(&e))
+        completed_blob(&self.cell).await.map_err(|e| to_js(&e))
     }
 
     /// Saves the completed file through the browser's download UI (an object URL and
@@ -349,53 +575,52 @@ impl Download {
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` unless the download has completed, or outside a window.
-    pub fn save(&self, filename: Option<String>) -> Result<(), JsValue> {
-        save(&self.cell, filename).map_err(|e| to_js(&e))
+    pub async fn save(&self, filename: Option<String>) -> Result<(), JsValue> {
+        let name = filename.unwrap_or_else(|| self.filename());
+        let blob = completed_blob(&self.cell).await.map_err(|e| to_js(&e))?;
+        save_blob(&blob, &name).map_err(|e| to_js(&e))
     }
 }
 
-fn completed_blob(cell: &DownloadCell) -> Result<Blob, DownloadError> {
-    let mut m = cell.m.borrow_mut();
-    if m.state != State::Completed {
-        return Err(DownloadError::invalid(
-            "download",
-            format!(
-                "is {}, not completed; the Blob exists once it completes",
-                m.state.as_str()
-            ),
-        ));
-    }
-    let mime = m
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".into());
-    match m.chunks.as_mut() {
-        Some(c) => c.blob(&mime),
-        None => Err(DownloadError::new(
-            ErrorCode::Storage,
-            "the stored bytes are gone",
-        )),
-    }
+async fn completed_blob(cell: &DownloadCell) -> Result<Blob, DownloadError> {
+    let (snapshot, mime) = {
+        let m = cell.m.borrow();
+        if m.state != State::Completed {
+            return Err(DownloadError::invalid(
+                "download",
+                format!(
+                    "is {}, not completed; the Blob exists once it completes",
+                    m.state.as_str()
+                ),
+            ));
+        }
+        let mime = m
+            .record
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let snapshot = m.writer.as_ref().map(Writer::snapshot).ok_or_else(|| {
+            DownloadError::new(crate::core::ErrorCode::Storage, "the stored bytes are gone")
+        })?;
+        (snapshot, mime)
+    };
+    snapshot.blob(&mime).await
 }
 
-fn save(cell: &DownloadCell, filename: Option<String>) -> Result<(), DownloadError> {
-    let blob = completed_blob(cell)?;
+fn save_blob(blob: &Blob, name: &str) -> Result<(), DownloadError> {
     let window =
         web_sys::window().ok_or_else(|| DownloadError::invalid("save", "needs a window"))?;
     let document = window
         .document()
         .ok_or_else(|| DownloadError::invalid("save", "needs a document"))?;
-    let name = filename
-        .or_else(|| cell.filename.clone())
-        .unwrap_or_else(|| default_filename(&cell.url));
-    let url = web_sys::Url::create_object_url_with_blob(&blob)
-        .map_err(|e| DownloadError::new(ErrorCode::Storage, crate::web::js::describe(&e)))?;
+    let url = web_sys::Url::create_object_url_with_blob(blob)
+        .map_err(|e| DownloadError::new(crate::core::ErrorCode::Storage, describe(&e)))?;
     let anchor: HtmlAnchorElement = document
         .create_element("a")
-        .map_err(|e| DownloadError::invalid("save", crate::web::js::describe(&e)))?
+        .map_err(|e| DownloadError::invalid("save", describe(&e)))?
         .unchecked_into();
     anchor.set_href(&url);
-    anchor.set_download(&name);
+    anchor.set_download(name);
     anchor.click();
     // Revoke after the browser has had time to start reading the Blob.
     wasm_bindgen_futures::spawn_local(async move {

@@ -10,7 +10,15 @@ use crate::core::DownloadError;
 use crate::web::js::console_error;
 
 /// The event types, as the strings `on()` accepts.
-pub(crate) const EVENT_TYPES: [&str; 5] = ["progress", "statechange", "complete", "error", "idle"];
+pub(crate) const EVENT_TYPES: [&str; 7] = [
+    "progress",
+    "statechange",
+    "complete",
+    "error",
+    "idle",
+    "restarted",
+    "retry",
+];
 
 struct Listener {
     id: u64,

@@ -1,8 +1,10 @@
-//! [`DownloadManager`]: owns the downloads, the manager-level listeners and the settings.
+//! [`DownloadManager`]: owns the downloads, their storage, the manager-level listeners and the
+//! settings.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::future::Future;
+use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
@@ -11,12 +13,11 @@ use super::download::{DownloadCell, State};
 use super::error::to_js;
 use super::events::{object, Events, EVENT_TYPES};
 use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
-use crate::core::timeouts::deadline_from;
-use crate::core::DownloadError;
-use crate::web::cancel::StopReason;
-use crate::web::chunks::BlobChunks;
-use crate::web::clock::now_ms;
-use crate::web::transfer::{self, TransferEnd, TransferLimits, TransferSpec};
+use super::task::RunConfig;
+use crate::core::{DownloadError, ErrorCode};
+use crate::web::env::request_persistence;
+use crate::web::store::{Record, Store, StoreError};
+use crate::web::writer::{Backend, Writer};
 
 /// Shared state of a manager.
 pub(crate) struct ManagerInner {
@@ -24,6 +25,10 @@ pub(crate) struct ManagerInner {
     events: Rc<Events>,
     /// A no-op rejection handler shared by every `done` promise.
     swallow: JsValue,
+    /// `None` when IndexedDB is unavailable: downloads then live in memory.
+    store: Option<Rc<Store>>,
+    storage_error: Option<DownloadError>,
+    persistence_requested: std::cell::Cell<bool>,
     s: RefCell<Registry>,
 }
 
@@ -50,6 +55,31 @@ impl ManagerInner {
             .collect()
     }
 
+    pub fn swallow(&self) -> JsValue {
+        self.swallow.clone()
+    }
+
+    pub fn run_config(&self) -> RunConfig {
+        RunConfig {
+            timeouts: self.config.timeouts,
+            retry: self.config.retry,
+            progress_interval_ms: self.config.progress_interval_ms,
+        }
+    }
+
+    /// Asks once per manager for persistent storage, when a download first starts.
+    pub fn request_persistence(&self) {
+        if self.store.is_some() && !self.persistence_requested.replace(true) {
+            request_persistence();
+        }
+    }
+
+    /// Starts deleting a download's stored bytes. The transaction is created before this
+    /// returns, so it is ordered before any write created later.
+    pub fn delete_stored(&self, id: &str) -> Option<impl Future<Output = Result<(), StoreError>>> {
+        self.store.as_ref().map(|s| s.delete(id))
+    }
+
     /// Called by a download after it settles: emits `idle` when nothing is left to do.
     pub fn on_settled(&self) {
         let busy = self
@@ -61,9 +91,30 @@ impl ManagerInner {
                 .emit("idle", &object(&[("type", "idle".into())]));
         }
     }
+
+    fn backend(&self) -> Backend {
+        match &self.store {
+            Some(s) => Backend::Idb(s.clone()),
+            None => Backend::Memory(Vec::new()),
+        }
+    }
+
+    fn register(&self, cell: &Rc<DownloadCell>) {
+        let mut s = self.s.borrow_mut();
+        if s.by_id.insert(cell.id.clone(), cell.clone()).is_none() {
+            s.order.push(cell.id.clone());
+        }
+    }
+
+    /// Storage went away under the manager: every active download pauses with `STORAGE`.
+    fn storage_lost(&self, why: &str) {
+        for cell in self.cells() {
+            cell.storage_lost(why);
+        }
+    }
 }
 
-/// Downloads with a queue, timeouts, progress and manager-level events.
+/// Downloads with timeouts, progress, persistence and resume, and manager-level events.
 #[wasm_bindgen]
 pub struct DownloadManager {
     inner: Rc<ManagerInner>,
@@ -71,36 +122,129 @@ pub struct DownloadManager {
 
 #[wasm_bindgen]
 impl DownloadManager {
-    /// Opens a manager. Every option is optional:
+    /// Opens a manager on the database `name` and restores the downloads stored there:
+    /// downloads that were running continue by themselves. Every option is optional:
     /// `{ name: 'default', timeouts: { headers: 30000, stall: 30000, total: 0 },
-    ///    chunkBytes: 4194304, progressIntervalMs: 100 }`.
+    ///    retry: { limit: 5, backoffMs: 1000, maxBackoffMs: 60000, jitter: true,
+    ///             maxRetryAfterMs: 300000 },
+    ///    chunkBytes: 4194304, progressIntervalMs: 100, expireAfterMs: 604800000 }`.
+    ///
+    /// When IndexedDB is unavailable the manager still works, in memory: `persistent` is
+    /// false and `storageError` says why.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` naming the offending option.
     pub async fn open(options: JsValue) -> Result<DownloadManager, JsValue> {
         let config = parse_manager_options(&options).map_err(|e| to_js(&e))?;
-        let swallow = Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value();
-        Ok(DownloadManager {
-            inner: Rc::new(ManagerInner {
-                config,
-                events: Rc::new(Events::default()),
-                swallow,
-                s: RefCell::new(Registry::default()),
-            }),
-        })
+        let weak: Rc<RefCell<Weak<ManagerInner>>> = Rc::default();
+        let weak2 = weak.clone();
+        let on_lost: Rc<dyn Fn(&str)> = Rc::new(move |why: &str| {
+            if let Some(m) = weak2.borrow().upgrade() {
+                m.storage_lost(why);
+            }
+        });
+        let (store, storage_error) = match Store::open(&config.name, on_lost).await {
+            Ok(s) => (Some(Rc::new(s)), None),
+            Err(e) => (None, Some(e)),
+        };
+        let records = match &store {
+            Some(s) => s.load_all().await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let inner = Rc::new(ManagerInner {
+            config,
+            events: Rc::new(Events::default()),
+            swallow: Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value(),
+            store,
+            storage_error,
+            persistence_requested: std::cell::Cell::new(false),
+            s: RefCell::new(Registry::default()),
+        });
+        *weak.borrow_mut() = Rc::downgrade(&inner);
+        let manager = DownloadManager { inner };
+        manager.restore(records).await;
+        Ok(manager)
     }
 
-    /// The database name this manager was opened with.
+    async fn restore(&self, mut records: Vec<Record>) {
+        let inner = &self.inner;
+        let now = js_sys::Date::now();
+        let expire = inner.config.expire_after_ms as f64;
+        records.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+        let mut to_start = Vec::new();
+        for rec in records {
+            let state = State::parse(&rec.state);
+            if state != State::Completed && expire > 0.0 && now - rec.updated_at > expire {
+                if let Some(d) = inner.delete_stored(&rec.id) {
+                    let _ = d.await;
+                }
+                continue;
+            }
+            let error = rec
+                .error
+                .as_ref()
+                .filter(|_| state == State::Failed)
+                .map(|(code, message)| restored_error(code, message));
+            let restored_state = match state {
+                // Were running when the page went away: they continue below.
+                State::Running | State::Queued => State::Queued,
+                s => s,
+            };
+            let writer = Writer::new(inner.backend(), rec, inner.config.chunk_bytes);
+            let cell = DownloadCell::new(
+                writer,
+                restored_state,
+                error,
+                inner.events.clone(),
+                Rc::downgrade(inner),
+                &inner.swallow,
+            );
+            inner.register(&cell);
+            if restored_state == State::Queued {
+                to_start.push(cell);
+            }
+        }
+        if to_start.is_empty() {
+            return;
+        }
+        // Start after the caller's `await open()` has resumed and attached its listeners, so
+        // that they see every event of the restored downloads.
+        wasm_bindgen_futures::spawn_local(async move {
+            crate::web::clock::sleep_ms(0.0).await;
+            for cell in to_start {
+                if cell.state() == State::Queued {
+                    cell.start();
+                }
+            }
+        });
+    }
+
+    /// The name this manager was opened with.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.inner.config.name.clone()
     }
 
-    /// Adds a download and starts it. Options: `{ id, filename, headers, signal }`.
+    /// True when downloads are kept in IndexedDB and survive a reload.
+    #[wasm_bindgen(getter)]
+    pub fn persistent(&self) -> bool {
+        self.inner.store.is_some()
+    }
+
+    /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `null`.
+    #[wasm_bindgen(getter, js_name = storageError)]
+    pub fn storage_error(&self) -> JsValue {
+        self.inner
+            .storage_error
+            .as_ref()
+            .map_or(JsValue::NULL, to_js)
+    }
+
+    /// Adds a download and starts it. Options: `{ id, filename, headers, signal, integrity }`.
     ///
     /// A download whose id is already known (by default the id is derived from the URL) is
-    /// returned as it is, without a second transfer, unless it was cancelled or failed, in
-    /// which case a new download replaces it.
+    /// returned as it is, without a second transfer, unless it was cancelled, in which case a
+    /// new download replaces it.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` for a bad URL or bad options, or after `close()`.
@@ -122,39 +266,70 @@ impl DownloadManager {
                     format!("{id:?} is already used for {}", existing.url),
                 ));
             }
-            if !matches!(existing.state(), State::Cancelled | State::Failed) {
+            if existing.state() != State::Cancelled {
                 return Ok(existing.handle());
             }
         }
-        let cell = DownloadCell::new(
-            id.clone(),
+        let now = js_sys::Date::now();
+        let rec = Record {
+            id: id.clone(),
             url,
-            opts.filename,
-            opts.headers,
+            filename: opts.filename,
+            headers: opts.headers,
+            integrity: opts.integrity,
+            state: "running".into(),
+            created_at: now,
+            updated_at: now,
+            ..Record::default()
+        };
+        // The record's transaction is created now, so that a cancel issued right after this
+        // call is ordered after it.
+        let created = inner.store.as_ref().map(|s| s.create(&rec));
+        let writer = Writer::new(inner.backend(), rec, inner.config.chunk_bytes);
+        let cell = DownloadCell::new(
+            writer,
+            State::Queued,
+            None,
             inner.events.clone(),
             Rc::downgrade(inner),
             &inner.swallow,
         );
-        {
-            let mut s = inner.s.borrow_mut();
-            if s.by_id.insert(id.clone(), cell.clone()).is_none() {
-                s.order.push(id);
-            }
-        }
+        inner.register(&cell);
         if let Some(signal) = opts.signal {
             if signal.aborted() {
-                cell.cancel();
+                let cancelling = cell.cancel();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(c) = created {
+                        let _ = c.await;
+                    }
+                    if let Some(c) = cancelling {
+                        c.await;
+                    }
+                });
                 return Ok(cell.handle());
             }
             let weak = Rc::downgrade(&cell);
             let listener = gloo_events::EventListener::once(&signal, "abort", move |_| {
                 if let Some(c) = weak.upgrade() {
-                    c.cancel();
+                    if let Some(f) = c.cancel() {
+                        wasm_bindgen_futures::spawn_local(f);
+                    }
                 }
             });
             cell.m.borrow_mut().signal_listener = Some(listener);
         }
-        start(cell.clone(), &inner.config);
+        let starting = cell.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let ok = match created {
+                Some(c) => c.await,
+                None => Ok(()),
+            };
+            match ok {
+                Ok(()) if starting.state() == State::Queued => starting.start(),
+                Ok(()) => {}
+                Err(e) => starting.fail_to_store(e.to_download_error()),
+            }
+        });
         Ok(cell.handle())
     }
 
@@ -175,8 +350,8 @@ impl DownloadManager {
         self.inner.cells().iter().map(|c| c.handle()).collect()
     }
 
-    /// Cancels the download if it is running and forgets it. Resolves with `true` if it
-    /// existed.
+    /// Cancels the download if it is active, deletes its stored bytes, and forgets it.
+    /// Resolves with `true` if it existed.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` after `close()`.
@@ -187,19 +362,21 @@ impl DownloadManager {
             s.order.retain(|x| x != &id);
             s.by_id.remove(&id)
         };
-        Ok(match removed {
-            Some(cell) => {
-                cell.cancel();
-                // The handle refers back to the cell; drop that link so both can be freed.
-                cell.m.borrow_mut().handle = JsValue::UNDEFINED;
-                true
-            }
-            None => false,
-        })
+        let Some(cell) = removed else {
+            return Ok(false);
+        };
+        if let Some(cancelling) = cell.cancel() {
+            cancelling.await;
+        } else if let Some(d) = self.inner.delete_stored(&id) {
+            d.await.map_err(|e| to_js(&e.to_download_error()))?;
+        }
+        // The handle refers back to the cell; drop that link so both can be freed.
+        cell.m.borrow_mut().handle = JsValue::UNDEFINED;
+        Ok(true)
     }
 
-    /// Adds a listener for `'progress' | 'statechange' | 'complete' | 'error' | 'idle'`.
-    /// Returns a function that removes it.
+    /// Adds a listener for `'progress' | 'statechange' | 'complete' | 'error' | 'idle' |
+    /// 'restarted' | 'retry'`. Returns a function that removes it.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` for an unknown type or a listener that is not a function, or after
@@ -230,9 +407,10 @@ impl DownloadManager {
         Ok(unsubscribe.into_js_value().unchecked_into())
     }
 
-    /// Stops every transfer and releases listeners. Downloads that were running end as
-    /// `paused` and their `done` rejects with `ABORTED`. Further calls on the manager throw
-    /// `INVALID_ARGUMENT`. Calling it twice is harmless.
+    /// Stops every transfer and releases listeners and the database. Stored state stays: a
+    /// download that was running continues when a manager opens this database again. The
+    /// `done` of each active download rejects with `ABORTED`. Further calls on this manager
+    /// throw `INVALID_ARGUMENT`. Calling it twice is harmless.
     pub fn close(&self) {
         let cells = {
             let mut s = self.inner.s.borrow_mut();
@@ -245,16 +423,21 @@ impl DownloadManager {
         };
         self.inner.events.clear();
         for cell in cells.into_values() {
-            if !cell.state().is_settled() {
-                cell.stop.stop(StopReason::Close);
-                cell.close(DownloadError::new(
-                    crate::core::ErrorCode::Aborted,
-                    "the manager was closed",
-                ));
-            }
+            cell.close(DownloadError::new(
+                ErrorCode::Aborted,
+                "the manager was closed",
+            ));
             cell.m.borrow_mut().handle = JsValue::UNDEFINED;
         }
     }
+}
+
+fn restored_error(code: &str, message: &str) -> DownloadError {
+    let code = ErrorCode::ALL
+        .into_iter()
+        .find(|c| c.as_str() == code)
+        .unwrap_or(ErrorCode::Storage);
+    DownloadError::new(code, message)
 }
 
 /// The default id: a stable hash of the absolute URL.
@@ -266,38 +449,4 @@ fn id_for_url(url: &str) -> String {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("dl-{h:016x}")
-}
-
-/// Runs a download's transfer on the local task queue.
-fn start(cell: Rc<DownloadCell>, config: &ManagerConfig) {
-    let limits = TransferLimits {
-        timeouts: config.timeouts,
-        deadline_at: deadline_from(&config.timeouts, now_ms()),
-        progress_interval_ms: config.progress_interval_ms,
-    };
-    let chunk_bytes = config.chunk_bytes;
-    cell.set_state(State::Running);
-    wasm_bindgen_futures::spawn_local(async move {
-        let spec = TransferSpec {
-            url: cell.url.clone(),
-            headers: cell.headers.clone(),
-        };
-        let mut chunks = BlobChunks::new(chunk_bytes);
-        let progress_cell = cell.clone();
-        let mut on_progress = move |p| progress_cell.report_progress(p);
-        match transfer::run(&spec, &limits, &cell.stop, &mut chunks, &mut on_progress).await {
-            Ok(t) => {
-                {
-                    let mut m = cell.m.borrow_mut();
-                    m.final_url = Some(t.final_url);
-                    m.content_type = t.content_type;
-                }
-                cell.report_progress(t.progress);
-                cell.settle(State::Completed, Ok(Some(chunks)));
-            }
-            Err(TransferEnd::Failed(e)) => cell.settle(State::Failed, Err(e)),
-            // Whoever stopped it has settled it.
-            Err(TransferEnd::Stopped) => {}
-        }
-    });
 }

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod manager;
 mod options;
+mod task;
 
 pub use download::Download;
 pub use error::is_download_error;

@@ -5,6 +5,8 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
+use crate::core::integrity::parse_integrity;
+use crate::core::retry::RetryPolicy;
 use crate::core::timeouts::Timeouts;
 use crate::core::DownloadError;
 use crate::web::js::describe;
@@ -20,6 +22,11 @@ pub(crate) struct ManagerConfig {
     pub chunk_bytes: u64,
     /// At most one progress event per download per this many ms.
     pub progress_interval_ms: u64,
+    /// Automatic retries.
+    pub retry: RetryPolicy,
+    /// Unfinished downloads untouched for this long are deleted when a manager opens; 0 =
+    /// never.
+    pub expire_after_ms: u64,
 }
 
 impl Default for ManagerConfig {
@@ -29,6 +36,8 @@ impl Default for ManagerConfig {
             timeouts: Timeouts::default(),
             chunk_bytes: 4 * 1024 * 1024,
             progress_interval_ms: 100,
+            retry: RetryPolicy::default(),
+            expire_after_ms: 7 * 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -43,6 +52,7 @@ pub(crate) struct AddOptions {
     pub filename: Option<String>,
     pub headers: Vec<(String, String)>,
     pub signal: Option<AbortSignal>,
+    pub integrity: Option<String>,
 }
 
 /// A JS object being read field by field, with the path used in error messages.
@@ -131,7 +141,14 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     let Some(f) = Fields::new(
         value,
         "options",
-        &["name", "timeouts", "chunkBytes", "progressIntervalMs"],
+        &[
+            "name",
+            "timeouts",
+            "retry",
+            "chunkBytes",
+            "progressIntervalMs",
+            "expireAfterMs",
+        ],
     )?
     else {
         return Ok(cfg);
@@ -149,6 +166,39 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             d.total_ms = t.uint("total", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.total_ms);
         }
     }
+    if let Some(r) = f.get("retry")? {
+        if let Some(r) = Fields::new(
+            &r,
+            "options.retry",
+            &[
+                "limit",
+                "backoffMs",
+                "maxBackoffMs",
+                "jitter",
+                "maxRetryAfterMs",
+            ],
+        )? {
+            let p = &mut cfg.retry;
+            p.limit = r.uint("limit", 0, 1000)?.map_or(p.limit, |n| n as u32);
+            p.backoff_ms = r
+                .uint("backoffMs", 0, MAX_TIMEOUT_MS)?
+                .unwrap_or(p.backoff_ms);
+            p.max_backoff_ms = r
+                .uint("maxBackoffMs", 0, MAX_TIMEOUT_MS)?
+                .unwrap_or(p.max_backoff_ms);
+            p.max_retry_after_ms = r
+                .uint("maxRetryAfterMs", 0, MAX_TIMEOUT_MS)?
+                .unwrap_or(p.max_retry_after_ms);
+            if let Some(j) = r.get("jitter")? {
+                p.jitter = j.as_bool().ok_or_else(|| {
+                    DownloadError::invalid("options.retry.jitter", "must be a boolean")
+                })?;
+            }
+        }
+    }
+    cfg.expire_after_ms = f
+        .uint("expireAfterMs", 0, u64::MAX >> 11)?
+        .unwrap_or(cfg.expire_after_ms);
     let (lo, hi) = CHUNK_BYTES_RANGE;
     cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
     cfg.progress_interval_ms = f
@@ -163,9 +213,21 @@ const RESERVED_HEADERS: [&str; 3] = ["range", "if-range", "accept-encoding"];
 /// Parses `manager.add(url, options)`'s options.
 pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadError> {
     let mut out = AddOptions::default();
-    let Some(f) = Fields::new(value, "options", &["id", "filename", "headers", "signal"])? else {
+    let Some(f) = Fields::new(
+        value,
+        "options",
+        &["id", "filename", "headers", "signal", "integrity"],
+    )?
+    else {
         return Ok(out);
     };
+    if let Some(v) = f.get("integrity")? {
+        let s = v
+            .as_string()
+            .ok_or_else(|| DownloadError::invalid("options.integrity", "must be a string"))?;
+        parse_integrity(&s)?;
+        out.integrity = Some(s);
+    }
     out.id = f.string("id", 256)?;
     out.filename = f.string("filename", 255)?;
     if let Some(h) = f.get("headers")? {

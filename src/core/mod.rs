@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod headers;
+pub mod integrity;
 pub mod progress;
 pub mod response;
 pub mod resume;

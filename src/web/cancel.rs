@@ -10,6 +10,11 @@ use std::task::{Context, Poll, Waker};
 pub enum StopReason {
     /// The user cancelled (final; stored bytes are deleted).
     Cancel,
+    /// The user paused; stored bytes are kept and the download waits for `resume()`.
+    Pause,
+    /// Storage went away under the download (another page upgraded the database, or the
+    /// browser closed it); it pauses.
+    StorageLost,
     /// The manager was closed; stored state is kept.
     Close,
 }

@@ -11,6 +11,10 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch, catch)]
     pub fn global_fetch(input: &Request) -> Result<Promise, JsValue>;
 
+    /// `console.warn(message)`.
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    pub fn console_warn(message: &str);
+
     /// `console.error(message, detail)`.
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     pub fn console_error(message: &str, detail: &JsValue);

@@ -3,7 +3,9 @@
 
 pub mod abort;
 pub mod cancel;
-pub mod chunks;
 pub mod clock;
+pub mod env;
 pub mod js;
+pub mod store;
 pub mod transfer;
+pub mod writer;

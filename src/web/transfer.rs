@@ -1,9 +1,9 @@
-//! One transfer attempt: `fetch` with an [`AbortGuard`], the response head checked by the core,
-//! the body read with a stream reader into [`BlobChunks`], with the three timeouts and the stop
-//! token raced against every await.
+//! One transfer attempt: `fetch` with an [`AbortGuard`], then the body read with a stream
+//! reader into a [`Writer`], with the three timeouts and the stop token raced against every
+//! network await.
 //!
 //! The cause of an early end is recorded where it is decided (a timer verdict from
-//! [`TimeoutClock`], a [`crate::web::cancel::StopReason`]), never recovered from an exception's text.
+//! [`TimeoutClock`], a [`StopReason`]), never recovered from an exception's text.
 
 use std::future::Future;
 use std::task::Poll;
@@ -14,15 +14,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, Request, RequestCache, RequestInit, Response};
 
-use crate::core::progress::{Progress, ProgressTracker};
-use crate::core::response::{accept_full_response, check_body_end, check_chunk, ResponseHead};
+use crate::core::response::{check_chunk, ResponseHead};
 use crate::core::timeouts::{Check, Expiry, TimeoutClock, Timeouts};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::abort::AbortGuard;
-use crate::web::cancel::StopToken;
-use crate::web::chunks::BlobChunks;
-use crate::web::clock::{now_ms, unix_now_ms, Deadline};
+use crate::web::cancel::{StopReason, StopToken};
+use crate::web::clock::{now_ms, Deadline};
 use crate::web::js::{describe, global_fetch};
+use crate::web::writer::Writer;
 
 /// What to fetch.
 #[derive(Clone, Debug)]
@@ -40,28 +39,15 @@ pub struct TransferLimits {
     pub timeouts: Timeouts,
     /// Absolute end of the whole download ([`crate::core::timeouts::deadline_from`]).
     pub deadline_at: Option<f64>,
-    /// At most one progress report per this many ms.
-    pub progress_interval_ms: u64,
 }
 
-/// A transfer that ended cleanly.
-#[derive(Debug)]
-pub struct Transferred {
-    /// URL of the final response, after redirects.
-    pub final_url: String,
-    /// `Content-Type` of the response, if visible.
-    pub content_type: Option<String>,
-    /// The final progress figures.
-    pub progress: Progress,
-}
-
-/// Why a transfer did not end cleanly.
+/// Why an attempt did not end cleanly.
 #[derive(Debug)]
 pub enum TransferEnd {
     /// It failed with this error.
     Failed(DownloadError),
-    /// Its owner stopped it (see [`StopToken::stop`]); the owner settles the download.
-    Stopped,
+    /// Its owner stopped it.
+    Stopped(StopReason),
 }
 
 impl From<DownloadError> for TransferEnd {
@@ -70,58 +56,85 @@ impl From<DownloadError> for TransferEnd {
     }
 }
 
-/// Runs one attempt, appending the body to `sink` and reporting throttled progress.
-///
-/// # Errors
-/// [`TransferEnd::Stopped`] if `stop` fires (also before the fetch starts);
-/// [`TransferEnd::Failed`] with the code of whatever else ended it.
-pub async fn run(
-    spec: &TransferSpec,
-    limits: &TransferLimits,
-    stop: &StopToken,
-    sink: &mut BlobChunks,
-    on_progress: &mut dyn FnMut(Progress),
-) -> Result<Transferred, TransferEnd> {
-    if stop.reason().is_some() {
-        return Err(TransferEnd::Stopped);
+/// An attempt whose response head has arrived.
+pub struct Attempt<'a> {
+    waiter: Waiter<'a>,
+    response: Response,
+    _guard: AbortGuard,
+}
+
+impl<'a> Attempt<'a> {
+    /// Sends the request (with `Range: bytes=<start>-` when asked) and waits for the head.
+    ///
+    /// # Errors
+    /// [`TransferEnd::Stopped`] if `stop` fires (also before the fetch starts);
+    /// [`TransferEnd::Failed`] with `NETWORK` or `HEADERS_TIMEOUT`/`DEADLINE`.
+    pub async fn start(
+        spec: &TransferSpec,
+        range_start: Option<u64>,
+        limits: &TransferLimits,
+        stop: &'a StopToken,
+    ) -> Result<(Attempt<'a>, ResponseHead, String), TransferEnd> {
+        if let Some(reason) = stop.reason() {
+            return Err(TransferEnd::Stopped(reason));
+        }
+        let guard = AbortGuard::new()?;
+        let request = build_request(spec, range_start, &guard)?;
+        let clock = TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at);
+        let mut waiter = Waiter {
+            clock,
+            timer: None,
+            stop,
+        };
+        let fetch = global_fetch(&request).map_err(network_error)?;
+        let response: Response = waiter
+            .wait(JsFuture::from(fetch))
+            .await?
+            .map_err(network_error)?
+            .dyn_into()
+            .map_err(|_| {
+                DownloadError::new(ErrorCode::Network, "fetch did not return a Response")
+            })?;
+        waiter.clock.headers_received(now_ms());
+        let head = read_head(&response);
+        let url = response.url();
+        Ok((
+            Attempt {
+                waiter,
+                response,
+                _guard: guard,
+            },
+            head,
+            url,
+        ))
     }
-    let guard = AbortGuard::new()?;
-    let request = build_request(spec, &guard)?;
-    let mut clock = TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at);
-    let mut waiter = Waiter {
-        clock: &mut clock,
-        timer: None,
-        stop,
-    };
 
-    let fetch = global_fetch(&request).map_err(network_error)?;
-    let response: Response = waiter
-        .wait(JsFuture::from(fetch))
-        .await?
-        .map_err(network_error)?
-        .dyn_into()
-        .map_err(|_| DownloadError::new(ErrorCode::Network, "fetch did not return a Response"))?;
-
-    let head = read_head(&response);
-    let accepted = accept_full_response(&head, unix_now_ms())?;
-    let started = now_ms();
-    waiter.clock.headers_received(started);
-    let mut progress = ProgressTracker::new(limits.progress_interval_ms, sink.len());
-    progress.set_total(accepted.expected_len);
-    progress.start_transfer(started);
-    on_progress(progress.emit(started));
-
-    let mut received: u64 = 0;
-    if let Some(body) = response.body() {
+    /// Reads the body to its end into `writer`, calling `on_bytes` with each chunk's length.
+    /// Returns the number of body bytes read. Nothing past `expected_len` is written (I7).
+    ///
+    /// # Errors
+    /// [`TransferEnd::Failed`] with `NETWORK`, `STALLED`, `DEADLINE`, `BAD_RESPONSE`, or the
+    /// writer's storage error; [`TransferEnd::Stopped`] if `stop` fires.
+    pub async fn read_body(
+        &mut self,
+        expected_len: Option<u64>,
+        writer: &mut Writer,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<u64, TransferEnd> {
+        let mut received: u64 = 0;
+        let Some(body) = self.response.body() else {
+            return Ok(0);
+        };
         let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
         loop {
-            let result = waiter
+            let result = self
+                .waiter
                 .wait(JsFuture::from(reader.read()))
                 .await?
                 .map_err(network_error)?;
             let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(network_error)?;
             if done.as_bool().unwrap_or(false) {
-                break;
+                return Ok(received);
             }
             let value =
                 Reflect::get(&result, &JsValue::from_str("value")).map_err(network_error)?;
@@ -132,31 +145,25 @@ pub async fn run(
                 )
             })?;
             let n = u64::from(chunk.length());
-            check_chunk(accepted.expected_len, received, n)?;
-            sink.push(chunk)?;
+            check_chunk(expected_len, received, n)?;
+            self.waiter.clock.chunk_received(now_ms());
+            writer
+                .push(chunk)
+                .await
+                .map_err(|e| TransferEnd::Failed(e.to_download_error()))?;
             received += n;
-            let now = now_ms();
-            waiter.clock.chunk_received(now);
-            if let Some(p) = progress.on_bytes(n, now) {
-                on_progress(p);
-            }
+            // Time spent writing is not time the connection was idle.
+            self.waiter.clock.chunk_received(now_ms());
+            on_bytes(n);
         }
     }
-    check_body_end(accepted.expected_len, received)?;
-    sink.flush()?;
-    if accepted.expected_len.is_none() {
-        // The stream ended cleanly: now the size is known.
-        progress.set_total(Some(progress.transferred()));
-    }
-    drop(guard);
-    Ok(Transferred {
-        final_url: response.url(),
-        content_type: head_value(&response, "content-type"),
-        progress: progress.emit(now_ms()),
-    })
 }
 
-fn build_request(spec: &TransferSpec, guard: &AbortGuard) -> Result<Request, DownloadError> {
+fn build_request(
+    spec: &TransferSpec,
+    range_start: Option<u64>,
+    guard: &AbortGuard,
+) -> Result<Request, DownloadError> {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_signal(Some(&guard.signal()));
@@ -168,21 +175,30 @@ fn build_request(spec: &TransferSpec, guard: &AbortGuard) -> Result<Request, Dow
             .append(name, value)
             .map_err(|e| DownloadError::invalid(&format!("headers.{name}"), describe(&e)))?;
     }
+    if let Some(start) = range_start {
+        // `bytes=<n>-` is a CORS-safelisted value: no preflight.
+        headers
+            .set("Range", &format!("bytes={start}-"))
+            .map_err(network_error)?;
+    }
     init.set_headers(&headers);
     Request::new_with_str_and_init(&spec.url, &init)
         .map_err(|e| DownloadError::invalid("url", describe(&e)))
 }
 
-fn head_value(response: &Response, name: &str) -> Option<String> {
-    response.headers().get(name).ok().flatten()
-}
-
 fn read_head(response: &Response) -> ResponseHead {
+    let get = |name: &str| response.headers().get(name).ok().flatten();
     ResponseHead {
         status: response.status(),
-        content_length: head_value(response, "content-length"),
-        content_encoding: head_value(response, "content-encoding"),
-        retry_after: head_value(response, "retry-after"),
+        content_length: get("content-length"),
+        content_encoding: get("content-encoding"),
+        retry_after: get("retry-after"),
+        content_range: get("content-range"),
+        content_type: get("content-type"),
+        etag: get("etag"),
+        last_modified: get("last-modified"),
+        date: get("date"),
+        accept_ranges: get("accept-ranges"),
     }
 }
 
@@ -209,7 +225,7 @@ fn expired(e: Expiry, timeouts: &Timeouts) -> DownloadError {
 
 /// Races futures against the timeout clock and the stop token, keeping one timer armed.
 struct Waiter<'a> {
-    clock: &'a mut TimeoutClock,
+    clock: TimeoutClock,
     timer: Option<Deadline>,
     stop: &'a StopToken,
 }
@@ -219,15 +235,14 @@ impl Waiter<'_> {
     /// that has arrived always beats a timeout that fires in the same turn.
     async fn wait<F: Future + Unpin>(&mut self, mut fut: F) -> Result<F::Output, TransferEnd> {
         futures::future::poll_fn(|cx| {
-            if self.stop.poll_stopped(cx).is_ready() {
-                return Poll::Ready(Err(TransferEnd::Stopped));
+            if let Poll::Ready(reason) = self.stop.poll_stopped(cx) {
+                return Poll::Ready(Err(TransferEnd::Stopped(reason)));
             }
             if let Poll::Ready(out) = fut.poll_unpin(cx) {
                 return Poll::Ready(Ok(out));
             }
             loop {
-                let wanted = self.clock.next_check();
-                match (&self.timer, wanted) {
+                match (&self.timer, self.clock.next_check()) {
                     (_, None) => {
                         self.timer = None;
                         return Poll::Pending;

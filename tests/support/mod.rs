@@ -90,10 +90,30 @@ pub async fn call_async(
     JsFuture::from(js_sys::Promise::from(p)).await
 }
 
-/// `DownloadManager.open(options)` as a JS object.
+/// `DownloadManager.open(options)` as a JS object, on a database of its own unless the
+/// options name one.
 pub async fn open(options: JsValue) -> JsValue {
+    let options = if options.is_undefined() {
+        obj(&[])
+    } else {
+        options
+    };
+    if get(&options, "name").is_undefined() {
+        Reflect::set(&options, &"name".into(), &tag("db").into()).unwrap();
+    }
     let m = DownloadManager::open(options).await.expect("open");
     JsValue::from(m)
+}
+
+/// Opens a manager on the database `name` with extra options.
+pub async fn open_named(name: &str, mut pairs: Vec<(&str, JsValue)>) -> JsValue {
+    pairs.push(("name", name.into()));
+    open(obj(&pairs)).await
+}
+
+/// `{ limit: 0 }`: no automatic retries, for tests of a single failure.
+pub fn no_retry() -> (&'static str, JsValue) {
+    ("retry", obj(&[("limit", 0.into())]))
 }
 
 /// `manager.add(url, options)`; panics if it throws.

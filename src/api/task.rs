@@ -1,0 +1,363 @@
+//! The life of one running download: ask the core what to fetch, fetch it, let the core judge
+//! the response, write the body, and on failure let the retry policy decide.
+//!
+//! This module carries out decisions; it makes none that `crate::core` can make.
+
+use std::rc::Rc;
+
+use crate::core::integrity::{parse_integrity, verify};
+use crate::core::progress::ProgressTracker;
+use crate::core::resume::{
+    after_bad_partial, decide, on_body_end, plan, BodyEnd, Decision, Plan, Restart,
+};
+use crate::core::retry::{RetryPolicy, RetryState, Verdict};
+use crate::core::timeouts::{deadline_from, Timeouts};
+use crate::core::{DownloadError, ErrorCode};
+use crate::web::cancel::{StopReason, StopToken};
+use crate::web::clock::{now_ms, unix_now_ms};
+use crate::web::env::{is_offline, sleep_or_stop, storage_available, wait_online};
+use crate::web::store::StoreError;
+use crate::web::transfer::{Attempt, TransferEnd, TransferLimits, TransferSpec};
+use crate::web::writer::Writer;
+
+use super::download::DownloadCell;
+
+/// Restarts allowed in one run before the download fails: a resource that changes on every
+/// request cannot be downloaded consistently.
+const MAX_RESTARTS: u32 = 5;
+/// Consecutive failed storage writes tolerated (each followed by a recount) in one run.
+const MAX_STORAGE_FAILURES: u32 = 2;
+
+/// Settings a run needs.
+#[derive(Clone, Debug)]
+pub(crate) struct RunConfig {
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub progress_interval_ms: u64,
+}
+
+/// How a run ended.
+pub(crate) enum Outcome {
+    Completed,
+    Failed(DownloadError),
+    Stopped(StopReason),
+}
+
+impl From<TransferEnd> for Outcome {
+    fn from(e: TransferEnd) -> Self {
+        match e {
+            TransferEnd::Failed(e) => Outcome::Failed(e),
+            TransferEnd::Stopped(r) => Outcome::Stopped(r),
+        }
+    }
+}
+
+fn storage_outcome(e: StoreError) -> Outcome {
+    match e {
+        // Someone else changed the download (a cancel, another owner): stop writing.
+        StoreError::Stale => Outcome::Stopped(StopReason::Cancel),
+        other => Outcome::Failed(other.to_download_error()),
+    }
+}
+
+struct Run<'a> {
+    cell: &'a Rc<DownloadCell>,
+    writer: &'a mut Writer,
+    cfg: &'a RunConfig,
+    stop: &'a StopToken,
+    retry: RetryState,
+    restarts: u32,
+    storage_failures: u32,
+    deadline_at: Option<f64>,
+    progress: ProgressTracker,
+}
+
+/// Runs the download until it completes, fails, or is stopped. The caller settles it.
+pub(crate) async fn run(
+    cell: &Rc<DownloadCell>,
+    writer: &mut Writer,
+    cfg: &RunConfig,
+    stop: &StopToken,
+) -> Outcome {
+    let mut progress = ProgressTracker::new(cfg.progress_interval_ms, writer.received());
+    progress.set_total(writer.record().total);
+    let mut run = Run {
+        cell,
+        writer,
+        cfg,
+        stop,
+        retry: RetryState::new(),
+        restarts: 0,
+        storage_failures: 0,
+        // A new run (a resume by the user) gets a new deadline; time spent queued never counts.
+        deadline_at: deadline_from(&cfg.timeouts, now_ms()),
+        progress,
+    };
+    match run.drive().await {
+        Ok(()) => Outcome::Completed,
+        Err(o) => o,
+    }
+}
+
+impl Run<'_> {
+    async fn drive(&mut self) -> Result<(), Outcome> {
+        // What is stored is the truth (I4, I5): re-read it and check the chunks before resuming.
+        let cut = self.writer.recount().await.map_err(storage_outcome)?;
+        if cut > 0 {
+            self.reset_progress();
+        }
+        let mut bad_partials = 0;
+        let mut quota_checked = false;
+        loop {
+            if let Some(r) = self.stop.reason() {
+                return Err(Outcome::Stopped(r));
+            }
+            let mut rs = self.writer.resume_state();
+            rs.bad_partials = bad_partials;
+            let range_start = match plan(&rs) {
+                Plan::Complete => {
+                    if self.finalize().await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Plan::Fetch { range_start } => range_start,
+            };
+            if is_offline() {
+                wait_online(self.stop).await.map_err(Outcome::Stopped)?;
+            }
+            let spec = TransferSpec {
+                url: self.cell.url.clone(),
+                headers: self.writer.record().headers.clone(),
+            };
+            let limits = TransferLimits {
+                timeouts: self.cfg.timeouts,
+                deadline_at: self.deadline_at,
+            };
+            let (mut attempt, head, final_url) =
+                match Attempt::start(&spec, range_start, &limits, self.stop).await {
+                    Ok(x) => x,
+                    Err(TransferEnd::Failed(e)) => {
+                        // Chromium refuses a content-encoded answer to a request with Range
+                        // (range requests advertise only `identity`), so a server that
+                        // compresses everything fails the very first `bytes=0-` request. Ask
+                        // once without Range before counting the failure.
+                        let rec = self.writer.record();
+                        if e.code == ErrorCode::Network
+                            && range_start == Some(0)
+                            && !rec.accepted
+                            && !rec.no_range
+                        {
+                            self.writer
+                                .save(|r| r.no_range = true)
+                                .await
+                                .map_err(storage_outcome)?;
+                            continue;
+                        }
+                        self.back_off(e, false).await?;
+                        continue;
+                    }
+                    Err(TransferEnd::Stopped(r)) => return Err(Outcome::Stopped(r)),
+                };
+            let accepted = match decide(&rs, range_start, &head, &final_url, unix_now_ms()) {
+                Decision::Write(a) => a,
+                Decision::Refetch(reason) => {
+                    self.restart(reason).await?;
+                    continue;
+                }
+                Decision::RetryWithoutRange => {
+                    self.writer
+                        .save(|r| r.no_range = true)
+                        .await
+                        .map_err(storage_outcome)?;
+                    continue;
+                }
+                Decision::Fail(e) => {
+                    drop(attempt);
+                    if e.code == ErrorCode::BadResponse && range_start.is_some_and(|n| n > 0) {
+                        if let Some(reason) = after_bad_partial(&mut rs) {
+                            bad_partials = 0;
+                            self.restart(reason).await?;
+                            continue;
+                        }
+                        bad_partials = rs.bad_partials;
+                    }
+                    self.back_off(e, false).await?;
+                    continue;
+                }
+            };
+            bad_partials = 0;
+            if let Some(reason) = accepted.restart {
+                self.restart(reason).await?;
+            }
+            let identity = accepted.identity.clone();
+            let content_type = head.content_type.clone();
+            self.writer
+                .save(|r| {
+                    r.accepted = true;
+                    r.etag = identity.etag;
+                    r.last_modified = identity.last_modified;
+                    r.total = identity.total;
+                    r.ranges = identity.ranges;
+                    r.final_url = Some(final_url);
+                    r.content_type = content_type;
+                })
+                .await
+                .map_err(storage_outcome)?;
+            self.cell.set_record(self.writer.record().clone());
+            if let (Some(total), false) = (accepted.identity.total, quota_checked) {
+                quota_checked = true;
+                self.check_quota(total).await?;
+            }
+            self.progress.set_total(accepted.identity.total);
+            self.cell.report_progress(self.progress.emit(now_ms()));
+
+            let committed_before = self.writer.record().offset;
+            let received_before = self.writer.received();
+            let (progress, cell) = (&mut self.progress, self.cell);
+            let read = attempt
+                .read_body(accepted.expected_len, self.writer, &mut |n| {
+                    if let Some(p) = progress.on_bytes(n, now_ms()) {
+                        cell.report_progress(p);
+                    }
+                })
+                .await;
+            drop(attempt);
+            let received = self.writer.received() - received_before;
+            let stream_end = match read {
+                Ok(_) => Ok(()),
+                Err(TransferEnd::Stopped(StopReason::Cancel)) => {
+                    return Err(Outcome::Stopped(StopReason::Cancel))
+                }
+                Err(TransferEnd::Stopped(r)) => {
+                    // Keep what arrived: a pause or a close loses nothing.
+                    let _ = self.writer.commit().await;
+                    return Err(Outcome::Stopped(r));
+                }
+                Err(TransferEnd::Failed(e)) => Err(e),
+            };
+            // Whatever ended the body, the bytes that arrived are committed (I4).
+            if let Err(se) = self.writer.commit().await {
+                self.storage_failed(se).await?;
+                continue;
+            }
+            self.storage_failures = 0;
+            self.cell.set_record(self.writer.record().clone());
+            let made_progress = self.writer.record().offset > committed_before;
+            match on_body_end(&self.writer.resume_state(), &accepted, stream_end, received) {
+                BodyEnd::Complete => {
+                    if self.finalize().await? {
+                        return Ok(());
+                    }
+                }
+                BodyEnd::Continue => self.retry.reset(),
+                BodyEnd::Failed(e) => self.back_off(e, made_progress).await?,
+            }
+        }
+    }
+
+    fn reset_progress(&mut self) {
+        self.progress = ProgressTracker::new(self.cfg.progress_interval_ms, self.writer.received());
+        self.progress.set_total(self.writer.record().total);
+        self.progress.start_transfer(now_ms());
+        self.cell
+            .report_progress_restart(self.progress.emit(now_ms()));
+    }
+
+    /// Discards the stored bytes and announces it (I9).
+    async fn restart(&mut self, reason: Restart) -> Result<(), Outcome> {
+        self.restarts += 1;
+        if self.restarts > MAX_RESTARTS {
+            return Err(Outcome::Failed(DownloadError::new(
+                ErrorCode::BadResponse,
+                format!(
+                    "restarted {MAX_RESTARTS} times (last: {}); the resource keeps changing",
+                    reason.as_str()
+                ),
+            )));
+        }
+        let wasted = self.writer.restart().await.map_err(storage_outcome)?;
+        self.cell.set_record(self.writer.record().clone());
+        self.reset_progress();
+        self.cell.emit_restarted(reason, wasted);
+        Ok(())
+    }
+
+    /// A failed write transaction: recount from storage (I4), then go on, a bounded number of
+    /// times. Quota errors stop the download with its partial kept.
+    async fn storage_failed(&mut self, e: StoreError) -> Result<(), Outcome> {
+        if !matches!(e, StoreError::Failed(_)) {
+            return Err(storage_outcome(e));
+        }
+        self.storage_failures += 1;
+        if self.storage_failures > MAX_STORAGE_FAILURES {
+            return Err(storage_outcome(e));
+        }
+        self.writer.recount().await.map_err(storage_outcome)?;
+        self.reset_progress();
+        Ok(())
+    }
+
+    async fn check_quota(&mut self, total: u64) -> Result<(), Outcome> {
+        let needed = total.saturating_sub(self.writer.record().offset) as f64;
+        match storage_available().await {
+            Some(free) if free < needed => Err(Outcome::Failed(DownloadError::new(
+                ErrorCode::Quota,
+                format!("the download needs {needed} more bytes but only {free:.0} are available"),
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits as the retry policy says, or gives up.
+    async fn back_off(&mut self, e: DownloadError, made_progress: bool) -> Result<(), Outcome> {
+        let verdict = self.retry.on_failure(
+            &self.cfg.retry,
+            &e,
+            made_progress,
+            js_sys::Math::random(),
+            now_ms(),
+            self.deadline_at,
+        );
+        match verdict {
+            Verdict::Retry { delay_ms, attempt } => {
+                self.cell.emit_retry(&e, attempt, delay_ms);
+                sleep_or_stop(delay_ms as f64, self.stop)
+                    .await
+                    .map_err(Outcome::Stopped)
+            }
+            Verdict::GiveUp(e) => Err(Outcome::Failed(e)),
+        }
+    }
+
+    /// Checks a complete download (I6): the total is known and stored, and the hash matches.
+    /// Returns false when an integrity mismatch restarted it.
+    async fn finalize(&mut self) -> Result<bool, Outcome> {
+        let rec = self.writer.record().clone();
+        if let (Some(expected), Some(actual)) = (rec.integrity.as_deref(), self.writer.digest()) {
+            let expected = parse_integrity(expected).map_err(Outcome::Failed)?;
+            if let Err(e) = verify(&expected, &actual) {
+                if rec.integrity_restarts >= 1 {
+                    return Err(Outcome::Failed(e));
+                }
+                self.writer
+                    .save(|r| r.integrity_restarts += 1)
+                    .await
+                    .map_err(storage_outcome)?;
+                self.restart(Restart::Integrity).await?;
+                return Ok(false);
+            }
+        }
+        let offset = rec.offset;
+        self.writer
+            .save(|r| {
+                r.total = Some(offset);
+                r.state = "completed".into();
+                r.error = None;
+            })
+            .await
+            .map_err(storage_outcome)?;
+        self.progress.set_total(Some(offset));
+        Ok(true)
+    }
+}

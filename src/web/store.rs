@@ -1,0 +1,678 @@
+//! The IndexedDB journal: one record per download and its chunks keyed `[id, epoch, index]`.
+//!
+//! - A chunk and the record's new offset (and hash state) commit in one transaction (I4).
+//! - Every write transaction first reads the record and checks its `epoch` in the request's
+//!   `success` callback, synchronously, before adding anything. A restart, a cancel or a
+//!   takeover changes or deletes the record, so a late write finds a different epoch (or no
+//!   record) and aborts its own transaction: nothing lands (I10).
+//! - No transaction stays open across a network or timer await: each one is created, filled in
+//!   callbacks and awaited to completion.
+//! - Chunks are stored as `Blob`s, so their bytes never pass through wasm memory.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+use gloo_events::EventListener;
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    Blob, IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters,
+    IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+};
+
+use crate::core::{DownloadError, ErrorCode};
+use crate::web::js::describe;
+
+/// Current schema version. Migrations run in `upgradeneeded` from the old version up.
+pub const SCHEMA_VERSION: u32 = 1;
+const DOWNLOADS: &str = "downloads";
+const CHUNKS: &str = "chunks";
+
+/// The database name for a manager name: prefixed so that it never collides with a page's
+/// own databases.
+pub fn database_name(manager_name: &str) -> String {
+    format!("resumable-downloads/{manager_name}")
+}
+
+/// Why a store operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The record's epoch changed or the record is gone: this writer is no longer the owner.
+    Stale,
+    /// `QuotaExceededError`.
+    Quota(String),
+    /// Any other failure, including a closed database.
+    Failed(String),
+}
+
+impl StoreError {
+    /// The public error for this failure.
+    pub fn to_download_error(&self) -> DownloadError {
+        match self {
+            StoreError::Stale => {
+                DownloadError::new(ErrorCode::Storage, "the download was changed elsewhere")
+            }
+            StoreError::Quota(m) => DownloadError::new(ErrorCode::Quota, m.clone()),
+            StoreError::Failed(m) => DownloadError::new(ErrorCode::Storage, m.clone()),
+        }
+    }
+
+    fn from_dom(name: Option<String>, message: String) -> StoreError {
+        match name.as_deref() {
+            Some("QuotaExceededError") => StoreError::Quota(message),
+            _ => StoreError::Failed(message),
+        }
+    }
+}
+
+/// A download's record. Numbers are stored as JS numbers (exact up to 2^53 bytes).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    /// Download id (the key).
+    pub id: String,
+    /// Requested URL.
+    pub url: String,
+    /// URL of the accepted response.
+    pub final_url: Option<String>,
+    /// Name for `save()`.
+    pub filename: Option<String>,
+    /// Request headers, replayed on resume.
+    pub headers: Vec<(String, String)>,
+    /// Strong ETag of the stored resource.
+    pub etag: Option<String>,
+    /// Strong Last-Modified of the stored resource.
+    pub last_modified: Option<String>,
+    /// Exact total of the resource.
+    pub total: Option<u64>,
+    /// The server serves byte ranges.
+    pub ranges: bool,
+    /// Whether a response has been accepted (the identity fields are meaningful).
+    pub accepted: bool,
+    /// Ask without Range.
+    pub no_range: bool,
+    /// Committed bytes.
+    pub offset: u64,
+    /// Committed chunks in this epoch.
+    pub chunks: u32,
+    /// Lifecycle state string.
+    pub state: String,
+    /// Code and message of the last failure.
+    pub error: Option<(String, String)>,
+    /// Expected SRI value.
+    pub integrity: Option<String>,
+    /// Serialized hash state after the committed bytes.
+    pub hash: Option<Vec<u8>>,
+    /// Restarts caused by an integrity mismatch.
+    pub integrity_restarts: u32,
+    /// Generation of the stored bytes; bumped by every restart.
+    pub epoch: u32,
+    /// `Content-Type` of the accepted response.
+    pub content_type: Option<String>,
+    /// Bytes discarded by restarts.
+    pub wasted: u64,
+    /// Creation time (ms since the Unix epoch).
+    pub created_at: f64,
+    /// Last change (ms since the Unix epoch).
+    pub updated_at: f64,
+}
+
+fn set(o: &JsValue, k: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), &v.into());
+}
+
+fn opt_str(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
+}
+
+fn opt_num(v: Option<u64>) -> JsValue {
+    v.map_or(JsValue::NULL, |n| JsValue::from(n as f64))
+}
+
+fn field(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn field_str(o: &JsValue, k: &str) -> Option<String> {
+    field(o, k).as_string()
+}
+
+fn field_u64(o: &JsValue, k: &str) -> Option<u64> {
+    field(o, k)
+        .as_f64()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .map(|n| n as u64)
+}
+
+impl Record {
+    /// The JS object stored in IndexedDB.
+    pub fn to_js(&self) -> JsValue {
+        let o: JsValue = js_sys::Object::new().into();
+        set(&o, "schema", SCHEMA_VERSION);
+        set(&o, "id", self.id.as_str());
+        set(&o, "url", self.url.as_str());
+        set(&o, "finalUrl", opt_str(&self.final_url));
+        set(&o, "filename", opt_str(&self.filename));
+        let headers: Array = self
+            .headers
+            .iter()
+            .map(|(k, v)| -> JsValue { Array::of2(&k.into(), &v.into()).into() })
+            .collect();
+        set(&o, "headers", headers);
+        set(&o, "etag", opt_str(&self.etag));
+        set(&o, "lastModified", opt_str(&self.last_modified));
+        set(&o, "total", opt_num(self.total));
+        set(&o, "ranges", self.ranges);
+        set(&o, "accepted", self.accepted);
+        set(&o, "noRange", self.no_range);
+        set(&o, "offset", self.offset as f64);
+        set(&o, "chunks", self.chunks);
+        set(&o, "state", self.state.as_str());
+        set(
+            &o,
+            "errorCode",
+            opt_str(&self.error.as_ref().map(|e| e.0.clone())),
+        );
+        set(
+            &o,
+            "errorMessage",
+            opt_str(&self.error.as_ref().map(|e| e.1.clone())),
+        );
+        set(&o, "integrity", opt_str(&self.integrity));
+        set(
+            &o,
+            "hash",
+            self.hash
+                .as_deref()
+                .map_or(JsValue::NULL, |h| Uint8Array::from(h).into()),
+        );
+        set(&o, "integrityRestarts", self.integrity_restarts);
+        set(&o, "epoch", self.epoch);
+        set(&o, "contentType", opt_str(&self.content_type));
+        set(&o, "wasted", self.wasted as f64);
+        set(&o, "createdAt", self.created_at);
+        set(&o, "updatedAt", self.updated_at);
+        o
+    }
+
+    /// Reads a stored record; `None` for anything that is not one.
+    pub fn from_js(o: &JsValue) -> Option<Record> {
+        let id = field_str(o, "id")?;
+        let url = field_str(o, "url")?;
+        let headers = field(o, "headers")
+            .dyn_into::<Array>()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| {
+                        let p: Array = p.dyn_into().ok()?;
+                        Some((p.get(0).as_string()?, p.get(1).as_string()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let error = field_str(o, "errorCode")
+            .map(|c| (c, field_str(o, "errorMessage").unwrap_or_default()));
+        let hash = field(o, "hash")
+            .dyn_into::<Uint8Array>()
+            .ok()
+            .map(|a| a.to_vec());
+        Some(Record {
+            id,
+            url,
+            final_url: field_str(o, "finalUrl"),
+            filename: field_str(o, "filename"),
+            headers,
+            etag: field_str(o, "etag"),
+            last_modified: field_str(o, "lastModified"),
+            total: field_u64(o, "total"),
+            ranges: field(o, "ranges").as_bool().unwrap_or(false),
+            accepted: field(o, "accepted").as_bool().unwrap_or(false),
+            no_range: field(o, "noRange").as_bool().unwrap_or(false),
+            offset: field_u64(o, "offset").unwrap_or(0),
+            chunks: field_u64(o, "chunks").unwrap_or(0) as u32,
+            state: field_str(o, "state").unwrap_or_else(|| "paused".into()),
+            error,
+            integrity: field_str(o, "integrity"),
+            hash,
+            integrity_restarts: field_u64(o, "integrityRestarts").unwrap_or(0) as u32,
+            epoch: field_u64(o, "epoch").unwrap_or(0) as u32,
+            content_type: field_str(o, "contentType"),
+            wasted: field_u64(o, "wasted").unwrap_or(0),
+            created_at: field(o, "createdAt").as_f64().unwrap_or(0.0),
+            updated_at: field(o, "updatedAt").as_f64().unwrap_or(0.0),
+        })
+    }
+}
+
+/// One stored chunk.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    /// Position in the epoch's sequence, from 0.
+    pub index: u32,
+    /// Resource offset of its first byte.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// The bytes.
+    pub blob: Blob,
+    /// Serialized hash state after this chunk.
+    pub hash: Option<Vec<u8>>,
+}
+
+impl Chunk {
+    fn to_js(&self, id: &str, epoch: u32) -> JsValue {
+        let o: JsValue = js_sys::Object::new().into();
+        set(&o, "id", id);
+        set(&o, "epoch", epoch);
+        set(&o, "index", self.index);
+        set(&o, "offset", self.offset as f64);
+        set(&o, "len", self.len as f64);
+        set(&o, "blob", self.blob.clone());
+        set(
+            &o,
+            "hash",
+            self.hash
+                .as_deref()
+                .map_or(JsValue::NULL, |h| Uint8Array::from(h).into()),
+        );
+        o
+    }
+
+    /// A stored chunk; `None` when it is malformed (no Blob, or fields missing).
+    fn from_js(o: &JsValue) -> Option<Chunk> {
+        Some(Chunk {
+            index: field_u64(o, "index")? as u32,
+            offset: field_u64(o, "offset")?,
+            len: field_u64(o, "len")?,
+            blob: field(o, "blob").dyn_into().ok()?,
+            hash: field(o, "hash")
+                .dyn_into::<Uint8Array>()
+                .ok()
+                .map(|a| a.to_vec()),
+        })
+    }
+}
+
+/// Fault injection for the browser tests: the next matching write transaction is aborted
+/// (a real abort of a real transaction) and reported with the given DOMException name.
+#[derive(Default)]
+struct Faults {
+    fail_open: Cell<bool>,
+    /// (writes to let through first, DOMException name)
+    fail_write: RefCell<Option<(u32, String)>>,
+}
+
+thread_local! {
+    static FAULTS: Faults = Faults::default();
+}
+
+/// Makes the write after `after` successful writes fail with a DOMException named `name`
+/// (`"QuotaExceededError"`, `"UnknownError"`, …). One-shot.
+pub fn inject_write_failure(after: u32, name: &str) {
+    FAULTS.with(|f| *f.fail_write.borrow_mut() = Some((after, name.to_owned())));
+}
+
+/// Makes opening a database fail, as if IndexedDB were unavailable.
+pub fn inject_open_failure(fail: bool) {
+    FAULTS.with(|f| f.fail_open.set(fail));
+}
+
+/// Clears every injected fault.
+pub fn clear_faults() {
+    FAULTS.with(|f| {
+        f.fail_open.set(false);
+        *f.fail_write.borrow_mut() = None;
+    });
+}
+
+/// Takes an armed write fault if it is due now.
+fn take_write_fault() -> Option<String> {
+    FAULTS.with(|f| {
+        let mut slot = f.fail_write.borrow_mut();
+        match slot.as_mut() {
+            Some((0, _)) => slot.take().map(|(_, name)| name),
+            Some((n, _)) => {
+                *n -= 1;
+                None
+            }
+            None => None,
+        }
+    })
+}
+
+/// Waits for the first of several events on a target; returns its index.
+async fn first_event(target: &web_sys::EventTarget, events: &[&'static str]) -> usize {
+    let (tx, rx) = oneshot::channel::<usize>();
+    let tx = Rc::new(RefCell::new(Some(tx)));
+    let _listeners: Vec<EventListener> = events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| {
+            let tx = tx.clone();
+            EventListener::new(target, *ev, move |_| {
+                if let Some(t) = tx.borrow_mut().take() {
+                    let _ = t.send(i);
+                }
+            })
+        })
+        .collect();
+    rx.await.unwrap_or(usize::MAX)
+}
+
+async fn request(req: &IdbRequest) -> Result<JsValue, StoreError> {
+    if first_event(req, &["success", "error"]).await == 0 {
+        req.result().map_err(|e| StoreError::Failed(describe(&e)))
+    } else {
+        let err = req.error().ok().flatten();
+        Err(StoreError::from_dom(
+            err.as_ref().map(|e| e.name()),
+            err.map_or_else(|| "an IndexedDB request failed".into(), |e| e.message()),
+        ))
+    }
+}
+
+/// Shared state of a running write transaction: a reason the callbacks aborted it.
+type AbortReason = Rc<RefCell<Option<StoreError>>>;
+
+async fn finish(tx: &IdbTransaction, reason: &AbortReason) -> Result<(), StoreError> {
+    if first_event(tx, &["complete", "abort"]).await == 0 {
+        return Ok(());
+    }
+    if let Some(r) = reason.borrow_mut().take() {
+        return Err(r);
+    }
+    let err = tx.error();
+    Err(StoreError::from_dom(
+        err.as_ref().map(|e| e.name()),
+        err.map_or_else(
+            || "an IndexedDB transaction was aborted".into(),
+            |e| e.message(),
+        ),
+    ))
+}
+
+fn abort_with(tx: &IdbTransaction, reason: &AbortReason, err: StoreError) {
+    *reason.borrow_mut() = Some(err);
+    let _ = tx.abort();
+}
+
+fn failed(e: JsValue) -> StoreError {
+    StoreError::Failed(describe(&e))
+}
+
+/// Key range of every chunk of `id` (all epochs).
+fn all_chunks_of(id: &str) -> Result<IdbKeyRange, StoreError> {
+    let lower = Array::of1(&id.into());
+    let upper = Array::of2(&id.into(), &Array::new());
+    IdbKeyRange::bound(&lower, &upper).map_err(failed)
+}
+
+/// Key range of the chunks of `id` in `epoch` from index `from` on.
+fn chunks_from(id: &str, epoch: u32, from: u32) -> Result<IdbKeyRange, StoreError> {
+    let lower = Array::of3(&id.into(), &epoch.into(), &from.into());
+    let upper = Array::of3(&id.into(), &epoch.into(), &f64::INFINITY.into());
+    IdbKeyRange::bound(&lower, &upper).map_err(failed)
+}
+
+/// An open database. Dropping it closes the connection.
+pub struct Store {
+    db: IdbDatabase,
+    lost: Rc<Cell<bool>>,
+    _versionchange: EventListener,
+    _close: EventListener,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.db.close();
+    }
+}
+
+impl Store {
+    /// Opens (creating or upgrading) the database for `manager_name`. `on_lost` runs when the
+    /// connection goes away: another page upgrades the schema (`versionchange`: the
+    /// connection is closed so the upgrade can proceed) or the browser closes it (site data
+    /// cleared).
+    ///
+    /// # Errors
+    /// `STORAGE` when IndexedDB is unavailable or the open fails.
+    pub async fn open(
+        manager_name: &str,
+        on_lost: Rc<dyn Fn(&str)>,
+    ) -> Result<Store, DownloadError> {
+        let storage = |m: String| DownloadError::new(ErrorCode::Storage, m);
+        if FAULTS.with(|f| f.fail_open.get()) {
+            return Err(storage("IndexedDB is unavailable (injected)".into()));
+        }
+        let factory: IdbFactory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+            .ok_or_else(|| storage("IndexedDB is unavailable".into()))?
+            .unchecked_into();
+        let open: IdbOpenDbRequest = factory
+            .open_with_u32(&database_name(manager_name), SCHEMA_VERSION)
+            .map_err(|e| storage(format!("IndexedDB is unavailable: {}", describe(&e))))?;
+        let upgrade_target = open.clone();
+        let _upgrade = EventListener::new(&open, "upgradeneeded", move |event| {
+            let old = Reflect::get(event, &JsValue::from_str("oldVersion"))
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0) as u32;
+            if let Ok(db) = upgrade_target.result() {
+                migrate(&db.unchecked_into(), old);
+            }
+        });
+        let _blocked = EventListener::new(&open, "blocked", |_| {
+            crate::web::js::console_warn(
+                "resumable-downloads: the database upgrade waits for another tab to close it",
+            );
+        });
+        let db: IdbDatabase = request(&open)
+            .await
+            .map_err(|e| storage(format!("could not open IndexedDB: {e:?}")))?
+            .unchecked_into();
+        let lost = Rc::new(Cell::new(false));
+        let (db2, lost2, lost_cb) = (db.clone(), lost.clone(), on_lost.clone());
+        let versionchange = EventListener::new(&db, "versionchange", move |_| {
+            db2.close();
+            lost2.set(true);
+            lost_cb("the database is being upgraded by another page");
+        });
+        let lost3 = lost.clone();
+        let close = EventListener::new(&db, "close", move |_| {
+            lost3.set(true);
+            on_lost("the browser closed the database");
+        });
+        Ok(Store {
+            db,
+            lost,
+            _versionchange: versionchange,
+            _close: close,
+        })
+    }
+
+    fn tx(&self, stores: &[&str], mode: IdbTransactionMode) -> Result<IdbTransaction, StoreError> {
+        if self.lost.get() {
+            return Err(StoreError::Failed(
+                "the database connection was closed".into(),
+            ));
+        }
+        let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        self.db
+            .transaction_with_str_sequence_and_mode(&names, mode)
+            .map_err(failed)
+    }
+
+    /// Every record.
+    pub async fn load_all(&self) -> Result<Vec<Record>, StoreError> {
+        let tx = self.tx(&[DOWNLOADS], IdbTransactionMode::Readonly)?;
+        let all = tx
+            .object_store(DOWNLOADS)
+            .map_err(failed)?
+            .get_all()
+            .map_err(failed)?;
+        let list = request(&all).await?;
+        Ok(Array::from(&list)
+            .iter()
+            .filter_map(|v| Record::from_js(&v))
+            .collect())
+    }
+
+    /// Writes a new record, replacing any with the same id and deleting its chunks. The
+    /// transaction is created before this returns, so it is ordered before any transaction
+    /// created later.
+    pub fn create(&self, rec: &Record) -> impl Future<Output = Result<(), StoreError>> {
+        let started = self.start_replace(&rec.id, Some(rec.to_js()));
+        async move { started?.await }
+    }
+
+    /// Deletes the record and every chunk of `id`, whatever their epoch. The transaction is
+    /// created before this returns (see [`Store::create`]).
+    pub fn delete(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> {
+        let started = self.start_replace(id, None);
+        async move { started?.await }
+    }
+
+    /// Deletes every chunk of `id` and then puts `rec` or deletes the record.
+    fn start_replace(
+        &self,
+        id: &str,
+        rec: Option<JsValue>,
+    ) -> Result<impl Future<Output = Result<(), StoreError>>, StoreError> {
+        let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readwrite)?;
+        let range = all_chunks_of(id)?;
+        tx.object_store(CHUNKS)
+            .map_err(failed)?
+            .delete(&range)
+            .map_err(failed)?;
+        let downloads = tx.object_store(DOWNLOADS).map_err(failed)?;
+        match rec {
+            Some(r) => downloads.put(&r).map_err(failed)?,
+            None => downloads.delete(&JsValue::from_str(id)).map_err(failed)?,
+        };
+        Ok(async move { finish(&tx, &AbortReason::default()).await })
+    }
+
+    /// Runs `ops` in a read-write transaction over both stores, but only if the stored record
+    /// of `id` still has `epoch`; otherwise the transaction is aborted and `Stale` returned.
+    async fn guarded(
+        &self,
+        id: &str,
+        epoch: u32,
+        ops: impl FnOnce(&IdbObjectStore, &IdbObjectStore, &JsValue) -> Result<(), JsValue> + 'static,
+    ) -> Result<(), StoreError> {
+        let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readwrite)?;
+        let reason = AbortReason::default();
+        let downloads = tx.object_store(DOWNLOADS).map_err(failed)?;
+        let chunks = tx.object_store(CHUNKS).map_err(failed)?;
+        let get = downloads.get(&JsValue::from_str(id)).map_err(failed)?;
+        let (tx2, reason2, get2) = (tx.clone(), reason.clone(), get.clone());
+        let mut ops = Some(ops);
+        let _on_get = EventListener::once(&get, "success", move |_| {
+            let current = get2.result().unwrap_or(JsValue::UNDEFINED);
+            let current_epoch = field(&current, "epoch").as_f64();
+            if current.is_undefined() || current_epoch != Some(f64::from(epoch)) {
+                return abort_with(&tx2, &reason2, StoreError::Stale);
+            }
+            if let Some(name) = take_write_fault() {
+                return abort_with(
+                    &tx2,
+                    &reason2,
+                    StoreError::from_dom(Some(name.clone()), format!("{name} (injected)")),
+                );
+            }
+            if let Some(ops) = ops.take() {
+                if let Err(e) = ops(&downloads, &chunks, &current) {
+                    abort_with(&tx2, &reason2, failed(e));
+                }
+            }
+        });
+        finish(&tx, &reason).await
+    }
+
+    /// Commits a chunk and the record that counts it, atomically. The chunk must start at the
+    /// stored offset of the same epoch.
+    pub async fn append(&self, rec: &Record, chunk: &Chunk) -> Result<(), StoreError> {
+        let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.epoch), rec.to_js());
+        let offset = chunk.offset as f64;
+        self.guarded(&rec.id, rec.epoch, move |downloads, chunks, current| {
+            if field(current, "offset").as_f64() != Some(offset) {
+                return Err(JsValue::from_str(
+                    "the chunk does not start at the stored offset",
+                ));
+            }
+            chunks.put(&chunk_js)?;
+            downloads.put(&rec_js)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces the record (same epoch), e.g. a state change.
+    pub async fn update(&self, rec: &Record) -> Result<(), StoreError> {
+        let rec_js = rec.to_js();
+        self.guarded(&rec.id, rec.epoch, move |downloads, _, _| {
+            downloads.put(&rec_js)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Starts over: deletes every chunk of the download and writes `rec` (new epoch, offset 0),
+    /// if the stored record is still at `old_epoch`.
+    pub async fn restart(&self, old_epoch: u32, rec: &Record) -> Result<(), StoreError> {
+        let (rec_js, range) = (rec.to_js(), all_chunks_of(&rec.id)?);
+        self.guarded(&rec.id, old_epoch, move |downloads, chunks, _| {
+            chunks.delete(&range)?;
+            downloads.put(&rec_js)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Cuts the stored bytes back to the first `keep` chunks and writes `rec` describing them.
+    pub async fn truncate(&self, rec: &Record, keep: u32) -> Result<(), StoreError> {
+        let (rec_js, range) = (rec.to_js(), chunks_from(&rec.id, rec.epoch, keep)?);
+        self.guarded(&rec.id, rec.epoch, move |downloads, chunks, _| {
+            chunks.delete(&range)?;
+            downloads.put(&rec_js)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The chunks of `id` in `epoch`, in index order. Malformed entries come back as `None`
+    /// so that the caller can cut back before them.
+    pub async fn chunks(&self, id: &str, epoch: u32) -> Result<Vec<Option<Chunk>>, StoreError> {
+        let tx = self.tx(&[CHUNKS], IdbTransactionMode::Readonly)?;
+        let range = chunks_from(id, epoch, 0)?;
+        let req = tx
+            .object_store(CHUNKS)
+            .map_err(failed)?
+            .get_all_with_key(&range)
+            .map_err(failed)?;
+        let list = request(&req).await?;
+        Ok(Array::from(&list)
+            .iter()
+            .map(|v| Chunk::from_js(&v))
+            .collect())
+    }
+}
+
+/// Creates or upgrades the object stores, from `old` to [`SCHEMA_VERSION`].
+fn migrate(db: &IdbDatabase, old: u32) {
+    if old < 1 {
+        let params = IdbObjectStoreParameters::new();
+        params.set_key_path(&JsValue::from_str("id"));
+        let _ = db.create_object_store_with_optional_parameters(DOWNLOADS, &params);
+        let params = IdbObjectStoreParameters::new();
+        let key: Array = ["id", "epoch", "index"]
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect();
+        params.set_key_path(&key);
+        let _ = db.create_object_store_with_optional_parameters(CHUNKS, &params);
+    }
+    // Later versions add their steps here, each guarded by `old < N`.
+}

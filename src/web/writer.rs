@@ -1,0 +1,320 @@
+//! [`Writer`]: turns body chunks into committed storage, one `chunk_bytes` Blob at a time.
+//!
+//! Received `Uint8Array`s are kept by reference until about `chunk_bytes` have accumulated,
+//! then become one Blob committed together with the record that counts it (I4). Bytes reach
+//! wasm memory only to be hashed, when an integrity value was given. At most one chunk's worth
+//! of bytes is pending, so memory does not grow with the file (I11), and a reload loses at
+//! most one chunk.
+//!
+//! Without IndexedDB the same logic keeps the Blobs in memory: the download still works, and
+//! still resumes within the page's lifetime, but not across a reload.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Uint8Array};
+use web_sys::{Blob, BlobPropertyBag};
+
+use crate::core::integrity::Sha256State;
+use crate::core::resume::{Identity, ResumeState};
+use crate::core::{DownloadError, ErrorCode};
+use crate::web::js::describe;
+use crate::web::store::{Chunk, Record, Store, StoreError};
+
+/// Where committed chunks go.
+#[derive(Clone)]
+pub enum Backend {
+    /// IndexedDB.
+    Idb(Rc<Store>),
+    /// Blobs in memory (IndexedDB unavailable).
+    Memory(Vec<Blob>),
+}
+
+/// Commits a download's bytes.
+pub struct Writer {
+    backend: Backend,
+    /// The committed state, as stored.
+    rec: Record,
+    chunk_bytes: u64,
+    pending: Array,
+    pending_bytes: u64,
+    /// Hash over committed and pending bytes, when integrity is checked.
+    hasher: Option<Sha256State>,
+}
+
+fn blob_error(e: wasm_bindgen::JsValue) -> StoreError {
+    StoreError::Failed(format!("could not create a Blob: {}", describe(&e)))
+}
+
+impl Writer {
+    /// A writer continuing from `rec`'s committed bytes.
+    pub fn new(backend: Backend, rec: Record, chunk_bytes: u64) -> Writer {
+        let hasher = hasher_for(&rec);
+        Writer {
+            backend,
+            rec,
+            chunk_bytes,
+            pending: Array::new(),
+            pending_bytes: 0,
+            hasher,
+        }
+    }
+
+    /// The committed record.
+    pub fn record(&self) -> &Record {
+        &self.rec
+    }
+
+    /// Committed plus pending bytes.
+    pub fn received(&self) -> u64 {
+        self.rec.offset + self.pending_bytes
+    }
+
+    /// The hash of everything written, when integrity is checked.
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        self.hasher.as_ref().map(Sha256State::finalize)
+    }
+
+    /// The resume facts of the committed bytes.
+    pub fn resume_state(&self) -> ResumeState {
+        let r = &self.rec;
+        ResumeState {
+            offset: r.offset,
+            identity: r.accepted.then(|| Identity {
+                etag: r.etag.clone(),
+                last_modified: r.last_modified.clone(),
+                total: r.total,
+                ranges: r.ranges,
+            }),
+            final_url: r.final_url.clone(),
+            no_range: r.no_range,
+            bad_partials: 0,
+        }
+    }
+
+    /// Appends a body chunk; commits when a chunk's worth is pending.
+    ///
+    /// # Errors
+    /// The storage failure; the pending bytes are then dropped (they will be fetched again).
+    pub async fn push(&mut self, chunk: Uint8Array) -> Result<(), StoreError> {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&chunk.to_vec());
+        }
+        self.pending_bytes += u64::from(chunk.length());
+        self.pending.push(&chunk);
+        if self.pending_bytes >= self.chunk_bytes {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Commits the pending bytes as one chunk together with the record that counts them.
+    ///
+    /// # Errors
+    /// The storage failure; the pending bytes are then dropped and the hash rewound to the
+    /// committed bytes, so memory and storage agree again.
+    pub async fn commit(&mut self) -> Result<(), StoreError> {
+        if self.pending_bytes == 0 {
+            return Ok(());
+        }
+        let result = self.try_commit().await;
+        if result.is_err() {
+            self.discard_pending();
+        }
+        result
+    }
+
+    async fn try_commit(&mut self) -> Result<(), StoreError> {
+        let blob = Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?;
+        let mut next = self.rec.clone();
+        next.offset += self.pending_bytes;
+        next.chunks += 1;
+        next.hash = self.hasher.as_ref().map(Sha256State::to_bytes);
+        next.updated_at = js_sys::Date::now();
+        match &mut self.backend {
+            Backend::Idb(store) => {
+                let chunk = Chunk {
+                    index: self.rec.chunks,
+                    offset: self.rec.offset,
+                    len: self.pending_bytes,
+                    blob,
+                    hash: next.hash.clone(),
+                };
+                store.append(&next, &chunk).await?;
+            }
+            Backend::Memory(blobs) => blobs.push(blob),
+        }
+        self.rec = next;
+        self.pending = Array::new();
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    /// Drops the pending bytes (a cancel, or a failed commit).
+    pub fn discard_pending(&mut self) {
+        self.pending = Array::new();
+        self.pending_bytes = 0;
+        self.hasher = hasher_for(&self.rec);
+    }
+
+    /// Saves a changed record (identity, state, error), keeping the committed bytes.
+    ///
+    /// # Errors
+    /// The storage failure.
+    pub async fn save(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
+        let mut next = self.rec.clone();
+        change(&mut next);
+        next.updated_at = js_sys::Date::now();
+        if let Backend::Idb(store) = &self.backend {
+            store.update(&next).await?;
+        }
+        self.rec = next;
+        Ok(())
+    }
+
+    /// Starts over from 0 in a new epoch: every stored chunk is deleted. Returns the bytes
+    /// discarded.
+    ///
+    /// # Errors
+    /// The storage failure (`Stale` if someone else changed the download).
+    pub async fn restart(&mut self) -> Result<u64, StoreError> {
+        self.discard_pending();
+        let wasted = self.rec.offset;
+        let mut next = self.rec.clone();
+        next.epoch += 1;
+        next.offset = 0;
+        next.chunks = 0;
+        next.hash = None;
+        next.accepted = false;
+        next.etag = None;
+        next.last_modified = None;
+        next.total = None;
+        next.ranges = false;
+        next.final_url = None;
+        next.wasted += wasted;
+        next.updated_at = js_sys::Date::now();
+        match &mut self.backend {
+            Backend::Idb(store) => store.restart(self.rec.epoch, &next).await?,
+            Backend::Memory(blobs) => blobs.clear(),
+        }
+        self.rec = next;
+        self.hasher = hasher_for(&self.rec);
+        Ok(wasted)
+    }
+
+    /// Re-reads the committed state from storage and checks that the chunks are contiguous
+    /// and whole (I4, case 29). A gap or a damaged chunk cuts the stored bytes back to the
+    /// last good prefix; when the hash state of that prefix is unknown, everything is
+    /// discarded instead. Returns the bytes cut.
+    ///
+    /// # Errors
+    /// The storage failure.
+    pub async fn recount(&mut self) -> Result<u64, StoreError> {
+        self.discard_pending();
+        let Backend::Idb(store) = &self.backend else {
+            return Ok(0);
+        };
+        let store = store.clone();
+        let stored = store
+            .load_all()
+            .await?
+            .into_iter()
+            .find(|r| r.id == self.rec.id)
+            .ok_or(StoreError::Stale)?;
+        if stored.epoch != self.rec.epoch {
+            return Err(StoreError::Stale);
+        }
+        self.rec = stored;
+        let chunks = store.chunks(&self.rec.id, self.rec.epoch).await?;
+        let (mut offset, mut keep, mut hash) = (0u64, 0u32, None);
+        for (i, c) in chunks.iter().enumerate() {
+            let Some(c) = c else { break };
+            let whole = c.blob.size() == c.len as f64 && c.len > 0;
+            if c.index as usize != i
+                || c.offset != offset
+                || !whole
+                || offset + c.len > self.rec.offset
+            {
+                break;
+            }
+            offset += c.len;
+            keep += 1;
+            hash = c.hash.clone();
+        }
+        if offset == self.rec.offset && keep == self.rec.chunks {
+            self.hasher = hasher_for(&self.rec);
+            return Ok(0);
+        }
+        let cut = self.rec.offset - offset;
+        if self.rec.integrity.is_some() && offset > 0 && hash.is_none() {
+            return self.restart().await;
+        }
+        let mut next = self.rec.clone();
+        next.offset = offset;
+        next.chunks = keep;
+        next.hash = hash;
+        next.updated_at = js_sys::Date::now();
+        store.truncate(&next, keep).await?;
+        self.rec = next;
+        self.hasher = hasher_for(&self.rec);
+        Ok(cut)
+    }
+
+    /// What `blob()` needs, detached from the writer.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            backend: self.backend.clone(),
+            rec: self.rec.clone(),
+        }
+    }
+}
+
+/// The committed bytes of a download at one moment.
+pub struct Snapshot {
+    backend: Backend,
+    rec: Record,
+}
+
+impl Snapshot {
+    /// The committed bytes as one Blob, assembled from the chunk Blobs without copying.
+    ///
+    /// # Errors
+    /// `STORAGE` if the chunks cannot be read or do not add up to the record.
+    pub async fn blob(&self, mime: &str) -> Result<Blob, DownloadError> {
+        let parts: Array = match &self.backend {
+            Backend::Memory(blobs) => blobs.iter().collect(),
+            Backend::Idb(store) => {
+                let chunks = store
+                    .chunks(&self.rec.id, self.rec.epoch)
+                    .await
+                    .map_err(|e| e.to_download_error())?;
+                let chunks: Vec<Chunk> = chunks
+                    .into_iter()
+                    .take(self.rec.chunks as usize)
+                    .flatten()
+                    .collect();
+                let total: f64 = chunks.iter().map(|c| c.blob.size()).sum();
+                if chunks.len() != self.rec.chunks as usize || total != self.rec.offset as f64 {
+                    return Err(DownloadError::new(
+                        ErrorCode::Storage,
+                        "the stored chunks do not add up to the download",
+                    ));
+                }
+                chunks.iter().map(|c| c.blob.clone()).collect()
+            }
+        };
+        let bag = BlobPropertyBag::new();
+        bag.set_type(mime);
+        Blob::new_with_blob_sequence_and_options(&parts, &bag)
+            .map_err(|e| DownloadError::new(ErrorCode::Storage, describe(&e)))
+    }
+}
+
+fn hasher_for(rec: &Record) -> Option<Sha256State> {
+    rec.integrity.as_ref()?;
+    Some(
+        rec.hash
+            .as_deref()
+            .and_then(Sha256State::from_bytes)
+            .unwrap_or_default(),
+    )
+}
