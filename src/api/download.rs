@@ -311,6 +311,7 @@ impl DownloadCell {
                 self.settle(State::Failed, Some(e));
             }
             Outcome::Stopped(StopReason::Cancel) => {}
+            Outcome::Stopped(StopReason::Close) => writer.discard_pending(),
             Outcome::Stopped(reason) => {
                 if reason == StopReason::Pause {
                     let _ = writer.save(|r| r.state = "paused".into()).await;

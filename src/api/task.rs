@@ -43,15 +43,6 @@ pub(crate) enum Outcome {
     Stopped(StopReason),
 }
 
-impl From<TransferEnd> for Outcome {
-    fn from(e: TransferEnd) -> Self {
-        match e {
-            TransferEnd::Failed(e) => Outcome::Failed(e),
-            TransferEnd::Stopped(r) => Outcome::Stopped(r),
-        }
-    }
-}
-
 fn storage_outcome(e: StoreError) -> Outcome {
     match e {
         // Someone else changed the download (a cancel, another owner): stop writing.
@@ -158,6 +149,7 @@ impl Run<'_> {
                         continue;
                     }
                     Err(TransferEnd::Stopped(r)) => return Err(Outcome::Stopped(r)),
+                    Err(TransferEnd::Storage(e)) => return Err(storage_outcome(e)),
                 };
             let accepted = match decide(&rs, range_start, &head, &final_url, unix_now_ms()) {
                 Decision::Write(a) => a,
@@ -226,13 +218,20 @@ impl Run<'_> {
             let received = self.writer.received() - received_before;
             let stream_end = match read {
                 Ok(_) => Ok(()),
-                Err(TransferEnd::Stopped(StopReason::Cancel)) => {
-                    return Err(Outcome::Stopped(StopReason::Cancel))
+                // A cancel drops everything; a close leaves the pending bytes to the next
+                // manager on this database (at most one chunk is fetched again), which may
+                // already be writing.
+                Err(TransferEnd::Stopped(r @ (StopReason::Cancel | StopReason::Close))) => {
+                    return Err(Outcome::Stopped(r))
                 }
                 Err(TransferEnd::Stopped(r)) => {
-                    // Keep what arrived: a pause or a close loses nothing.
+                    // A pause loses nothing.
                     let _ = self.writer.commit().await;
                     return Err(Outcome::Stopped(r));
+                }
+                Err(TransferEnd::Storage(se)) => {
+                    self.storage_failed(se).await?;
+                    continue;
                 }
                 Err(TransferEnd::Failed(e)) => Err(e),
             };

@@ -307,7 +307,7 @@ thread_local! {
     static FAULTS: Faults = Faults::default();
 }
 
-/// Makes the write after `after` successful writes fail with a DOMException named `name`
+/// Makes the chunk write after `after` successful chunk writes fail with a DOMException named `name`
 /// (`"QuotaExceededError"`, `"UnknownError"`, …). One-shot.
 pub fn inject_write_failure(after: u32, name: &str) {
     FAULTS.with(|f| *f.fail_write.borrow_mut() = Some((after, name.to_owned())));
@@ -560,6 +560,7 @@ impl Store {
         &self,
         id: &str,
         epoch: u32,
+        chunk_write: bool,
         ops: impl FnOnce(&IdbObjectStore, &IdbObjectStore, &JsValue) -> Result<(), JsValue> + 'static,
     ) -> Result<(), StoreError> {
         let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readwrite)?;
@@ -575,7 +576,7 @@ impl Store {
             if current.is_undefined() || current_epoch != Some(f64::from(epoch)) {
                 return abort_with(&tx2, &reason2, StoreError::Stale);
             }
-            if let Some(name) = take_write_fault() {
+            if let Some(name) = chunk_write.then(take_write_fault).flatten() {
                 return abort_with(
                     &tx2,
                     &reason2,
@@ -596,23 +597,28 @@ impl Store {
     pub async fn append(&self, rec: &Record, chunk: &Chunk) -> Result<(), StoreError> {
         let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.epoch), rec.to_js());
         let offset = chunk.offset as f64;
-        self.guarded(&rec.id, rec.epoch, move |downloads, chunks, current| {
-            if field(current, "offset").as_f64() != Some(offset) {
-                return Err(JsValue::from_str(
-                    "the chunk does not start at the stored offset",
-                ));
-            }
-            chunks.put(&chunk_js)?;
-            downloads.put(&rec_js)?;
-            Ok(())
-        })
+        self.guarded(
+            &rec.id,
+            rec.epoch,
+            true,
+            move |downloads, chunks, current| {
+                if field(current, "offset").as_f64() != Some(offset) {
+                    return Err(JsValue::from_str(
+                        "the chunk does not start at the stored offset",
+                    ));
+                }
+                chunks.put(&chunk_js)?;
+                downloads.put(&rec_js)?;
+                Ok(())
+            },
+        )
         .await
     }
 
     /// Replaces the record (same epoch), e.g. a state change.
     pub async fn update(&self, rec: &Record) -> Result<(), StoreError> {
         let rec_js = rec.to_js();
-        self.guarded(&rec.id, rec.epoch, move |downloads, _, _| {
+        self.guarded(&rec.id, rec.epoch, false, move |downloads, _, _| {
             downloads.put(&rec_js)?;
             Ok(())
         })
@@ -623,7 +629,7 @@ impl Store {
     /// if the stored record is still at `old_epoch`.
     pub async fn restart(&self, old_epoch: u32, rec: &Record) -> Result<(), StoreError> {
         let (rec_js, range) = (rec.to_js(), all_chunks_of(&rec.id)?);
-        self.guarded(&rec.id, old_epoch, move |downloads, chunks, _| {
+        self.guarded(&rec.id, old_epoch, false, move |downloads, chunks, _| {
             chunks.delete(&range)?;
             downloads.put(&rec_js)?;
             Ok(())
@@ -634,7 +640,7 @@ impl Store {
     /// Cuts the stored bytes back to the first `keep` chunks and writes `rec` describing them.
     pub async fn truncate(&self, rec: &Record, keep: u32) -> Result<(), StoreError> {
         let (rec_js, range) = (rec.to_js(), chunks_from(&rec.id, rec.epoch, keep)?);
-        self.guarded(&rec.id, rec.epoch, move |downloads, chunks, _| {
+        self.guarded(&rec.id, rec.epoch, false, move |downloads, chunks, _| {
             chunks.delete(&range)?;
             downloads.put(&rec_js)?;
             Ok(())

@@ -21,6 +21,7 @@ use crate::web::abort::AbortGuard;
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, Deadline};
 use crate::web::js::{describe, global_fetch};
+use crate::web::store::StoreError;
 use crate::web::writer::Writer;
 
 /// What to fetch.
@@ -48,6 +49,8 @@ pub enum TransferEnd {
     Failed(DownloadError),
     /// Its owner stopped it.
     Stopped(StopReason),
+    /// Writing the body to storage failed.
+    Storage(StoreError),
 }
 
 impl From<DownloadError> for TransferEnd {
@@ -113,8 +116,8 @@ impl<'a> Attempt<'a> {
     /// Returns the number of body bytes read. Nothing past `expected_len` is written (I7).
     ///
     /// # Errors
-    /// [`TransferEnd::Failed`] with `NETWORK`, `STALLED`, `DEADLINE`, `BAD_RESPONSE`, or the
-    /// writer's storage error; [`TransferEnd::Stopped`] if `stop` fires.
+    /// [`TransferEnd::Failed`] with `NETWORK`, `STALLED`, `DEADLINE` or `BAD_RESPONSE`;
+    /// [`TransferEnd::Storage`] when the writer fails; [`TransferEnd::Stopped`] if `stop` fires.
     pub async fn read_body(
         &mut self,
         expected_len: Option<u64>,
@@ -147,10 +150,7 @@ impl<'a> Attempt<'a> {
             let n = u64::from(chunk.length());
             check_chunk(expected_len, received, n)?;
             self.waiter.clock.chunk_received(now_ms());
-            writer
-                .push(chunk)
-                .await
-                .map_err(|e| TransferEnd::Failed(e.to_download_error()))?;
+            writer.push(chunk).await.map_err(TransferEnd::Storage)?;
             received += n;
             // Time spent writing is not time the connection was idle.
             self.waiter.clock.chunk_received(now_ms());

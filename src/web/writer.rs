@@ -91,18 +91,32 @@ impl Writer {
         }
     }
 
-    /// Appends a body chunk; commits when a chunk's worth is pending.
+    /// Appends a body chunk, committing every time exactly `chunk_bytes` are pending. A
+    /// chunk that crosses that boundary is split (a view, not a copy), so stored chunks have
+    /// exactly `chunk_bytes` bytes except where a download stopped.
     ///
     /// # Errors
     /// The storage failure; the pending bytes are then dropped (they will be fetched again).
     pub async fn push(&mut self, chunk: Uint8Array) -> Result<(), StoreError> {
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&chunk.to_vec());
-        }
-        self.pending_bytes += u64::from(chunk.length());
-        self.pending.push(&chunk);
-        if self.pending_bytes >= self.chunk_bytes {
-            self.commit().await?;
+        let mut rest = chunk;
+        while rest.length() > 0 {
+            let room = self.chunk_bytes - self.pending_bytes;
+            let len = u64::from(rest.length());
+            let piece = if len <= room {
+                std::mem::replace(&mut rest, Uint8Array::new_with_length(0))
+            } else {
+                let head = rest.subarray(0, room as u32);
+                rest = rest.subarray(room as u32, rest.length());
+                head
+            };
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&piece.to_vec());
+            }
+            self.pending_bytes += u64::from(piece.length());
+            self.pending.push(&piece);
+            if self.pending_bytes >= self.chunk_bytes {
+                self.commit().await?;
+            }
         }
         Ok(())
     }

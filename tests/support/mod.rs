@@ -243,3 +243,114 @@ impl Recorder {
             .collect()
     }
 }
+
+/// Runs an async JS function `(args) => { body }` with `values`; returns what it resolves to.
+pub async fn js(args: &str, body: &str, values: &[JsValue]) -> JsValue {
+    let make = Function::new_no_args(&format!("return (async ({args}) => {{ {body} }});"));
+    let f: Function = make.call0(&JsValue::NULL).unwrap().into();
+    let p = f.apply(&JsValue::NULL, &values.iter().collect()).unwrap();
+    JsFuture::from(js_sys::Promise::from(p))
+        .await
+        .unwrap_or_else(|e| panic!("js failed: {e:?}"))
+}
+
+/// Opens the manager's database directly, as the tests' independent view of what is stored.
+const OPEN_DB: &str = "const db = await new Promise((res, rej) => { \
+    const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); }); \
+    const done = (tx) => new Promise((res, rej) => { tx.oncomplete = res; tx.onabort = () => rej(tx.error); }); \
+    const req = (r) => new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });";
+
+fn db_name(manager: &str) -> JsValue {
+    resumable_downloads::testing::database_name(manager).into()
+}
+
+/// The stored record of `id` (or `undefined`).
+pub async fn stored_record(manager: &str, id: &str) -> JsValue {
+    js(
+        "name, id",
+        &format!("{OPEN_DB} const r = await req(db.transaction('downloads').objectStore('downloads').get(id)); db.close(); return r;"),
+        &[db_name(manager), id.into()],
+    )
+    .await
+}
+
+/// Every stored chunk of `id`, whatever its epoch.
+pub async fn stored_chunks(manager: &str, id: &str) -> Vec<JsValue> {
+    let all = js(
+        "name, id",
+        &format!("{OPEN_DB} const r = await req(db.transaction('chunks').objectStore('chunks').getAll(IDBKeyRange.bound([id], [id, []]))); db.close(); return r;"),
+        &[db_name(manager), id.into()],
+    )
+    .await;
+    js_sys::Array::from(&all).iter().collect()
+}
+
+/// Changes fields of the stored record of `id`.
+pub async fn patch_record(manager: &str, id: &str, patch: JsValue) {
+    js(
+        "name, id, patch",
+        &format!("{OPEN_DB} const tx = db.transaction('downloads', 'readwrite'); const s = tx.objectStore('downloads'); \
+          const r = await req(s.get(id)); Object.assign(r, patch); s.put(r); await done(tx); db.close();"),
+        &[db_name(manager), id.into(), patch],
+    )
+    .await;
+}
+
+/// Damages stored chunk `index` of `id`: `"delete"` removes it, `"shrink"` replaces its Blob
+/// by a shorter one.
+pub async fn damage_chunk(manager: &str, id: &str, index: u32, how: &str) {
+    js(
+        "name, id, index, how",
+        &format!("{OPEN_DB} const tx = db.transaction('chunks', 'readwrite'); const s = tx.objectStore('chunks'); \
+          const all = await req(s.getAll(IDBKeyRange.bound([id], [id, []]))); const c = all.find(c => c.index === index); \
+          if (!c) throw new Error('no chunk ' + index); \
+          if (how === 'delete') s.delete([c.id, c.epoch, c.index]); else {{ c.blob = c.blob.slice(0, 10); s.put(c); }} \
+          await done(tx); db.close();"),
+        &[db_name(manager), id.into(), index.into(), how.into()],
+    )
+    .await;
+}
+
+/// `sha256-<base64>` of `bytes`, computed by the browser's own SubtleCrypto.
+pub async fn sri(bytes: &[u8]) -> String {
+    js(
+        "bytes",
+        "const d = await crypto.subtle.digest('SHA-256', bytes); \
+         return 'sha256-' + btoa(String.fromCharCode(...new Uint8Array(d)));",
+        &[Uint8Array::from(bytes).into()],
+    )
+    .await
+    .as_string()
+    .unwrap()
+}
+
+/// Waits until the download has at least `bytes` transferred (up to `ms`).
+pub async fn wait_bytes(download: &JsValue, bytes: f64, ms: i32) {
+    let ok = wait_until(ms, || {
+        get_num(&get(download, "progress"), "transferredBytes").unwrap_or(0.0) >= bytes
+    })
+    .await;
+    assert!(
+        ok,
+        "no {bytes} bytes within {ms} ms: {:?}",
+        get(download, "progress")
+    );
+}
+
+/// Sum of body bytes the server sent for GETs of `tag`.
+pub async fn bytes_served(tag: &str) -> f64 {
+    gets(tag)
+        .await
+        .iter()
+        .map(|e| get_num(e, "bytes_sent").unwrap_or(0.0))
+        .sum()
+}
+
+/// The Range headers of the GETs of `tag`, `None` for a request without one.
+pub async fn ranges(tag: &str) -> Vec<Option<String>> {
+    gets(tag)
+        .await
+        .iter()
+        .map(|e| get(e, "range").as_string())
+        .collect()
+}

@@ -218,7 +218,7 @@ pub(crate) fn plan(k: &FileKnobs, req: &FileRequest, log: &RequestLog) -> Plan {
 
     let ctx = RangeContext {
         size,
-        ranges_enabled: k.ranges,
+        ranges_enabled: k.ranges && k.ignore_range_after.is_none_or(|n| served <= n),
         if_range_mode: k.if_range,
         strong_etag: (k.etag == EtagMode::Strong).then_some(etag.as_str()),
         last_modified: last_modified.as_deref(),
@@ -468,6 +468,17 @@ mod tests {
         let p = plan_for(q, None, None, &log);
         assert_eq!(p.body.cut, None);
         assert!(p.body.stall.is_some());
+    }
+
+    #[test]
+    fn ignore_range_after_serves_whole_resources_later() {
+        let log = RequestLog::new();
+        let q = "size=10&tag=i&ignore_range_after=1";
+        let first = plan_for(q, Some("bytes=5-"), None, &log);
+        assert_eq!(first.status, StatusCode::PARTIAL_CONTENT);
+        let second = plan_for(q, Some("bytes=5-"), None, &log);
+        assert_eq!(second.status, StatusCode::OK);
+        assert_eq!(header(&second, "accept-ranges"), Some("bytes"));
     }
 
     #[test]

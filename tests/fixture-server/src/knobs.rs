@@ -28,6 +28,7 @@ const KNOWN: &[&str] = &[
     "ranges",
     "ifrange",
     "range_max",
+    "ignore_range_after",
     "cr",
     "multipart",
     "throttle",
@@ -137,6 +138,8 @@ pub(crate) struct FileKnobs {
     pub ranges: bool,
     pub if_range: IfRangeMode,
     pub range_max: Option<u64>,
+    /// Requests served after this many (per tag) ignore Range and get the whole resource.
+    pub ignore_range_after: Option<u64>,
     pub cr: Option<CrMode>,
     pub multipart: bool,
     pub throttle: Option<u64>,
@@ -166,6 +169,7 @@ impl Default for FileKnobs {
             ranges: true,
             if_range: IfRangeMode::Honour,
             range_max: None,
+            ignore_range_after: None,
             cr: None,
             multipart: false,
             throttle: None,
@@ -227,6 +231,7 @@ impl FileKnobs {
             )?
             .unwrap_or(d.if_range);
         let range_max = p.positive("range_max")?;
+        let ignore_range_after = p.u64("ignore_range_after")?;
         let cr = p.choice(
             "cr",
             &[
@@ -337,6 +342,7 @@ impl FileKnobs {
             ranges,
             if_range,
             range_max,
+            ignore_range_after,
             cr,
             multipart,
             throttle,
