@@ -1,8 +1,12 @@
 # Each target installs what it needs first (scripts/setup.sh), so both work on a fresh machine.
-.PHONY: test demo build setup clean
+.PHONY: test test-big demo build setup clean
 
 test:
 	./scripts/test.sh
+
+# The 1 GiB download interrupted three times (about a minute on top of `make test`).
+test-big:
+	BROWSER_TESTS="--test browser_big" ./scripts/test.sh
 
 demo:
 	./scripts/demo.sh

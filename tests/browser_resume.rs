@@ -267,7 +267,7 @@ async fn case8_already_complete_needs_no_request() {
     );
     done(&dl).await.expect("completes");
     let id = get_str(&dl, "id");
-    call(&m, "close", &[]).unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
     // As if the page died after the last chunk was committed but before it was marked done.
     patch_record(&name, &id, obj(&[("state", "running".into())])).await;
     let m = manager(&name).await;
@@ -337,7 +337,7 @@ async fn case19_cancel_at_any_moment_leaves_nothing_stored() {
             stored_chunks(&name, &id).await.is_empty(),
             "chunks resurrected (round {i})"
         );
-        call(&m, "close", &[]).unwrap();
+        call_async(&m, "close", &[]).await.unwrap();
     }
 }
 
@@ -390,7 +390,7 @@ async fn case20_28_pause_reload_resume() {
     wait_bytes(&dl, 200_000.0, 10_000).await;
     call(&dl, "pause", &[]).unwrap();
     sleep(200).await;
-    call(&m, "close", &[]).unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
     let m = manager(&name).await;
     let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
     assert_eq!(
@@ -423,7 +423,7 @@ async fn case28_reload_mid_download_restores_and_continues() {
         obj(&[("id", "tile-7".into())]),
     );
     wait_bytes(&dl, 400_000.0, 10_000).await;
-    call(&m, "close", &[]).unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
     let m = manager(&name).await;
     let states = Recorder::new(&m, "statechange");
     let completes = Recorder::new(&m, "complete");
@@ -517,7 +517,7 @@ async fn case29_missing_or_damaged_chunks_cut_back_to_a_good_prefix() {
         wait_bytes(&dl, 5.0 * CHUNK as f64, 10_000).await;
         call(&dl, "pause", &[]).unwrap();
         sleep(200).await;
-        call(&m, "close", &[]).unwrap();
+        call_async(&m, "close", &[]).await.unwrap();
         damage_chunk(&name, &id, index, how).await;
         let m = manager(&name).await;
         let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
@@ -570,7 +570,7 @@ async fn case32_integrity_is_verified_and_covers_bytes_stored_before_a_reload() 
     );
     let id = get_str(&dl, "id");
     wait_bytes(&dl, 250_000.0, 10_000).await;
-    call(&m, "close", &[]).unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
     let m = manager(&name).await;
     let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
     done(&dl).await.expect("hash matches");

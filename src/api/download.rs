@@ -278,11 +278,13 @@ impl DownloadCell {
         self.transition(State::Running);
         manager.request_persistence();
         let cfg = manager.run_config();
+        let running = manager.run_started();
         let cell = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let mut writer = writer;
             let outcome = task::run(&cell, &mut writer, &cfg, &stop).await;
             cell.finish_run(writer, outcome).await;
+            drop(running);
         });
     }
 
@@ -311,7 +313,6 @@ impl DownloadCell {
                 self.settle(State::Failed, Some(e));
             }
             Outcome::Stopped(StopReason::Cancel) => {}
-            Outcome::Stopped(StopReason::Close) => writer.discard_pending(),
             Outcome::Stopped(reason) => {
                 if reason == StopReason::Pause {
                     let _ = writer.save(|r| r.state = "paused".into()).await;

@@ -29,7 +29,34 @@ pub(crate) struct ManagerInner {
     store: Option<Rc<Store>>,
     storage_error: Option<DownloadError>,
     persistence_requested: std::cell::Cell<bool>,
+    /// Runs in progress, and who waits for them all to end.
+    runs: Rc<RefCell<Runs>>,
     s: RefCell<Registry>,
+}
+
+#[derive(Default)]
+struct Runs {
+    active: u32,
+    idle_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+}
+
+/// Held by a running download task; dropping it tells the manager the run has ended.
+pub(crate) struct RunGuard(Rc<RefCell<Runs>>);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let waiters = {
+            let mut r = self.0.borrow_mut();
+            r.active -= 1;
+            if r.active > 0 {
+                return;
+            }
+            std::mem::take(&mut r.idle_waiters)
+        };
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -53,6 +80,29 @@ impl ManagerInner {
             .iter()
             .filter_map(|id| s.by_id.get(id).cloned())
             .collect()
+    }
+
+    /// Counts a run until the returned guard drops.
+    pub fn run_started(&self) -> RunGuard {
+        self.runs.borrow_mut().active += 1;
+        RunGuard(self.runs.clone())
+    }
+
+    /// Resolves once no run is in progress.
+    fn runs_ended(&self) -> impl Future<Output = ()> {
+        let rx = {
+            let mut r = self.runs.borrow_mut();
+            (r.active > 0).then(|| {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                r.idle_waiters.push(tx);
+                rx
+            })
+        };
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
     }
 
     pub fn swallow(&self) -> JsValue {
@@ -158,6 +208,7 @@ impl DownloadManager {
             store,
             storage_error,
             persistence_requested: std::cell::Cell::new(false),
+            runs: Rc::default(),
             s: RefCell::new(Registry::default()),
         });
         *weak.borrow_mut() = Rc::downgrade(&inner);
@@ -407,19 +458,22 @@ impl DownloadManager {
         Ok(unsubscribe.into_js_value().unchecked_into())
     }
 
-    /// Stops every transfer and releases listeners and the database. Stored state stays: a
-    /// download that was running continues when a manager opens this database again. The
-    /// `done` of each active download rejects with `ABORTED`. Further calls on this manager
-    /// throw `INVALID_ARGUMENT`. Calling it twice is harmless.
-    pub fn close(&self) {
+    /// Stops every transfer and releases the listeners. The bytes that arrived are committed
+    /// and the stored state stays: a download that was running continues when a manager opens
+    /// this database again. The `done` of each active download rejects with `ABORTED`.
+    /// Further calls on this manager throw `INVALID_ARGUMENT`; calling it twice is harmless.
+    /// The returned promise resolves once every transfer has stopped and committed, which is
+    /// when another manager on the same database can take over without fetching anything twice.
+    pub fn close(&self) -> js_sys::Promise {
         let cells = {
             let mut s = self.inner.s.borrow_mut();
-            if s.closed {
-                return;
+            if !s.closed {
+                s.closed = true;
+                s.order.clear();
+                std::mem::take(&mut s.by_id)
+            } else {
+                HashMap::new()
             }
-            s.closed = true;
-            s.order.clear();
-            std::mem::take(&mut s.by_id)
         };
         self.inner.events.clear();
         for cell in cells.into_values() {
@@ -429,6 +483,11 @@ impl DownloadManager {
             ));
             cell.m.borrow_mut().handle = JsValue::UNDEFINED;
         }
+        let ended = self.inner.runs_ended();
+        wasm_bindgen_futures::future_to_promise(async move {
+            ended.await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 }
 

@@ -218,14 +218,12 @@ impl Run<'_> {
             let received = self.writer.received() - received_before;
             let stream_end = match read {
                 Ok(_) => Ok(()),
-                // A cancel drops everything; a close leaves the pending bytes to the next
-                // manager on this database (at most one chunk is fetched again), which may
-                // already be writing.
-                Err(TransferEnd::Stopped(r @ (StopReason::Cancel | StopReason::Close))) => {
-                    return Err(Outcome::Stopped(r))
+                // A cancel drops everything.
+                Err(TransferEnd::Stopped(StopReason::Cancel)) => {
+                    return Err(Outcome::Stopped(StopReason::Cancel))
                 }
                 Err(TransferEnd::Stopped(r)) => {
-                    // A pause loses nothing.
+                    // A pause or a close loses nothing that arrived.
                     let _ = self.writer.commit().await;
                     return Err(Outcome::Stopped(r));
                 }
