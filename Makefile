@@ -4,9 +4,10 @@
 test:
 	./scripts/test.sh
 
-# The 1 GiB download interrupted three times (about a minute on top of `make test`).
+# The 1 GiB download interrupted three times, and persisted throughput by chunk size
+# (about two minutes on top of `make test`).
 test-big:
-	BROWSER_TESTS="--test browser_big" ./scripts/test.sh
+	BROWSER_TESTS="--test browser_big --test browser_chunk_sizes" ./scripts/test.sh
 
 demo:
 	./scripts/demo.sh
