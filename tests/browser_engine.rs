@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -627,7 +627,8 @@ async fn closed_manager_refuses_calls_and_unsubscribe_works() {
 
 /// `DownloadManager.open` that is expected to fail.
 async fn open_err(options: JsValue) -> JsValue {
-    match resumable_downloads::api::DownloadManager::open(options).await {
+    // Unchecked, as from JavaScript: the value may be anything.
+    match resumable_downloads::api::DownloadManager::open(Some(options.unchecked_into())).await {
         Ok(_) => panic!("open accepted bad options"),
         Err(e) => e,
     }

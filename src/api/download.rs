@@ -71,8 +71,8 @@ pub(crate) struct Mutable {
     pub writer: Option<Writer>,
     /// The current run's stop token.
     pub stop: StopToken,
-    /// `resume()` was called while the previous run was still winding down.
-    resume_requested: bool,
+    /// Who waits for this download to settle (`whenAll`).
+    settle_waiters: Vec<futures::channel::oneshot::Sender<()>>,
     done: Promise,
     settle: Option<(Function, Function)>,
     /// The JS object handed to callers, created once so that `get(id) === add(url)`.
@@ -84,6 +84,8 @@ pub(crate) struct Mutable {
 pub(crate) struct DownloadCell {
     pub id: String,
     pub url: String,
+    /// Queue priority: higher starts first.
+    pub priority: i32,
     pub events: Rc<Events>,
     pub manager: Weak<ManagerInner>,
     pub m: RefCell<Mutable>,
@@ -115,6 +117,7 @@ impl DownloadCell {
         let cell = Rc::new(DownloadCell {
             id: record.id.clone(),
             url: record.url.clone(),
+            priority: record.priority,
             events,
             manager,
             m: RefCell::new(Mutable {
@@ -124,7 +127,7 @@ impl DownloadCell {
                 record,
                 writer: Some(writer),
                 stop: StopToken::default(),
-                resume_requested: false,
+                settle_waiters: Vec::new(),
                 done,
                 settle,
                 handle: JsValue::UNDEFINED,
@@ -251,25 +254,71 @@ impl DownloadCell {
             return;
         }
         self.settle_promise(error.as_ref());
+        self.wake_settle_waiters();
         match (&error, to) {
             (None, State::Completed) => self.emit("complete", &[]),
             (Some(e), State::Failed) => self.emit("error", &[("error", error_value(e))]),
             _ => {}
         }
         if let Some(manager) = self.manager.upgrade() {
-            manager.on_settled();
+            manager.note_settled(to);
+            if !manager.is_running(&self.id) {
+                manager.dequeue(&self.id);
+            }
+            manager.check_idle();
         }
     }
 
-    /// Starts a run of the transfer task (the download must hold its writer).
-    pub fn start(self: &Rc<Self>) {
+    fn wake_settle_waiters(&self) {
+        let waiters = std::mem::take(&mut self.m.borrow_mut().settle_waiters);
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+
+    /// Completes when the download has settled (or its manager closed).
+    pub fn settled(&self) -> impl std::future::Future<Output = ()> {
+        let rx = {
+            let mut m = self.m.borrow_mut();
+            (!m.state.is_settled()).then(|| {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                m.settle_waiters.push(tx);
+                rx
+            })
+        };
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
+    }
+
+    /// Asks the manager's queue for a slot; the download waits as `queued` until it gets one.
+    pub fn request_run(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        if self.state().is_settled() {
+            return;
+        }
+        self.transition(State::Queued);
+        manager.enqueue(self);
+    }
+
+    /// Runs the transfer task; called by the manager when the queue grants a slot. A download
+    /// whose previous run is still winding down is asked for again when that run ends.
+    pub fn start_run(self: &Rc<Self>) {
         let Some(manager) = self.manager.upgrade() else {
             return;
         };
         let (writer, stop) = {
             let mut m = self.m.borrow_mut();
+            if m.state != State::Queued {
+                drop(m);
+                manager.dequeue(&self.id);
+                return;
+            }
             let Some(writer) = m.writer.take() else {
-                m.resume_requested = true;
                 return;
             };
             m.stop = StopToken::default();
@@ -284,6 +333,9 @@ impl DownloadCell {
             let mut writer = writer;
             let outcome = task::run(&cell, &mut writer, &cfg, &stop).await;
             cell.finish_run(writer, outcome).await;
+            if let Some(manager) = cell.manager.upgrade() {
+                manager.run_ended(&cell);
+            }
             drop(running);
         });
     }
@@ -318,14 +370,7 @@ impl DownloadCell {
                     let _ = writer.save(|r| r.state = "paused".into()).await;
                 }
                 self.set_record(writer.record().clone());
-                let resume = {
-                    let mut m = self.m.borrow_mut();
-                    m.writer = Some(writer);
-                    std::mem::take(&mut m.resume_requested) && m.state == State::Running
-                };
-                if resume {
-                    self.start();
-                }
+                self.m.borrow_mut().writer = Some(writer);
             }
         }
     }
@@ -335,12 +380,25 @@ impl DownloadCell {
         self.settle(State::Failed, Some(e));
     }
 
-    /// Pauses a queued or running download; its stored bytes stay.
+    /// Pauses a queued or running download; its stored bytes stay and its slot frees.
     pub fn pause(&self) {
-        if matches!(self.state(), State::Running | State::Queued) {
-            self.m.borrow().stop.stop(StopReason::Pause);
-            self.m.borrow_mut().resume_requested = false;
-            self.transition(State::Paused);
+        let state = self.state();
+        if !matches!(state, State::Running | State::Queued) {
+            return;
+        }
+        self.m.borrow().stop.stop(StopReason::Pause);
+        self.transition(State::Paused);
+        if let Some(manager) = self.manager.upgrade() {
+            if state == State::Queued && !manager.is_running(&self.id) {
+                manager.dequeue(&self.id);
+            }
+            if let Some(w) = self.m.borrow().writer.as_ref().map(|w| w.record().clone()) {
+                // Not running: record the pause now (a running one records it as it stops).
+                let mut rec = w;
+                rec.state = "paused".into();
+                manager.save_record_state(rec);
+            }
+            manager.check_idle();
         }
     }
 
@@ -371,7 +429,7 @@ impl DownloadCell {
             _ => return,
         }
         self.m.borrow_mut().error = None;
-        self.start();
+        self.request_run();
     }
 
     /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
@@ -412,6 +470,7 @@ impl DownloadCell {
         if let Some((_, reject)) = settle {
             let _ = reject.call1(&JsValue::UNDEFINED, &to_js(&err));
         }
+        self.wake_settle_waiters();
     }
 
     fn resumable(&self) -> bool {
@@ -488,14 +547,14 @@ impl Download {
     }
 
     /// `'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled'`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "DownloadState")]
     pub fn state(&self) -> String {
         self.cell.state().as_str().to_owned()
     }
 
     /// `{ transferredBytes, totalBytes, percent, bytesPerSecond, etaSeconds }`, current. After
     /// a reload it shows the stored bytes.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Progress")]
     pub fn progress(&self) -> JsValue {
         progress_value(&self.cell.m.borrow().progress)
     }
@@ -516,7 +575,7 @@ impl Download {
 
     /// The `DownloadError` of a failed or cancelled download, or of a pause caused by storage
     /// going away; else `undefined`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "DownloadError | undefined")]
     pub fn error(&self) -> JsValue {
         self.cell
             .m
@@ -528,7 +587,7 @@ impl Download {
 
     /// Resolves with this download when it completes; rejects with a `DownloadError` when it
     /// fails or is cancelled. `resume()` after a failure gives a new `done`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<Download>")]
     pub fn done(&self) -> Promise {
         self.cell.m.borrow().done.clone()
     }
@@ -552,6 +611,7 @@ impl Download {
     /// Cancels: final. `done` rejects with `ABORTED` at once; the returned promise resolves
     /// once the stored bytes are deleted, after which no write for this download can land.
     /// Does nothing on a download that has already settled.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn cancel(&self) -> Promise {
         let fut = self.cell.cancel();
         wasm_bindgen_futures::future_to_promise(async move {

@@ -26,7 +26,7 @@ pub(crate) fn to_js(e: &DownloadError) -> JsValue {
 
 /// `true` when `value` is an error raised by this library: its `name` is `"DownloadError"` and
 /// it has a string `code`. Works across realms and bundled copies, unlike `instanceof`.
-#[wasm_bindgen(js_name = isDownloadError)]
+#[wasm_bindgen(js_name = isDownloadError, skip_typescript)]
 pub fn is_download_error(value: &JsValue) -> bool {
     if !value.is_object() {
         return false;

@@ -14,6 +14,7 @@ use super::error::to_js;
 use super::events::{object, Events, EVENT_TYPES};
 use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
 use super::task::RunConfig;
+use crate::core::queue::Queue;
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::env::request_persistence;
 use crate::web::store::{Record, Store, StoreError};
@@ -31,6 +32,13 @@ pub(crate) struct ManagerInner {
     persistence_requested: std::cell::Cell<bool>,
     /// Runs in progress, and who waits for them all to end.
     runs: Rc<RefCell<Runs>>,
+    /// Who runs and who waits.
+    queue: RefCell<Queue>,
+    /// Downloads settled since the manager was last idle, for the batch notification:
+    /// (completed, failed, cancelled).
+    batch: std::cell::Cell<(u32, u32, u32)>,
+    /// Something was queued or running since the last `idle`.
+    busy: std::cell::Cell<bool>,
     s: RefCell<Registry>,
 }
 
@@ -130,18 +138,88 @@ impl ManagerInner {
         self.store.as_ref().map(|s| s.delete(id))
     }
 
-    /// Called by a download after it settles: emits `idle` when nothing is left to do.
-    pub fn on_settled(&self) {
+    fn cell(&self, id: &str) -> Option<Rc<DownloadCell>> {
+        self.s.borrow().by_id.get(id).cloned()
+    }
+
+    fn start_granted(&self, ids: Vec<String>) {
+        for id in ids {
+            match self.cell(&id) {
+                Some(c) => c.start_run(),
+                None => self.dequeue(&id),
+            }
+        }
+    }
+
+    /// Puts a download in line for a slot.
+    pub fn enqueue(&self, cell: &Rc<DownloadCell>) {
+        self.busy.set(true);
+        let started = self.queue.borrow_mut().enqueue(&cell.id, cell.priority);
+        self.start_granted(started);
+    }
+
+    /// Takes a download out of line (or out of its slot).
+    pub fn dequeue(&self, id: &str) {
+        let started = self.queue.borrow_mut().remove(id);
+        self.start_granted(started);
+    }
+
+    /// True if the download holds a slot.
+    pub fn is_running(&self, id: &str) -> bool {
+        self.queue.borrow().is_running(id)
+    }
+
+    /// A run ended: its slot frees. A download resumed while its run was winding down gets
+    /// back in line.
+    pub fn run_ended(&self, cell: &Rc<DownloadCell>) {
+        self.dequeue(&cell.id);
+        if cell.state() == State::Queued && !self.s.borrow().closed {
+            self.enqueue(cell);
+        }
+        self.check_idle();
+    }
+
+    /// Records a state change of a download that is not running.
+    pub fn save_record_state(&self, rec: Record) {
+        if let Some(store) = self.store.clone() {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = store.update(&rec).await;
+            });
+        }
+    }
+
+    /// Counts a settled download for the batch notification.
+    pub fn note_settled(&self, state: State) {
+        let (mut c, mut f, mut x) = self.batch.get();
+        match state {
+            State::Completed => c += 1,
+            State::Failed => f += 1,
+            State::Cancelled => x += 1,
+            _ => {}
+        }
+        self.batch.set((c, f, x));
+    }
+
+    /// Emits `idle` when the last queued or running download stops, and shows the batch
+    /// notification if it was asked for, something settled, and the page is hidden.
+    pub fn check_idle(&self) {
+        if self.s.borrow().closed {
+            return;
+        }
         let busy = self
             .cells()
             .iter()
             .any(|c| matches!(c.state(), State::Queued | State::Running));
-        if !busy && !self.s.borrow().closed {
-            self.events
-                .emit("idle", &object(&[("type", "idle".into())]));
+        if busy || !self.busy.replace(false) {
+            return;
+        }
+        self.events
+            .emit("idle", &object(&[("type", "idle".into())]));
+        let (c, f, x) = self.batch.replace((0, 0, 0));
+        if let (Some(title), true) = (&self.config.notify_title, c + f + x > 0) {
+            crate::web::env::notify_if_hidden(title, &batch_summary(c, f, x));
         }
     }
-
     fn backend(&self) -> Backend {
         match &self.store {
             Some(s) => Backend::Idb(s.clone()),
@@ -184,8 +262,14 @@ impl DownloadManager {
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` naming the offending option.
-    pub async fn open(options: JsValue) -> Result<DownloadManager, JsValue> {
+    pub async fn open(
+        #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Result<DownloadManager, JsValue> {
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let config = parse_manager_options(&options).map_err(|e| to_js(&e))?;
+        let config_concurrency = config.concurrency;
         let weak: Rc<RefCell<Weak<ManagerInner>>> = Rc::default();
         let weak2 = weak.clone();
         let on_lost: Rc<dyn Fn(&str)> = Rc::new(move |why: &str| {
@@ -209,6 +293,9 @@ impl DownloadManager {
             storage_error,
             persistence_requested: std::cell::Cell::new(false),
             runs: Rc::default(),
+            queue: RefCell::new(Queue::new(config_concurrency)),
+            batch: std::cell::Cell::new((0, 0, 0)),
+            busy: std::cell::Cell::new(false),
             s: RefCell::new(Registry::default()),
         });
         *weak.borrow_mut() = Rc::downgrade(&inner);
@@ -264,7 +351,9 @@ impl DownloadManager {
             crate::web::clock::sleep_ms(0.0).await;
             for cell in to_start {
                 if cell.state() == State::Queued {
-                    cell.start();
+                    if let Some(m) = cell.manager.upgrade() {
+                        m.enqueue(&cell);
+                    }
                 }
             }
         });
@@ -283,7 +372,7 @@ impl DownloadManager {
     }
 
     /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `null`.
-    #[wasm_bindgen(getter, js_name = storageError)]
+    #[wasm_bindgen(getter, js_name = storageError, unchecked_return_type = "DownloadError | null")]
     pub fn storage_error(&self) -> JsValue {
         self.inner
             .storage_error
@@ -300,7 +389,14 @@ impl DownloadManager {
     /// # Errors
     /// `INVALID_ARGUMENT` for a bad URL or bad options, or after `close()`.
     #[wasm_bindgen(unchecked_return_type = "Download")]
-    pub fn add(&self, url: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    pub fn add(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | URL")] url: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AddOptions")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Result<JsValue, JsValue> {
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         self.add_inner(&url, &options).map_err(|e| to_js(&e))
     }
 
@@ -329,6 +425,7 @@ impl DownloadManager {
             headers: opts.headers,
             integrity: opts.integrity,
             state: "running".into(),
+            priority: opts.priority,
             created_at: now,
             updated_at: now,
             ..Record::default()
@@ -376,7 +473,7 @@ impl DownloadManager {
                 None => Ok(()),
             };
             match ok {
-                Ok(()) if starting.state() == State::Queued => starting.start(),
+                Ok(()) if starting.state() == State::Queued => starting.request_run(),
                 Ok(()) => {}
                 Err(e) => starting.fail_to_store(e.to_download_error()),
             }
@@ -432,7 +529,7 @@ impl DownloadManager {
     /// # Errors
     /// `INVALID_ARGUMENT` for an unknown type or a listener that is not a function, or after
     /// `close()`.
-    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    #[wasm_bindgen(skip_typescript)]
     pub fn on(&self, kind: &str, listener: JsValue) -> Result<Function, JsValue> {
         self.on_inner(kind, listener).map_err(|e| to_js(&e))
     }
@@ -458,12 +555,123 @@ impl DownloadManager {
         Ok(unsubscribe.into_js_value().unchecked_into())
     }
 
+    /// Resolves once every named download (by default every one known now) has settled, with
+    /// `{ completed: [ids], failed: [{ id, code }], cancelled: [ids] }`. It never rejects
+    /// because a download failed; a paused download keeps it waiting. It works whether or not
+    /// the page was visible when the downloads settled.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for an unknown id or after `close()`; `ABORTED` if the manager
+    /// closes first.
+    #[wasm_bindgen(js_name = whenAll, unchecked_return_type = "Promise<WhenAllResult>")]
+    pub fn when_all(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[]")] ids: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let cells = self.when_all_cells(&ids).map_err(|e| to_js(&e))?;
+        let inner = Rc::downgrade(&self.inner);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            for c in &cells {
+                c.settled().await;
+            }
+            if inner.upgrade().is_none_or(|m| m.s.borrow().closed) {
+                return Err(to_js(&DownloadError::new(
+                    ErrorCode::Aborted,
+                    "the manager was closed",
+                )));
+            }
+            let (completed, failed, cancelled) = (Array::new(), Array::new(), Array::new());
+            for c in &cells {
+                let id = JsValue::from_str(&c.id);
+                match c.state() {
+                    State::Completed => completed.push(&id),
+                    State::Cancelled => cancelled.push(&id),
+                    _ => {
+                        let code =
+                            c.m.borrow()
+                                .error
+                                .as_ref()
+                                .map_or("STORAGE", |e| e.code.as_str());
+                        failed.push(&object(&[("id", id), ("code", code.into())]))
+                    }
+                };
+            }
+            Ok(object(&[
+                ("completed", completed.into()),
+                ("failed", failed.into()),
+                ("cancelled", cancelled.into()),
+            ]))
+        }))
+    }
+
+    fn when_all_cells(&self, ids: &JsValue) -> Result<Vec<Rc<DownloadCell>>, DownloadError> {
+        self.inner.ensure_open()?;
+        if ids.is_undefined() || ids.is_null() {
+            return Ok(self.inner.cells());
+        }
+        if !Array::is_array(ids) {
+            return Err(DownloadError::invalid(
+                "ids",
+                "must be an array of download ids",
+            ));
+        }
+        Array::from(ids)
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let id = id.as_string().ok_or_else(|| {
+                    DownloadError::invalid(&format!("ids[{i}]"), "must be a string")
+                })?;
+                self.inner.cell(&id).ok_or_else(|| {
+                    DownloadError::invalid(&format!("ids[{i}]"), format!("no download {id:?}"))
+                })
+            })
+            .collect()
+    }
+
+    /// Pauses every queued or running download.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` after `close()`.
+    #[wasm_bindgen(js_name = pauseAll)]
+    pub fn pause_all(&self) -> Result<(), JsValue> {
+        self.inner.ensure_open().map_err(|e| to_js(&e))?;
+        for c in self.inner.cells() {
+            c.pause();
+        }
+        Ok(())
+    }
+
+    /// Resumes every paused download (they queue for slots in their original order).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` after `close()`.
+    #[wasm_bindgen(js_name = resumeAll)]
+    pub fn resume_all(&self) -> Result<(), JsValue> {
+        self.inner.ensure_open().map_err(|e| to_js(&e))?;
+        for c in self.inner.cells() {
+            if c.state() == State::Paused {
+                c.resume(&self.inner.swallow);
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the user for permission to show the `notifyWhenDone` notification. Browsers only
+    /// ask from a user gesture, so call it from a click handler. Resolves with `'granted'`,
+    /// `'denied'` or `'default'`.
+    #[wasm_bindgen(js_name = requestNotificationPermission, unchecked_return_type = "Promise<NotificationPermission>")]
+    pub fn request_notification_permission(&self) -> js_sys::Promise {
+        crate::web::env::request_notification_permission()
+    }
+
     /// Stops every transfer and releases the listeners. The bytes that arrived are committed
     /// and the stored state stays: a download that was running continues when a manager opens
     /// this database again. The `done` of each active download rejects with `ABORTED`.
     /// Further calls on this manager throw `INVALID_ARGUMENT`; calling it twice is harmless.
     /// The returned promise resolves once every transfer has stopped and committed, which is
     /// when another manager on the same database can take over without fetching anything twice.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> js_sys::Promise {
         let cells = {
             let mut s = self.inner.s.borrow_mut();
@@ -489,6 +697,18 @@ impl DownloadManager {
             Ok(JsValue::UNDEFINED)
         })
     }
+}
+
+/// The body of the batch notification.
+fn batch_summary(completed: u32, failed: u32, cancelled: u32) -> String {
+    let mut parts = vec![format!("{completed} completed")];
+    if failed > 0 {
+        parts.push(format!("{failed} failed"));
+    }
+    if cancelled > 0 {
+        parts.push(format!("{cancelled} cancelled"));
+    }
+    parts.join(", ")
 }
 
 fn restored_error(code: &str, message: &str) -> DownloadError {

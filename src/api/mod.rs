@@ -9,6 +9,7 @@ mod events;
 mod manager;
 mod options;
 mod task;
+mod types;
 
 pub use download::Download;
 pub use error::is_download_error;

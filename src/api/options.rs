@@ -27,6 +27,11 @@ pub(crate) struct ManagerConfig {
     /// Unfinished downloads untouched for this long are deleted when a manager opens; 0 =
     /// never.
     pub expire_after_ms: u64,
+    /// Downloads running at once.
+    pub concurrency: usize,
+    /// Title of the notification shown when a batch finishes while the page is hidden; `None`
+    /// = no notification.
+    pub notify_title: Option<String>,
 }
 
 impl Default for ManagerConfig {
@@ -38,6 +43,8 @@ impl Default for ManagerConfig {
             progress_interval_ms: 100,
             retry: RetryPolicy::default(),
             expire_after_ms: 7 * 24 * 60 * 60 * 1000,
+            concurrency: 4,
+            notify_title: None,
         }
     }
 }
@@ -53,6 +60,7 @@ pub(crate) struct AddOptions {
     pub headers: Vec<(String, String)>,
     pub signal: Option<AbortSignal>,
     pub integrity: Option<String>,
+    pub priority: i32,
 }
 
 /// A JS object being read field by field, with the path used in error messages.
@@ -143,11 +151,13 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
         "options",
         &[
             "name",
+            "concurrency",
             "timeouts",
             "retry",
             "chunkBytes",
             "progressIntervalMs",
             "expireAfterMs",
+            "notifyWhenDone",
         ],
     )?
     else {
@@ -199,12 +209,36 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     cfg.expire_after_ms = f
         .uint("expireAfterMs", 0, u64::MAX >> 11)?
         .unwrap_or(cfg.expire_after_ms);
+    cfg.concurrency = f
+        .uint("concurrency", 1, 1000)?
+        .map_or(cfg.concurrency, |n| n as usize);
+    if let Some(v) = f.get("notifyWhenDone")? {
+        cfg.notify_title = parse_notify(&v)?;
+    }
     let (lo, hi) = CHUNK_BYTES_RANGE;
     cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
     cfg.progress_interval_ms = f
         .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
         .unwrap_or(cfg.progress_interval_ms);
     Ok(cfg)
+}
+
+/// `notifyWhenDone: boolean | { title?: string }`.
+fn parse_notify(v: &JsValue) -> Result<Option<String>, DownloadError> {
+    const DEFAULT_TITLE: &str = "Downloads finished";
+    if let Some(b) = v.as_bool() {
+        return Ok(b.then(|| DEFAULT_TITLE.to_owned()));
+    }
+    let Some(f) = Fields::new(v, "options.notifyWhenDone", &["title"])? else {
+        return Err(DownloadError::invalid(
+            "options.notifyWhenDone",
+            "must be a boolean or { title }",
+        ));
+    };
+    Ok(Some(
+        f.string("title", 200)?
+            .unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
+    ))
 }
 
 /// Request headers the library sets itself; a caller's value would break resume checks.
@@ -216,11 +250,30 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
     let Some(f) = Fields::new(
         value,
         "options",
-        &["id", "filename", "headers", "signal", "integrity"],
+        &[
+            "id",
+            "filename",
+            "headers",
+            "signal",
+            "integrity",
+            "priority",
+        ],
     )?
     else {
         return Ok(out);
     };
+    if let Some(v) = f.get("priority")? {
+        let p = v
+            .as_f64()
+            .filter(|p| p.fract() == 0.0 && p.abs() <= 1e6)
+            .ok_or_else(|| {
+                DownloadError::invalid(
+                    "options.priority",
+                    "must be an integer from -1000000 to 1000000",
+                )
+            })?;
+        out.priority = p as i32;
+    }
     if let Some(v) = f.get("integrity")? {
         let s = v
             .as_string()
@@ -291,9 +344,12 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
 /// Resolves `url` against the page (like `fetch` does) and checks it is http(s) without
 /// credentials. Returns the absolute URL.
 pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
-    let raw = value
-        .as_string()
-        .ok_or_else(|| DownloadError::invalid("url", "must be a string"))?;
+    let raw = match value.dyn_ref::<web_sys::Url>() {
+        Some(u) => u.href(),
+        None => value
+            .as_string()
+            .ok_or_else(|| DownloadError::invalid("url", "must be a string or a URL"))?,
+    };
     if raw.trim().is_empty() {
         return Err(DownloadError::invalid("url", "must not be empty"));
     }

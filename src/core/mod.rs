@@ -10,6 +10,7 @@ pub mod error;
 pub mod headers;
 pub mod integrity;
 pub mod progress;
+pub mod queue;
 pub mod response;
 pub mod resume;
 pub mod retry;

@@ -95,3 +95,40 @@ pub fn request_persistence() {
         });
     }
 }
+
+fn notification_class() -> Option<js_sys::Function> {
+    get(&js_sys::global(), "Notification").and_then(|n| n.dyn_into().ok())
+}
+
+/// Shows a notification if the page is hidden and the user granted permission; does nothing
+/// otherwise (no window, no permission, a visible page).
+pub fn notify_if_hidden(title: &str, body: &str) {
+    let hidden = get(&js_sys::global(), "document")
+        .and_then(|d| get(&d, "visibilityState"))
+        .and_then(|v| v.as_string())
+        .is_some_and(|v| v == "hidden");
+    let Some(class) = notification_class() else {
+        return;
+    };
+    let granted = get(&class, "permission")
+        .and_then(|p| p.as_string())
+        .as_deref()
+        == Some("granted");
+    if !hidden || !granted {
+        return;
+    }
+    let options = js_sys::Object::new();
+    let _ = Reflect::set(&options, &"body".into(), &body.into());
+    let _ = Reflect::construct(&class, &js_sys::Array::of2(&title.into(), &options));
+}
+
+/// `Notification.requestPermission()`, or a promise of `'denied'` where there is none.
+pub fn request_notification_permission() -> Promise {
+    let request = notification_class()
+        .and_then(|c| get(&c, "requestPermission").map(|f| (c, f)))
+        .and_then(|(c, f)| f.dyn_into::<js_sys::Function>().ok().map(|f| (c, f)));
+    match request.and_then(|(c, f)| f.call0(&c).ok()) {
+        Some(p) => Promise::resolve(&p),
+        None => Promise::resolve(&JsValue::from_str("denied")),
+    }
+}

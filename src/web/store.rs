@@ -78,6 +78,8 @@ pub struct Record {
     pub final_url: Option<String>,
     /// Name for `save()`.
     pub filename: Option<String>,
+    /// Queue priority.
+    pub priority: i32,
     /// Request headers, replayed on resume.
     pub headers: Vec<(String, String)>,
     /// Strong ETag of the stored resource.
@@ -154,6 +156,7 @@ impl Record {
         set(&o, "url", self.url.as_str());
         set(&o, "finalUrl", opt_str(&self.final_url));
         set(&o, "filename", opt_str(&self.filename));
+        set(&o, "priority", self.priority);
         let headers: Array = self
             .headers
             .iter()
@@ -222,6 +225,7 @@ impl Record {
             url,
             final_url: field_str(o, "finalUrl"),
             filename: field_str(o, "filename"),
+            priority: field(o, "priority").as_f64().unwrap_or(0.0) as i32,
             headers,
             etag: field_str(o, "etag"),
             last_modified: field_str(o, "lastModified"),

@@ -101,7 +101,9 @@ pub async fn open(options: JsValue) -> JsValue {
     if get(&options, "name").is_undefined() {
         Reflect::set(&options, &"name".into(), &tag("db").into()).unwrap();
     }
-    let m = DownloadManager::open(options).await.expect("open");
+    let m = DownloadManager::open(Some(options.unchecked_into()))
+        .await
+        .expect("open");
     JsValue::from(m)
 }
 

@@ -1,0 +1,363 @@
+//! The manager API in headless Chromium against the fixture server: the queue, retries with
+//! Retry-After, group completion, pause/resume of everything, events, and argument checks.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use support::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn states(manager: &JsValue) -> Vec<String> {
+    js_sys::Array::from(&call(manager, "list", &[]).unwrap())
+        .iter()
+        .map(|d| get_str(&d, "state"))
+        .collect()
+}
+
+fn count(states: &[String], s: &str) -> usize {
+    states.iter().filter(|x| *x == s).count()
+}
+
+#[wasm_bindgen_test]
+async fn queue_runs_exactly_concurrency_in_fair_order() {
+    let t = tag("queue");
+    let m = open(obj(&[("concurrency", 2.into())])).await;
+    let started = Recorder::new(&m, "statechange");
+    let ids: Vec<String> = (0..5).map(|i| format!("q{i}")).collect();
+    let mut downloads = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let url = file_url(&t, &format!("size=150000&seed={i}&throttle=500000"));
+        // q4 is urgent: it jumps ahead of q2 and q3, which keep their order.
+        let priority = if i == 4 { 10 } else { 0 };
+        downloads.push(add(
+            &m,
+            &url,
+            obj(&[("id", id.as_str().into()), ("priority", priority.into())]),
+        ));
+    }
+    // Right after adding: two run, three wait and say so, and the server has seen two requests.
+    sleep(100).await;
+    let s = states(&m);
+    assert_eq!((count(&s, "running"), count(&s, "queued")), (2, 3), "{s:?}");
+    assert_eq!(
+        gets(&t).await.len(),
+        2,
+        "only the running downloads have sent requests"
+    );
+    // Never more than two at once, sampled while the batch runs.
+    for _ in 0..40 {
+        let s = states(&m);
+        assert!(count(&s, "running") <= 2, "{s:?}");
+        if count(&s, "completed") == 5 {
+            break;
+        }
+        sleep(25).await;
+    }
+    let result = call_async(&m, "whenAll", &[]).await.unwrap();
+    assert_eq!(js_sys::Array::from(&get(&result, "completed")).length(), 5);
+    for (i, d) in downloads.iter().enumerate() {
+        assert_bytes(d, i as u64, 150_000).await;
+    }
+    let order: Vec<String> = started
+        .all()
+        .iter()
+        .filter(|e| get_str(e, "state") == "running")
+        .map(|e| get_str(e, "id"))
+        .collect();
+    assert_eq!(order, ["q0", "q1", "q4", "q2", "q3"]);
+}
+
+#[wasm_bindgen_test]
+async fn pausing_frees_a_slot_and_pause_all_resume_all() {
+    let t = tag("slots");
+    let m = open(obj(&[("concurrency", 1.into())])).await;
+    let a = add(
+        &m,
+        &file_url(&t, "size=400000&seed=1&throttle=400000"),
+        JsValue::UNDEFINED,
+    );
+    let b = add(
+        &m,
+        &file_url(&t, "size=100000&seed=2&throttle=400000"),
+        JsValue::UNDEFINED,
+    );
+    sleep(100).await;
+    assert_eq!(
+        (get_str(&a, "state"), get_str(&b, "state")),
+        ("running".into(), "queued".into())
+    );
+    call(&a, "pause", &[]).unwrap();
+    assert_eq!(get_str(&a, "state"), "paused");
+    // b takes the freed slot.
+    assert!(wait_until(3000, || get_str(&b, "state") == "running").await);
+    call(&m, "pauseAll", &[]).unwrap();
+    assert_eq!(states(&m), ["paused", "paused"]);
+    call(&m, "resumeAll", &[]).unwrap();
+    let result = call_async(&m, "whenAll", &[]).await.unwrap();
+    assert_eq!(js_sys::Array::from(&get(&result, "completed")).length(), 2);
+    assert_bytes(&a, 1, 400_000).await;
+    assert_bytes(&b, 2, 100_000).await;
+}
+
+#[wasm_bindgen_test]
+async fn retry_honours_retry_after_as_the_request_log_shows() {
+    let t = tag("503");
+    let m = open(obj(&[("retry", obj(&[("backoffMs", 10.into())]))])).await;
+    let retries = Recorder::new(&m, "retry");
+    let dl = add(
+        &m,
+        &file_url(
+            &t,
+            "size=50000&seed=3&status=503&status_times=2&retry_after=1",
+        ),
+        JsValue::UNDEFINED,
+    );
+    done(&dl).await.expect("completes after two 503s");
+    assert_bytes(&dl, 3, 50_000).await;
+    let log = gets(&t).await;
+    assert_eq!(log.len(), 3);
+    let times: Vec<f64> = log.iter().map(|e| get_num(e, "t_ms").unwrap()).collect();
+    for w in times.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            (950.0..2500.0).contains(&gap),
+            "waited {gap} ms for Retry-After: 1"
+        );
+    }
+    let r = retries.all();
+    assert_eq!(r.len(), 2);
+    assert_eq!(get_num(&r[0], "delayMs"), Some(1000.0));
+    assert_eq!(get_num(&get(&r[0], "error"), "status"), Some(503.0));
+}
+
+#[wasm_bindgen_test]
+async fn retries_are_bounded_and_4xx_is_never_retried() {
+    let t = tag("500");
+    let m = open(obj(&[(
+        "retry",
+        obj(&[
+            ("limit", 2.into()),
+            ("backoffMs", 10.into()),
+            ("jitter", false.into()),
+        ]),
+    )]))
+    .await;
+    let dl = add(
+        &m,
+        &file_url(&t, "size=1000&status=500"),
+        JsValue::UNDEFINED,
+    );
+    let e = done(&dl).await.unwrap_err();
+    assert_eq!(
+        (code(&e), get_num(&e, "status")),
+        ("HTTP_STATUS".into(), Some(500.0))
+    );
+    assert_eq!(gets(&t).await.len(), 3, "one attempt and two retries");
+    let times: Vec<f64> = gets(&t)
+        .await
+        .iter()
+        .map(|e| get_num(e, "t_ms").unwrap())
+        .collect();
+    assert!(times[2] - times[1] >= times[1] - times[0], "backoff grows");
+    for status in [401, 403, 404, 410] {
+        let t = tag("4xx");
+        let dl = add(
+            &m,
+            &file_url(&t, &format!("size=1000&status={status}")),
+            JsValue::UNDEFINED,
+        );
+        assert_eq!(code(&done(&dl).await.unwrap_err()), "HTTP_STATUS");
+        assert_eq!(gets(&t).await.len(), 1, "{status} is not retried");
+    }
+    // A Retry-After beyond what the policy accepts is RATE_LIMITED, not a long wait.
+    let t = tag("429");
+    let dl = add(
+        &m,
+        &file_url(&t, "size=1000&status=429&retry_after=86400"),
+        JsValue::UNDEFINED,
+    );
+    let e = done(&dl).await.unwrap_err();
+    assert_eq!(code(&e), "RATE_LIMITED");
+    assert_eq!(get_num(&e, "retryAfterMs"), Some(86_400_000.0));
+}
+
+#[wasm_bindgen_test]
+async fn when_all_reports_mixed_outcomes_and_never_rejects_for_a_failure() {
+    let t = tag("whenall");
+    let m = open(obj(&[("retry", obj(&[("limit", 0.into())]))])).await;
+    let idle = Recorder::new(&m, "idle");
+    let ok = add(
+        &m,
+        &file_url(&t, "size=20000&seed=1"),
+        obj(&[("id", "ok".into())]),
+    );
+    add(
+        &m,
+        &file_url(&t, "size=20000&status=404"),
+        obj(&[("id", "missing".into())]),
+    );
+    let slow = add(
+        &m,
+        &file_url(&t, "size=2000000&throttle=100000"),
+        obj(&[("id", "slow".into())]),
+    );
+    let all = call(&m, "whenAll", &[]).unwrap();
+    let subset = call(&m, "whenAll", &[js_sys::Array::of1(&"ok".into()).into()]).unwrap();
+    let s = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(subset))
+        .await
+        .unwrap();
+    assert_eq!(
+        js_sys::Array::from(&get(&s, "completed")).to_vec(),
+        [JsValue::from("ok")]
+    );
+    call_async(&slow, "cancel", &[]).await.unwrap();
+    let r = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(all))
+        .await
+        .expect("never rejects");
+    assert_eq!(
+        js_sys::Array::from(&get(&r, "completed")).to_vec(),
+        [JsValue::from("ok")]
+    );
+    assert_eq!(
+        js_sys::Array::from(&get(&r, "cancelled")).to_vec(),
+        [JsValue::from("slow")]
+    );
+    let failed = js_sys::Array::from(&get(&r, "failed"));
+    assert_eq!(failed.length(), 1);
+    assert_eq!(
+        (
+            get_str(&failed.get(0), "id"),
+            get_str(&failed.get(0), "code")
+        ),
+        ("missing".into(), "HTTP_STATUS".into())
+    );
+    assert!(get_str(&ok, "state") == "completed");
+    assert!(
+        wait_until(1000, || idle.len() == 1).await,
+        "idle once when the batch settled"
+    );
+    // Already settled: resolves at once.
+    let again = call_async(
+        &m,
+        "whenAll",
+        &[js_sys::Array::of1(&"missing".into()).into()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(js_sys::Array::from(&get(&again, "failed")).length(), 1);
+    let e = call(&m, "whenAll", &[js_sys::Array::of1(&"nope".into()).into()]).unwrap_err();
+    assert_eq!(code(&e), "INVALID_ARGUMENT");
+    assert!(get_str(&e, "message").starts_with("ids[0]"));
+}
+
+#[wasm_bindgen_test]
+async fn bad_manager_and_add_options_name_the_field() {
+    for (options, field) in [
+        (obj(&[("concurrency", 0.into())]), "options.concurrency"),
+        (obj(&[("concurrency", "4".into())]), "options.concurrency"),
+        (
+            obj(&[("retry", obj(&[("limit", (-1).into())]))]),
+            "options.retry.limit",
+        ),
+        (
+            obj(&[("retry", obj(&[("jitter", "yes".into())]))]),
+            "options.retry.jitter",
+        ),
+        (
+            obj(&[("retry", obj(&[("backof", 1.into())]))]),
+            "options.retry.backof",
+        ),
+        (
+            obj(&[("expireAfterMs", (-5).into())]),
+            "options.expireAfterMs",
+        ),
+        (
+            obj(&[("notifyWhenDone", "x".into())]),
+            "options.notifyWhenDone",
+        ),
+        (
+            obj(&[("notifyWhenDone", obj(&[("titel", "x".into())]))]),
+            "options.notifyWhenDone.titel",
+        ),
+        (
+            obj(&[("progressIntervalMs", (-1).into())]),
+            "options.progressIntervalMs",
+        ),
+        (obj(&[("name", "".into())]), "options.name"),
+    ] {
+        let err =
+            match resumable_downloads::api::DownloadManager::open(Some(options.unchecked_into()))
+                .await
+            {
+                Ok(_) => panic!("{field} accepted"),
+                Err(e) => e,
+            };
+        assert_eq!(code(&err), "INVALID_ARGUMENT");
+        let msg = get_str(&err, "message");
+        assert!(msg.starts_with(&format!("{field}:")), "{msg}");
+    }
+    let m = open(JsValue::UNDEFINED).await;
+    let url = file_url("unused", "size=1");
+    for (options, field) in [
+        (obj(&[("priority", 1.5.into())]), "options.priority"),
+        (obj(&[("integrity", "md5-abc".into())]), "options.integrity"),
+        (obj(&[("integrity", 5.into())]), "options.integrity"),
+        (obj(&[("filename", "".into())]), "options.filename"),
+        (
+            obj(&[("headers", obj(&[("X-Token", 5.into())]))]),
+            "options.headers.X-Token",
+        ),
+        (JsValue::from("fast"), "options"),
+    ] {
+        let err = call(&m, "add", &[url.as_str().into(), options]).unwrap_err();
+        assert_eq!(code(&err), "INVALID_ARGUMENT");
+        let msg = get_str(&err, "message");
+        assert!(msg.starts_with(&format!("{field}:")), "{msg}");
+    }
+    // A URL object is accepted like its string.
+    let u = web_sys::Url::new(&file_url(&tag("urlobj"), "size=10&seed=4")).unwrap();
+    let d = call(&m, "add", &[u.into(), JsValue::UNDEFINED]).unwrap();
+    done(&d).await.expect("completes");
+    assert_bytes(&d, 4, 10).await;
+}
+
+#[wasm_bindgen_test]
+async fn every_method_refuses_after_close() {
+    let m = open(JsValue::UNDEFINED).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let url: JsValue = file_url("closed", "size=1").into();
+    for (method, args) in [
+        ("add", vec![url.clone()]),
+        (
+            "on",
+            vec!["progress".into(), js_sys::Function::new_no_args("").into()],
+        ),
+        ("whenAll", vec![]),
+        ("pauseAll", vec![]),
+        ("resumeAll", vec![]),
+    ] {
+        let err = call(&m, method, &args).unwrap_err();
+        assert_eq!(code(&err), "INVALID_ARGUMENT", "{method}");
+        assert!(get_str(&err, "message").starts_with("manager:"), "{method}");
+    }
+    let err = call_async(&m, "remove", &["x".into()]).await.unwrap_err();
+    assert_eq!(code(&err), "INVALID_ARGUMENT");
+}
+
+#[wasm_bindgen_test]
+async fn is_download_error_checks_the_name() {
+    use resumable_downloads::api::is_download_error;
+    let e = js_sys::Error::new("x");
+    assert!(!is_download_error(&e));
+    e.set_name("DownloadError");
+    js_sys::Reflect::set(&e, &"code".into(), &"NETWORK".into()).unwrap();
+    assert!(
+        is_download_error(&e),
+        "works for errors from another copy of the library"
+    );
+    assert!(!is_download_error(&JsValue::from("DownloadError")));
+    assert!(!is_download_error(&JsValue::NULL));
+}
