@@ -218,8 +218,10 @@ async fn stall_timeout_has_its_own_code() {
     let m = open(obj(&[
         ("timeouts", timeouts(5000, 400, 0)),
         ("progressIntervalMs", 0.into()),
+        no_retry(),
     ]))
     .await;
+    let started = js_sys::Date::now();
     let dl = add(
         &m,
         &file_url(&t, "size=200000&stall_at=65536&stall_ms=20000"),
@@ -227,8 +229,41 @@ async fn stall_timeout_has_its_own_code() {
     );
     let err = done(&dl).await.unwrap_err();
     assert_eq!(code(&err), "STALLED");
+    let took = js_sys::Date::now() - started;
+    assert!(took < 5000.0, "the stall was noticed after {took} ms");
     let got = get_num(&get(&dl, "progress"), "transferredBytes").unwrap();
     assert!(got > 0.0 && got <= 65536.0, "stalled after {got} bytes");
+    assert_eq!(gets(&t).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_stall_is_resumed_automatically() {
+    // RELIABILITY case 16: STALLED, then an automatic resume from the stored bytes.
+    let t = tag("stall-resume");
+    let size = 300_000;
+    let m = open(obj(&[
+        ("timeouts", timeouts(5000, 400, 0)),
+        ("retry", obj(&[("backoffMs", 20.into())])),
+    ]))
+    .await;
+    let retries = Recorder::new(&m, "retry");
+    let url = file_url(
+        &t,
+        &format!("size={size}&seed=13&stall_at=100000&stall_ms=20000&stall_times=1"),
+    );
+    let dl = add(&m, &url, JsValue::UNDEFINED);
+    done(&dl).await.expect("resumes and completes");
+    assert_bytes(&dl, 13, size).await;
+    let r = retries.all();
+    assert_eq!(r.len(), 1);
+    assert_eq!(code(&get(&r[0], "error")), "STALLED");
+    let log = gets(&t).await;
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        get_str(&log[1], "range"),
+        "bytes=100000-",
+        "resumed where the stall began"
+    );
 }
 
 #[wasm_bindgen_test]
