@@ -28,4 +28,7 @@ export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install \
   -- ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager}
 
+echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
+./scripts/consumer-test.sh
+
 echo "== all tests passed in $(( $(date +%s) - started )) s"

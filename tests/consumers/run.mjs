@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// Opens a consumer page in headless Chromium and waits for its verdict.
+//
+//   node tests/consumers/run.mjs --serve DIR [--query QUERY] [--timeout SECONDS]
+//   node tests/consumers/run.mjs URL [--timeout SECONDS]
+//
+// With --serve, DIR is served on 127.0.0.1 (a free port) for the duration of the run and its
+// index.html is opened, with QUERY appended (e.g. `fixture=http://127.0.0.1:1234`).
+// The page reports by setting document.body.dataset.result to 'ok' or 'error', the reason in
+// its text. Console errors, uncaught exceptions, failed requests and 4xx/5xx responses are
+// printed. Exits 0 only for 'ok'.
+//
+// Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM), driven by playwright-core.
+
+import { createReadStream, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    serve: { type: 'string' },
+    query: { type: 'string', default: '' },
+    timeout: { type: 'string', default: '60' },
+  },
+});
+const timeoutMs = Number(values.timeout) * 1000;
+if (!(timeoutMs > 0)) usage('--timeout must be a positive number of seconds');
+if (values.serve ? positionals.length !== 0 : positionals.length !== 1) usage();
+
+function usage(message) {
+  if (message) console.error(message);
+  console.error('usage: run.mjs --serve DIR [--query QUERY] [--timeout S] | run.mjs URL [--timeout S]');
+  process.exit(2);
+}
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+};
+
+// A static file server for one directory, bound to 127.0.0.1 on a free port.
+function serve(dir) {
+  const root = resolve(dir);
+  const server = createServer((req, res) => {
+    let path;
+    try {
+      path = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    if (path.endsWith('/')) path += 'index.html';
+    const file = normalize(join(root, path));
+    let stat;
+    if (file.startsWith(root + sep)) {
+      try {
+        stat = statSync(file);
+      } catch {}
+    }
+    if (!stat || !stat.isFile() || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+      'content-length': stat.size,
+      'cache-control': 'no-store',
+    });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  });
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok(server));
+  });
+}
+
+let server;
+let browser;
+// Whatever happens, the run ends: the page wait is bounded, and so is the whole run.
+const hardStop = setTimeout(() => {
+  console.error(`FAIL: no verdict within ${timeoutMs / 1000 + 30} s`);
+  process.exit(1);
+}, timeoutMs + 30_000);
+hardStop.unref();
+
+async function main() {
+  let url = positionals[0];
+  if (values.serve) {
+    server = await serve(values.serve);
+    const query = values.query ? `?${values.query}` : '';
+    url = `http://127.0.0.1:${server.address().port}/${query}`;
+  }
+  console.log(`opening ${url}`);
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      problems.push(`console.${msg.type()}: ${msg.text()}`);
+    }
+  });
+  page.on('pageerror', (err) => problems.push(`uncaught: ${err.stack ?? err}`));
+  page.on('requestfailed', (req) =>
+    problems.push(`request failed: ${req.method()} ${req.url()} (${req.failure()?.errorText})`),
+  );
+  page.on('response', (res) => {
+    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.request().method()} ${res.url()}`);
+  });
+
+  let result;
+  try {
+    await page.goto(url, { timeout: timeoutMs });
+    const handle = await page.waitForFunction(() => document.body?.dataset.result, null, {
+      timeout: timeoutMs,
+      polling: 100,
+    });
+    result = await handle.jsonValue();
+  } catch (e) {
+    result = `no verdict (${e.message.split('\n')[0]})`;
+  }
+  const text = await page
+    .evaluate(() => document.body?.innerText.trim() ?? '')
+    .catch((e) => `(page text unavailable: ${e.message})`);
+
+  for (const p of problems) console.log(`  ${p}`);
+  if (result === 'ok') {
+    console.log(`PASS: ${text}`);
+    return 0;
+  }
+  console.log(`FAIL: ${result}: ${text}`);
+  return 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  console.error(`FAIL: ${e.stack ?? e}`);
+} finally {
+  await browser?.close().catch(() => {});
+  if (server) {
+    const closed = new Promise((ok) => server.close(ok));
+    server.closeAllConnections();
+    await closed;
+  }
+}
+process.exit(code);
