@@ -47,12 +47,19 @@ function tileFor(sample) {
   return entry;
 }
 
-function start(entry) {
-  const download = manager.add(sampleUrl(entry.sample), { filename: entry.sample.name });
+function attach(entry, download) {
   entry.download = download;
   tiles.set(download.id, entry);
-  download.done.catch(() => {}); // failures are shown on the tile
   markDirty(download.id);
+}
+
+function start(entry) {
+  const existing = entry.download;
+  if (existing && (existing.state === 'failed' || existing.state === 'paused')) {
+    existing.resume();
+    return;
+  }
+  attach(entry, manager.add(sampleUrl(entry.sample), { id: entry.sample.name, filename: entry.sample.name }));
 }
 
 function markDirty(id) {
@@ -82,6 +89,7 @@ function paint({ el, download }) {
   el.querySelector('.rate').textContent = state === 'running' ? `${formatBytes(p.bytesPerSecond)}/s` : '';
   el.querySelector('.eta').textContent = state === 'running' && p.etaSeconds != null ? `${Math.ceil(p.etaSeconds)} s left` : '';
   el.querySelector('.start').disabled = state === 'running' || state === 'queued' || state === 'completed';
+  el.querySelector('.start').textContent = state === 'paused' || state === 'failed' ? 'Resume' : 'Start';
   el.querySelector('.cancel').disabled = !(state === 'running' || state === 'queued');
   el.querySelector('.save').disabled = state !== 'completed';
 }
@@ -100,8 +108,13 @@ document.addEventListener('visibilitychange', () => {
 });
 
 const entries = SAMPLES.map(tileFor);
+// Downloads stored before a reload come back with their bytes; running ones continue.
+for (const e of entries) {
+  const restored = manager.get(e.sample.name);
+  if (restored) attach(e, restored);
+}
 document.getElementById('start-all').addEventListener('click', () => {
-  for (const e of entries) if (!e.download || ['failed', 'cancelled'].includes(e.download.state)) start(e);
+  for (const e of entries) if (!e.download || ['failed', 'cancelled', 'paused'].includes(e.download.state)) start(e);
 });
 // Start the first sample right away so the page shows a download in progress.
-start(entries[0]);
+if (!entries[0].download) start(entries[0]);
