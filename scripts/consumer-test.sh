@@ -67,6 +67,8 @@ plain() {
   node tests/consumers/run.mjs --serve "$work/plain" --query "fixture=$FIXTURE_URL"
 }
 step "plain consumer (import map, no bundler)" plain
+step "save() and the notification of a batch finished while hidden" \
+  node tests/consumers/features.mjs "$work/plain" "$FIXTURE_URL"
 
 vite_app() {
   cp -r tests/consumers/vite "$work/vite"

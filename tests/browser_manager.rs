@@ -361,3 +361,53 @@ async fn is_download_error_checks_the_name() {
     assert!(!is_download_error(&JsValue::from("DownloadError")));
     assert!(!is_download_error(&JsValue::NULL));
 }
+
+#[wasm_bindgen_test]
+async fn remove_deletes_the_stored_bytes_and_forgets_the_download() {
+    let (t, name) = (tag("remove"), tag("db"));
+    let m = open_named(&name, vec![("chunkBytes", 65536.into())]).await;
+    let done_one = add(
+        &m,
+        &file_url(&t, "size=200000&seed=5"),
+        obj(&[("id", "a".into())]),
+    );
+    done(&done_one).await.unwrap();
+    let running = add(
+        &m,
+        &file_url(&t, "size=2000000&seed=6&throttle=400000"),
+        obj(&[("id", "b".into())]),
+    );
+    wait_bytes(&running, 100_000.0, 10_000).await;
+    for id in ["a", "b"] {
+        assert!(!stored_record(&name, id).await.is_undefined());
+        assert_eq!(
+            call_async(&m, "remove", &[id.into()]).await.unwrap(),
+            JsValue::TRUE
+        );
+        assert!(
+            call(&m, "get", &[id.into()]).unwrap().is_undefined(),
+            "{id} forgotten"
+        );
+        assert!(
+            stored_record(&name, id).await.is_undefined(),
+            "{id} record deleted"
+        );
+        assert!(
+            stored_chunks(&name, id).await.is_empty(),
+            "{id} chunks deleted"
+        );
+    }
+    assert_eq!(
+        get_str(&running, "state"),
+        "cancelled",
+        "a running download is cancelled"
+    );
+    assert_eq!(
+        call_async(&m, "remove", &["a".into()]).await.unwrap(),
+        JsValue::FALSE
+    );
+    assert_eq!(
+        js_sys::Array::from(&call(&m, "list", &[]).unwrap()).length(),
+        0
+    );
+}

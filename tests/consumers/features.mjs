@@ -1,0 +1,85 @@
+// Drives tests/consumers/plain/features.html (served from the installed consumer project) in
+// headless Chromium: save() must hand the browser a file with exactly the downloaded bytes, and
+// a batch that finishes while the page is hidden must show one notification summing it up.
+// Usage: node features.mjs <consumer dir> <fixture URL>
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+
+const [dir, fixture] = process.argv.slice(2);
+if (!dir || !fixture) {
+  console.error('usage: node features.mjs <consumer dir> <fixture URL>');
+  process.exit(2);
+}
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const server = createServer(async (req, res) => {
+  const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  try {
+    const body = await readFile(join(dir, path));
+    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const failures = [];
+const check = (ok, what) => { console.log(`${ok ? 'ok' : 'FAIL'}: ${what}`); if (!ok) failures.push(what); };
+const hardStop = setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 90_000);
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+try {
+  const context = await browser.newContext({ acceptDownloads: true });
+  await context.grantPermissions(['notifications'], { origin });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  await page.goto(`${origin}/features.html?fixture=${encodeURIComponent(fixture)}`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 30_000 });
+
+  // save(): the browser receives a file with the downloaded bytes and the given name.
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('#save')]);
+  const saved = await readFile(await download.path());
+  const want = Buffer.from(await (await fetch(`${fixture}/content?seed=9&start=0&len=100000`)).arrayBuffer());
+  check(download.suggestedFilename() === 'saved.bin', `save() file name (${download.suggestedFilename()})`);
+  check(saved.equals(want), `save() bytes (${saved.length} bytes)`);
+
+  check(await page.evaluate(() => window.requestPermission()) === 'granted', 'requestNotificationPermission() with permission granted');
+
+  // Hide the page. Headless Chromium keeps every tab visible (another tab in front or a
+  // minimized window change nothing), so the visibility is emulated: document.visibilityState
+  // reads 'hidden' and a visibilitychange is dispatched, as when the user switches away.
+  const setVisibility = (state) => page.evaluate((s) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+  await setVisibility('hidden');
+  const result = await page.evaluate(() => window.startBatch());
+  check(result.completed.length === 2 && result.failed.length === 1 && result.failed[0].code === 'HTTP_STATUS',
+    `whenAll while hidden: ${JSON.stringify(result)}`);
+  await page.waitForFunction(() => window.notifications.length > 0, null, { timeout: 10_000 });
+  const notes = await page.evaluate(() => window.notifications);
+  check(notes.length === 1 && notes[0].title === 'Batch done' && notes[0].body === '2 completed, 1 failed',
+    `notification while hidden: ${JSON.stringify(notes)}`);
+
+  // Visible again: a batch that finishes in front of the user shows no notification.
+  await setVisibility('visible');
+  const second = await page.evaluate(() => window.startBatch());
+  check(second.completed.length === 2, 'second batch transferred');
+  await page.waitForTimeout(300);
+  check((await page.evaluate(() => window.notifications.length)) === 1, 'no notification while visible');
+} finally {
+  clearTimeout(hardStop);
+  await browser.close();
+  server.close();
+}
+if (failures.length) {
+  console.error(`${failures.length} feature check(s) failed`);
+  process.exit(1);
+}
