@@ -306,8 +306,12 @@ impl Run<'_> {
         }
     }
 
-    /// Waits as the retry policy says, or gives up.
+    /// Waits as the retry policy says, or gives up. A network failure while the browser is
+    /// offline is not counted: the download waits for the `online` event instead.
     async fn back_off(&mut self, e: DownloadError, made_progress: bool) -> Result<(), Outcome> {
+        if e.code == ErrorCode::Network && is_offline() {
+            return wait_online(self.stop).await.map_err(Outcome::Stopped);
+        }
         let verdict = self.retry.on_failure(
             &self.cfg.retry,
             &e,

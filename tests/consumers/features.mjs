@@ -74,6 +74,18 @@ try {
   check(second.completed.length === 2, 'second batch transferred');
   await page.waitForTimeout(300);
   check((await page.evaluate(() => window.notifications.length)) === 1, 'no notification while visible');
+
+  // Offline: the connection drops (the server cuts it at 1.5 MB, while the browser is offline),
+  // and the download waits for the browser to come back online instead of using up retries
+  // (this manager allows none), then resumes and completes.
+  await page.evaluate(() => window.startLong());
+  await page.waitForFunction(() => window.progressOf() > 300_000, null, { timeout: 15_000 });
+  await context.setOffline(true);
+  await page.waitForFunction(() => window.progressOf() >= 1_400_000, null, { timeout: 15_000 });
+  await page.waitForTimeout(1000);
+  check(await page.evaluate(() => window.long.state) === 'running', 'still running while offline');
+  await context.setOffline(false);
+  check(await page.evaluate(() => window.longDone()), 'completed byte-exact after coming back online');
 } finally {
   clearTimeout(hardStop);
   await browser.close();

@@ -40,5 +40,18 @@ window.startBatch = async () => {
   ];
   return manager.whenAll(ids);
 };
+window.startLong = () => {
+  const dl = manager.add(`${fixture}/file?size=3000000&seed=3&throttle=1000000&cut_at=1500000&cut_times=1&tag=features-offline`);
+  window.long = dl;
+  return dl.id;
+};
+window.progressOf = () => window.long.progress.transferredBytes;
+window.longDone = async () => {
+  const dl = await window.long.done.catch((e) => null);
+  if (!dl) return false;
+  const got = new Uint8Array(await (await dl.blob()).arrayBuffer());
+  const want = new Uint8Array(await (await fetch(`${fixture}/content?seed=3&start=0&len=3000000`)).arrayBuffer());
+  return got.length === want.length && got.every((b, i) => b === want[i]);
+};
 document.body.dataset.ready = 'yes';
 status.textContent = 'ready';
