@@ -57,6 +57,7 @@ step "package contents" check_tarball
 
 plain() {
   cp -r tests/consumers/plain "$work/plain"
+  cp tests/consumers/shared/check.js "$work/plain/"
   # The package has no dependencies: the tarball is all there is to install.
   (cd "$work/plain" && npm install --offline "${npm_flags[@]}" "$tarball") || return 1
   # The `exports` map resolves the entry point and the .wasm (what bundlers ask for).
@@ -72,6 +73,7 @@ step "save() and the notification of a batch finished while hidden" \
 
 vite_app() {
   cp -r tests/consumers/vite "$work/vite"
+  cp tests/consumers/shared/check.js "$work/vite/src/"
   # Vite and its dependencies come from the npm cache when the root `npm ci` put them there.
   (cd "$work/vite" && npm install --prefer-offline "${npm_flags[@]}" "$tarball" &&
     node_modules/.bin/vite build --logLevel warn) || return 1

@@ -128,6 +128,10 @@ fn opt_str(v: &Option<String>) -> JsValue {
     v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
 }
 
+fn opt_bytes(v: Option<&[u8]>) -> JsValue {
+    v.map_or(JsValue::NULL, |b| Uint8Array::from(b).into())
+}
+
 fn opt_num(v: Option<u64>) -> JsValue {
     v.map_or(JsValue::NULL, |n| JsValue::from(n as f64))
 }
@@ -183,13 +187,7 @@ impl Record {
             opt_str(&self.error.as_ref().map(|e| e.1.clone())),
         );
         set(&o, "integrity", opt_str(&self.integrity));
-        set(
-            &o,
-            "hash",
-            self.hash
-                .as_deref()
-                .map_or(JsValue::NULL, |h| Uint8Array::from(h).into()),
-        );
+        set(&o, "hash", opt_bytes(self.hash.as_deref()));
         set(&o, "integrityRestarts", self.integrity_restarts);
         set(&o, "epoch", self.epoch);
         set(&o, "contentType", opt_str(&self.content_type));
@@ -273,13 +271,7 @@ impl Chunk {
         set(&o, "offset", self.offset as f64);
         set(&o, "len", self.len as f64);
         set(&o, "blob", self.blob.clone());
-        set(
-            &o,
-            "hash",
-            self.hash
-                .as_deref()
-                .map_or(JsValue::NULL, |h| Uint8Array::from(h).into()),
-        );
+        set(&o, "hash", opt_bytes(self.hash.as_deref()));
         o
     }
 

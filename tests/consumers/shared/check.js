@@ -1,0 +1,80 @@
+// The consumer check shared by the plain and the Vite consumer: downloads a file from the fixture
+// server with the installed package and checks every byte. Copied next to each consumer's main.js
+// by scripts/consumer-test.sh.
+// The fixture server's URL comes in the `fixture` query parameter. The outcome is written to
+// document.body.dataset.result: 'ok', or 'error' with the reason in the page text.
+import init, { DownloadManager, isDownloadError } from 'resumable-downloads';
+
+const SIZE = 300001;
+const SEED = 9n;
+
+// The fixture server's content: byte o of seed s is byte (o % 8) of splitmix64(s * golden ^ o / 8).
+const MASK = (1n << 64n) - 1n;
+const GOLDEN = 0x9e3779b97f4a7c15n;
+function splitmix64(x) {
+  let z = (x + GOLDEN) & MASK;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK;
+  return z ^ (z >> 31n);
+}
+function expectedBytes(seed, size) {
+  const out = new Uint8Array(size);
+  const key = (seed * GOLDEN) & MASK;
+  for (let word = 0; word * 8 < size; word++) {
+    let v = splitmix64(key ^ BigInt(word));
+    for (let i = 0; i < 8 && word * 8 + i < size; i++) {
+      out[word * 8 + i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+  }
+  return out;
+}
+
+async function check(tag) {
+  const fixture = new URLSearchParams(location.search).get('fixture');
+  if (!fixture) throw new Error('missing ?fixture=<fixture server URL>');
+
+  await init();
+
+  // Errors are DownloadErrors with a stable code, recognised by isDownloadError.
+  const manager = await DownloadManager.open({ name: `consumer-${Date.now()}` });
+  try {
+    manager.add('ftp://example.com/file');
+    throw new Error('add() accepted an ftp: URL');
+  } catch (e) {
+    if (!isDownloadError(e) || e.code !== 'INVALID_ARGUMENT') throw e;
+  }
+  if (isDownloadError(new Error('plain'))) throw new Error('isDownloadError accepted a plain Error');
+
+  const dl = manager.add(`${fixture}/file?size=${SIZE}&seed=${SEED}&tag=${tag}`);
+  const done = await dl.done;
+  if (done !== dl) throw new Error('done did not resolve with the download');
+  if (dl.state !== 'completed') throw new Error(`state is ${dl.state} after done`);
+
+  const got = new Uint8Array(await (await dl.blob()).arrayBuffer());
+  if (got.length !== SIZE) throw new Error(`got ${got.length} bytes, expected ${SIZE}`);
+  const want = expectedBytes(SEED, SIZE);
+  for (let i = 0; i < SIZE; i++) {
+    if (got[i] !== want[i]) throw new Error(`byte ${i} is ${got[i]}, expected ${want[i]}`);
+  }
+  await manager.remove(dl.id);
+  await manager.close();
+  return `${SIZE} bytes verified`;
+}
+
+/** Runs the check and reports it in the page; `tag` names the requests in the fixture's log. */
+export function run(tag) {
+  const status = document.getElementById('status');
+  check(tag).then(
+    (summary) => {
+      status.textContent = `ok: ${summary}`;
+      document.body.dataset.result = 'ok';
+    },
+    (e) => {
+      // Not isDownloadError: it needs the module, and init() may be what failed.
+      const reason = e?.name === 'DownloadError' ? `${e.code}: ${e.message}` : String(e?.stack ?? e);
+      status.textContent = `error: ${reason}`;
+      document.body.dataset.result = 'error';
+    },
+  );
+}
