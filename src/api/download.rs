@@ -1,6 +1,6 @@
 //! [`Download`]: one download's handle, state and result.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
@@ -16,8 +16,10 @@ use crate::core::resume::{Identity, Restart};
 use crate::core::DownloadError;
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::sleep_ms;
+use crate::web::env::or_stop;
 use crate::web::js::describe;
 use crate::web::store::Record;
+use crate::web::tabs::{try_lock, LockGuard, LockWait};
 use crate::web::writer::Writer;
 
 /// A download's lifecycle state. The strings are part of the JS contract.
@@ -89,6 +91,12 @@ pub(crate) struct DownloadCell {
     pub events: Rc<Events>,
     pub manager: Weak<ManagerInner>,
     pub m: RefCell<Mutable>,
+    /// Another tab runs this download now; this one mirrors its events.
+    remote: Cell<bool>,
+    /// The download's Web Lock, held between a takeover and the run it starts.
+    lock: RefCell<Option<LockGuard>>,
+    /// Stops the wait for the lock of a download another tab runs.
+    watch: RefCell<Option<StopToken>>,
 }
 
 fn new_done(swallow: &JsValue) -> (Promise, Option<(Function, Function)>) {
@@ -133,6 +141,9 @@ impl DownloadCell {
                 handle: JsValue::UNDEFINED,
                 signal_listener: None,
             }),
+            remote: Cell::new(false),
+            lock: RefCell::new(None),
+            watch: RefCell::new(None),
         });
         let handle: JsValue = Download { cell: cell.clone() }.into();
         cell.m.borrow_mut().handle = handle.clone();
@@ -186,7 +197,31 @@ impl DownloadCell {
                 ("previousState", from.as_str().into()),
             ],
         );
+        let error = self
+            .m
+            .borrow()
+            .error
+            .as_ref()
+            .map(error_summary)
+            .unwrap_or(JsValue::NULL);
+        self.mirror(
+            "statechange",
+            &[("state", to.as_str().into()), ("error", error)],
+        );
         true
+    }
+
+    /// Tells the other tabs what happened to a download this tab runs.
+    fn mirror(&self, kind: &str, pairs: &[(&str, JsValue)]) {
+        if self.remote.get() {
+            return;
+        }
+        if let Some(manager) = self.manager.upgrade() {
+            let mut all: Vec<(&str, JsValue)> =
+                vec![("type", kind.into()), ("id", self.id.as_str().into())];
+            all.extend(pairs.iter().cloned());
+            manager.post(&object(&all));
+        }
     }
 
     fn emit(&self, kind: &str, extra: &[(&str, JsValue)]) {
@@ -212,6 +247,7 @@ impl DownloadCell {
             m.progress = p;
         }
         self.emit("progress", &[("progress", progress_value(&p))]);
+        self.mirror("progress", &[("progress", progress_value(&p))]);
     }
 
     /// Progress after an announced restart or cut: the only time it may go backwards (I5).
@@ -220,13 +256,12 @@ impl DownloadCell {
     }
 
     pub fn emit_restarted(&self, reason: Restart, wasted: u64) {
-        self.emit(
-            "restarted",
-            &[
-                ("reason", reason.as_str().into()),
-                ("wastedBytes", JsValue::from(wasted as f64)),
-            ],
-        );
+        let pairs = [
+            ("reason", JsValue::from(reason.as_str())),
+            ("wastedBytes", JsValue::from(wasted as f64)),
+        ];
+        self.emit("restarted", &pairs);
+        self.mirror("restarted", &pairs);
     }
 
     pub fn emit_retry(&self, error: &DownloadError, attempt: u32, delay_ms: u64) {
@@ -324,20 +359,173 @@ impl DownloadCell {
             m.stop = StopToken::default();
             (writer, m.stop.clone())
         };
-        self.transition(State::Running);
-        manager.request_persistence();
         let cfg = manager.run_config();
         let running = manager.run_started();
+        let lock_name = manager.lock_name(&self.id);
         let cell = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let mut writer = writer;
-            let outcome = task::run(&cell, &mut writer, &cfg, &stop).await;
-            cell.finish_run(writer, outcome).await;
+            // One writer per download: the tab that holds its lock.
+            let guard = match (cell.lock.borrow_mut().take(), &lock_name) {
+                (Some(g), _) => Some(g),
+                (None, Some(name)) => match try_lock(name).await {
+                    Some(g) => Some(g),
+                    None => {
+                        cell.owned_elsewhere(writer);
+                        if let Some(manager) = cell.manager.upgrade() {
+                            manager.run_ended(&cell);
+                        }
+                        return;
+                    }
+                },
+                (None, None) => None,
+            };
+            if cell.state() != State::Queued || stop.reason().is_some() {
+                // Paused or cancelled while waiting for the lock.
+                cell.m.borrow_mut().writer = Some(writer);
+            } else {
+                cell.transition(State::Running);
+                if let Some(manager) = cell.manager.upgrade() {
+                    manager.request_persistence();
+                }
+                let outcome = task::run(&cell, &mut writer, &cfg, &stop).await;
+                cell.finish_run(writer, outcome).await;
+            }
             if let Some(manager) = cell.manager.upgrade() {
                 manager.run_ended(&cell);
             }
+            // Released only once the final state is stored, so that a tab taking over reads it.
+            drop(guard);
             drop(running);
         });
+    }
+
+    /// Another tab holds the download's lock: this tab mirrors it and waits to take over.
+    fn owned_elsewhere(self: &Rc<Self>, writer: Writer) {
+        self.m.borrow_mut().writer = Some(writer);
+        self.remote.set(true);
+        if self.state() == State::Queued {
+            self.transition(State::Running);
+        }
+        self.watch_for_takeover();
+    }
+
+    /// Queues for the lock of a download another tab runs. When it is granted (that tab closed,
+    /// crashed, paused or finished), the stored record says which: a download left running is
+    /// taken over from its stored bytes; anything else just releases the lock again.
+    fn watch_for_takeover(self: &Rc<Self>) {
+        let Some(name) = self.manager.upgrade().and_then(|m| m.lock_name(&self.id)) else {
+            return;
+        };
+        if self.watch.borrow().is_some() {
+            return;
+        }
+        let stop = StopToken::default();
+        *self.watch.borrow_mut() = Some(stop.clone());
+        let cell = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(mut wait) = LockWait::new(&name) else {
+                return;
+            };
+            let granted = or_stop(&stop, Box::pin(wait.granted())).await;
+            cell.watch.borrow_mut().take();
+            let Ok(Some(guard)) = granted else { return };
+            let Some(manager) = cell.manager.upgrade() else {
+                return;
+            };
+            let Some(rec) = manager.load_record(&cell.id).await else {
+                return;
+            };
+            if !matches!(rec.state.as_str(), "running" | "queued") || cell.state().is_settled() {
+                return;
+            }
+            cell.remote.set(false);
+            cell.set_record(rec.clone());
+            if let Some(w) = cell.m.borrow_mut().writer.as_mut() {
+                w.adopt(rec);
+            }
+            *cell.lock.borrow_mut() = Some(guard);
+            cell.request_run();
+        });
+    }
+
+    fn stop_watching(&self) {
+        if let Some(stop) = self.watch.borrow_mut().take() {
+            stop.stop(StopReason::Close);
+        }
+    }
+
+    /// Applies an event posted by the tab that runs this download.
+    pub fn apply_mirror(self: &Rc<Self>, kind: &str, msg: &JsValue) {
+        // A download this tab runs (its writer is out, in the run) is the truth here.
+        if !self.remote.get() && self.m.borrow().writer.is_none() && self.state() == State::Running
+        {
+            return;
+        }
+        let field = |k: &str| {
+            js_sys::Reflect::get(msg, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+        };
+        match kind {
+            "progress" => {
+                self.remote.set(true);
+                if self.state() != State::Running {
+                    self.transition(State::Running);
+                    self.watch_for_takeover();
+                }
+                if let Some(p) = progress_from(&field("progress")) {
+                    self.report_progress(p);
+                }
+            }
+            "restarted" => self.emit(
+                "restarted",
+                &[
+                    ("reason", field("reason")),
+                    ("wastedBytes", field("wastedBytes")),
+                ],
+            ),
+            "statechange" => {
+                let state = field("state").as_string().map(|s| State::parse(&s));
+                match state {
+                    Some(State::Running | State::Queued) => {
+                        self.remote.set(true);
+                        self.transition(State::Running);
+                        self.watch_for_takeover();
+                    }
+                    Some(State::Paused) => {
+                        self.transition(State::Paused);
+                        self.remote.set(false);
+                        self.stop_watching();
+                    }
+                    Some(State::Cancelled) => {
+                        self.m.borrow_mut().writer = None;
+                        self.settle(State::Cancelled, Some(DownloadError::aborted()));
+                        self.remote.set(false);
+                        self.stop_watching();
+                    }
+                    Some(to @ (State::Completed | State::Failed)) => {
+                        let error = (to == State::Failed).then(|| error_from(&field("error")));
+                        self.stop_watching();
+                        // The stored record (its chunks, its final size) comes from storage.
+                        let cell = self.clone();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            if let Some(manager) = cell.manager.upgrade() {
+                                if let Some(rec) = manager.load_record(&cell.id).await {
+                                    cell.m.borrow_mut().progress = stored_progress(&rec);
+                                    cell.set_record(rec.clone());
+                                    if let Some(w) = cell.m.borrow_mut().writer.as_mut() {
+                                        w.adopt(rec);
+                                    }
+                                }
+                            }
+                            cell.settle(to, error);
+                            cell.remote.set(false);
+                        });
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
     }
 
     async fn finish_run(self: &Rc<Self>, mut writer: Writer, outcome: Outcome) {
@@ -375,6 +563,42 @@ impl DownloadCell {
         }
     }
 
+    /// `add()` found this download already stored (by another tab, or an earlier page):
+    /// continue from the stored record.
+    pub async fn adopt_stored(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        let Some(rec) = manager.load_record(&self.id).await else {
+            return;
+        };
+        let state = State::parse(&rec.state);
+        self.m.borrow_mut().progress = stored_progress(&rec);
+        self.set_record(rec.clone());
+        if let Some(w) = self.m.borrow_mut().writer.as_mut() {
+            w.adopt(rec.clone());
+        }
+        match state {
+            State::Running | State::Queued => self.request_run(),
+            State::Completed => self.settle(State::Completed, None),
+            State::Failed => {
+                let (code, message) = rec.error.unwrap_or_default();
+                self.settle(
+                    State::Failed,
+                    Some(error_from(&object(&[
+                        ("code", code.into()),
+                        ("message", message.into()),
+                    ]))),
+                );
+            }
+            _ => {
+                self.transition(State::Paused);
+                manager.dequeue(&self.id);
+                manager.check_idle();
+            }
+        }
+    }
+
     /// The download's record could not even be created (quota, storage failure).
     pub fn fail_to_store(&self, e: DownloadError) {
         self.settle(State::Failed, Some(e));
@@ -382,6 +606,9 @@ impl DownloadCell {
 
     /// Pauses a queued or running download; its stored bytes stay and its slot frees.
     pub fn pause(&self) {
+        if self.forward("pause") {
+            return;
+        }
         let state = self.state();
         if !matches!(state, State::Running | State::Queued) {
             return;
@@ -414,6 +641,10 @@ impl DownloadCell {
 
     /// Continues a paused or failed download from its stored bytes.
     pub fn resume(self: &Rc<Self>, swallow: &JsValue) {
+        if self.remote.get() {
+            // Already running, in another tab.
+            return;
+        }
         let state = self.state();
         match state {
             State::Paused => {}
@@ -434,9 +665,13 @@ impl DownloadCell {
 
     /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
     /// when the stored bytes are deleted.
-    pub fn cancel(&self) -> Option<impl std::future::Future<Output = ()>> {
+    pub fn cancel(&self) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> {
         if self.state().is_settled() {
             return None;
+        }
+        if self.forward("cancel") {
+            // The tab that runs it cancels it; this one settles when that tab says so.
+            return Some(Box::pin(self.settled()));
         }
         self.m.borrow().stop.stop(StopReason::Cancel);
         self.m.borrow_mut().writer = None;
@@ -446,11 +681,32 @@ impl DownloadCell {
             .upgrade()
             .and_then(|m| m.delete_stored(&self.id));
         self.settle(State::Cancelled, Some(DownloadError::aborted()));
-        Some(async move {
+        Some(Box::pin(async move {
             if let Some(d) = deleting {
                 let _ = d.await;
             }
-        })
+        }))
+    }
+
+    /// Sends a command to the tab that runs this download; false if this tab runs it (or no
+    /// other tab does).
+    fn forward(&self, command: &str) -> bool {
+        if !self.remote.get() {
+            return false;
+        }
+        if let Some(manager) = self.manager.upgrade() {
+            manager.post(&object(&[
+                ("type", "command".into()),
+                ("id", self.id.as_str().into()),
+                ("command", command.into()),
+            ]));
+        }
+        true
+    }
+
+    /// Whether another tab runs this download.
+    pub fn is_remote(&self) -> bool {
+        self.remote.get()
     }
 
     /// The manager is closing: a running download stops where it is. Its record keeps its
@@ -467,6 +723,8 @@ impl DownloadCell {
             m.signal_listener = None;
             m.settle.take()
         };
+        self.stop_watching();
+        self.lock.borrow_mut().take();
         if let Some((_, reject)) = settle {
             let _ = reject.call1(&JsValue::UNDEFINED, &to_js(&err));
         }
@@ -484,6 +742,49 @@ impl DownloadCell {
             }
             .resumable()
     }
+}
+
+/// A `DownloadError` as a plain object that can cross to another tab.
+fn error_summary(e: &DownloadError) -> JsValue {
+    object(&[
+        ("code", e.code.as_str().into()),
+        ("message", e.message.as_str().into()),
+        ("status", e.status.map_or(JsValue::NULL, JsValue::from)),
+    ])
+}
+
+/// The error another tab reported.
+fn error_from(v: &JsValue) -> DownloadError {
+    let get = |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
+    let code = get("code").and_then(|c| c.as_string()).unwrap_or_default();
+    let code = crate::core::ErrorCode::ALL
+        .into_iter()
+        .find(|c| c.as_str() == code)
+        .unwrap_or(crate::core::ErrorCode::Network);
+    let mut e = DownloadError::new(
+        code,
+        get("message")
+            .and_then(|m| m.as_string())
+            .unwrap_or_default(),
+    );
+    e.status = get("status").and_then(|s| s.as_f64()).map(|s| s as u16);
+    e
+}
+
+/// Progress another tab reported.
+fn progress_from(v: &JsValue) -> Option<Progress> {
+    let num = |k: &str| {
+        js_sys::Reflect::get(v, &JsValue::from_str(k))
+            .ok()
+            .and_then(|n| n.as_f64())
+    };
+    Some(Progress {
+        transferred_bytes: num("transferredBytes")? as u64,
+        total_bytes: num("totalBytes").map(|t| t as u64),
+        percent: num("percent"),
+        bytes_per_second: num("bytesPerSecond").unwrap_or(0.0),
+        eta_seconds: num("etaSeconds"),
+    })
 }
 
 /// The progress figures of stored bytes.

@@ -17,7 +17,8 @@ use super::task::RunConfig;
 use crate::core::queue::Queue;
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::env::request_persistence;
-use crate::web::store::{Record, Store, StoreError};
+use crate::web::store::{database_name, Record, Store, StoreError};
+use crate::web::tabs::Channel;
 use crate::web::writer::{Backend, Writer};
 
 /// Shared state of a manager.
@@ -39,6 +40,9 @@ pub(crate) struct ManagerInner {
     batch: std::cell::Cell<(u32, u32, u32)>,
     /// Something was queued or running since the last `idle`.
     busy: std::cell::Cell<bool>,
+    /// The channel to the other tabs using this name; `None` without Web Locks and
+    /// `BroadcastChannel` (or without IndexedDB): single-tab behaviour.
+    channel: RefCell<Option<Channel>>,
     s: RefCell<Registry>,
 }
 
@@ -136,6 +140,100 @@ impl ManagerInner {
     /// returns, so it is ordered before any write created later.
     pub fn delete_stored(&self, id: &str) -> Option<impl Future<Output = Result<(), StoreError>>> {
         self.store.as_ref().map(|s| s.delete(id))
+    }
+
+    /// The Web Lock that makes one tab the writer of a download; `None` in single-tab mode.
+    pub fn lock_name(&self, id: &str) -> Option<String> {
+        self.channel.borrow().as_ref()?;
+        Some(format!("{}/{id}", database_name(&self.config.name)))
+    }
+
+    /// Posts to the other tabs.
+    pub fn post(&self, message: &JsValue) {
+        if let Some(c) = self.channel.borrow().as_ref() {
+            c.post(message);
+        }
+    }
+
+    /// The stored record of `id`.
+    pub async fn load_record(&self, id: &str) -> Option<Record> {
+        self.store.as_ref()?.load(id).await.ok().flatten()
+    }
+
+    /// A message from another tab: an event of a download it runs, or a command for one this
+    /// tab runs.
+    fn on_message(self: &Rc<Self>, msg: JsValue) {
+        let field = |k: &str| {
+            js_sys::Reflect::get(&msg, &JsValue::from_str(k))
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let (Some(kind), Some(id)) = (field("type"), field("id")) else {
+            return;
+        };
+        if self.s.borrow().closed {
+            return;
+        }
+        let cell = self.cell(&id);
+        if kind == "command" {
+            let Some(cell) = cell.filter(|c| !c.is_remote()) else {
+                return;
+            };
+            match field("command").as_deref() {
+                Some("pause") => cell.pause(),
+                Some("resume") => cell.resume(&self.swallow),
+                Some("cancel") => {
+                    if let Some(f) = cell.cancel() {
+                        wasm_bindgen_futures::spawn_local(f);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        match cell {
+            Some(cell) => cell.apply_mirror(&kind, &msg),
+            // A download another tab added: read it from storage, then mirror it.
+            None => {
+                let inner = self.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let Some(rec) = inner.load_record(&id).await else {
+                        return;
+                    };
+                    let cell = match inner.cell(&id) {
+                        Some(c) => c,
+                        None => inner.restored_cell(rec),
+                    };
+                    cell.apply_mirror(&kind, &msg);
+                });
+            }
+        }
+    }
+
+    /// A cell for a stored record (restored, or added by another tab).
+    fn restored_cell(self: &Rc<Self>, rec: Record) -> Rc<DownloadCell> {
+        let state = State::parse(&rec.state);
+        let error = rec
+            .error
+            .as_ref()
+            .filter(|_| state == State::Failed)
+            .map(|(code, message)| restored_error(code, message));
+        let state = match state {
+            // Were running when the page went away, or run in another tab: they queue here.
+            State::Running | State::Queued => State::Queued,
+            s => s,
+        };
+        let writer = Writer::new(self.backend(), rec, self.config.chunk_bytes);
+        let cell = DownloadCell::new(
+            writer,
+            state,
+            error,
+            self.events.clone(),
+            Rc::downgrade(self),
+            &self.swallow,
+        );
+        self.register(&cell);
+        cell
     }
 
     fn cell(&self, id: &str) -> Option<Rc<DownloadCell>> {
@@ -296,9 +394,19 @@ impl DownloadManager {
             queue: RefCell::new(Queue::new(config_concurrency)),
             batch: std::cell::Cell::new((0, 0, 0)),
             busy: std::cell::Cell::new(false),
+            channel: RefCell::new(None),
             s: RefCell::new(Registry::default()),
         });
         *weak.borrow_mut() = Rc::downgrade(&inner);
+        if inner.store.is_some() && crate::web::tabs::available() {
+            let weak = Rc::downgrade(&inner);
+            *inner.channel.borrow_mut() =
+                Channel::open(&database_name(&inner.config.name), move |msg| {
+                    if let Some(m) = weak.upgrade() {
+                        m.on_message(msg);
+                    }
+                });
+        }
         let manager = DownloadManager { inner };
         manager.restore(records).await;
         Ok(manager)
@@ -318,27 +426,8 @@ impl DownloadManager {
                 }
                 continue;
             }
-            let error = rec
-                .error
-                .as_ref()
-                .filter(|_| state == State::Failed)
-                .map(|(code, message)| restored_error(code, message));
-            let restored_state = match state {
-                // Were running when the page went away: they continue below.
-                State::Running | State::Queued => State::Queued,
-                s => s,
-            };
-            let writer = Writer::new(inner.backend(), rec, inner.config.chunk_bytes);
-            let cell = DownloadCell::new(
-                writer,
-                restored_state,
-                error,
-                inner.events.clone(),
-                Rc::downgrade(inner),
-                &inner.swallow,
-            );
-            inner.register(&cell);
-            if restored_state == State::Queued {
+            let cell = inner.restored_cell(rec);
+            if cell.state() == State::Queued {
                 to_start.push(cell);
             }
         }
@@ -363,6 +452,15 @@ impl DownloadManager {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.inner.config.name.clone()
+    }
+
+    /// True when tabs coordinate: one tab writes each download (a Web Lock), the others mirror
+    /// its progress and can take over. False where Web Locks or `BroadcastChannel` are missing
+    /// or IndexedDB is unavailable; a download is then never written twice all the same, as
+    /// each write checks the stored offset.
+    #[wasm_bindgen(getter, js_name = multiTab)]
+    pub fn multi_tab(&self) -> bool {
+        self.inner.channel.borrow().is_some()
     }
 
     /// True when downloads are kept in IndexedDB and survive a reload.
@@ -475,6 +573,9 @@ impl DownloadManager {
             match ok {
                 Ok(()) if starting.state() == State::Queued => starting.request_run(),
                 Ok(()) => {}
+                // Another tab (or an earlier page) stored this download: adopt it rather than
+                // start a second transfer; its lock decides who writes.
+                Err(StoreError::Exists) => starting.adopt_stored().await,
                 Err(e) => starting.fail_to_store(e.to_download_error()),
             }
         });

@@ -30,7 +30,10 @@ pub fn is_offline() -> bool {
 }
 
 /// Waits for `fut` unless `stop` fires first.
-async fn or_stop<F: std::future::Future + Unpin>(
+///
+/// # Errors
+/// The stop reason, if `stop` fires first.
+pub async fn or_stop<F: std::future::Future + Unpin>(
     stop: &StopToken,
     mut fut: F,
 ) -> Result<F::Output, StopReason> {

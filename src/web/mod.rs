@@ -7,5 +7,6 @@ pub mod clock;
 pub mod env;
 pub mod js;
 pub mod store;
+pub mod tabs;
 pub mod transfer;
 pub mod writer;

@@ -41,6 +41,8 @@ pub fn database_name(manager_name: &str) -> String {
 pub enum StoreError {
     /// The record's epoch changed or the record is gone: this writer is no longer the owner.
     Stale,
+    /// A record with this id already exists (another tab, or an earlier page, created it).
+    Exists,
     /// `QuotaExceededError`.
     Quota(String),
     /// Any other failure, including a closed database.
@@ -54,6 +56,9 @@ impl StoreError {
             StoreError::Stale => {
                 DownloadError::new(ErrorCode::Storage, "the download was changed elsewhere")
             }
+            StoreError::Exists => {
+                DownloadError::new(ErrorCode::Storage, "the download already exists in storage")
+            }
             StoreError::Quota(m) => DownloadError::new(ErrorCode::Quota, m.clone()),
             StoreError::Failed(m) => DownloadError::new(ErrorCode::Storage, m.clone()),
         }
@@ -62,6 +67,7 @@ impl StoreError {
     fn from_dom(name: Option<String>, message: String) -> StoreError {
         match name.as_deref() {
             Some("QuotaExceededError") => StoreError::Quota(message),
+            Some("ConstraintError") => StoreError::Exists,
             _ => StoreError::Failed(message),
         }
     }
@@ -500,6 +506,17 @@ impl Store {
             .map_err(failed)
     }
 
+    /// The record of `id`, if stored.
+    pub async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let tx = self.tx(&[DOWNLOADS], IdbTransactionMode::Readonly)?;
+        let get = tx
+            .object_store(DOWNLOADS)
+            .map_err(failed)?
+            .get(&JsValue::from_str(id))
+            .map_err(failed)?;
+        Ok(Record::from_js(&request(&get).await?))
+    }
+
     /// Every record.
     pub async fn load_all(&self) -> Result<Vec<Record>, StoreError> {
         let tx = self.tx(&[DOWNLOADS], IdbTransactionMode::Readonly)?;
@@ -515,9 +532,10 @@ impl Store {
             .collect())
     }
 
-    /// Writes a new record, replacing any with the same id and deleting its chunks. The
-    /// transaction is created before this returns, so it is ordered before any transaction
-    /// created later.
+    /// Writes a new record and deletes any chunks left under its id; fails with `Exists` (and
+    /// changes nothing) if a record with that id is stored, so that a download running in
+    /// another tab is never overwritten. The transaction is created before this returns, so it
+    /// is ordered before any transaction created later.
     pub fn create(&self, rec: &Record) -> impl Future<Output = Result<(), StoreError>> {
         let started = self.start_replace(&rec.id, Some(rec.to_js()));
         async move { started?.await }
@@ -530,7 +548,7 @@ impl Store {
         async move { started?.await }
     }
 
-    /// Deletes every chunk of `id` and then puts `rec` or deletes the record.
+    /// Deletes every chunk of `id` and then adds `rec` or deletes the record.
     fn start_replace(
         &self,
         id: &str,
@@ -544,7 +562,7 @@ impl Store {
             .map_err(failed)?;
         let downloads = tx.object_store(DOWNLOADS).map_err(failed)?;
         match rec {
-            Some(r) => downloads.put(&r).map_err(failed)?,
+            Some(r) => downloads.add(&r).map_err(failed)?,
             None => downloads.delete(&JsValue::from_str(id)).map_err(failed)?,
         };
         Ok(async move { finish(&tx, &AbortReason::default()).await })

@@ -215,6 +215,13 @@ impl Writer {
         Ok(wasted)
     }
 
+    /// Replaces the committed state by `rec` (read from storage by the caller).
+    pub fn adopt(&mut self, rec: Record) {
+        self.discard_pending();
+        self.rec = rec;
+        self.hasher = hasher_for(&self.rec);
+    }
+
     /// Re-reads the committed state from storage and checks that the chunks are contiguous
     /// and whole (I4, case 29). A gap or a damaged chunk cuts the stored bytes back to the
     /// last good prefix; when the hash state of that prefix is unknown, everything is
@@ -228,16 +235,9 @@ impl Writer {
             return Ok(0);
         };
         let store = store.clone();
-        let stored = store
-            .load_all()
-            .await?
-            .into_iter()
-            .find(|r| r.id == self.rec.id)
-            .ok_or(StoreError::Stale)?;
-        if stored.epoch != self.rec.epoch {
-            return Err(StoreError::Stale);
-        }
-        self.rec = stored;
+        // The stored record wins, whatever this writer believed (another tab may have written,
+        // or restarted the download, before this one took it over).
+        self.rec = store.load(&self.rec.id).await?.ok_or(StoreError::Stale)?;
         let chunks = store.chunks(&self.rec.id, self.rec.epoch).await?;
         let (mut offset, mut keep, mut hash) = (0u64, 0u32, None);
         for (i, c) in chunks.iter().enumerate() {
