@@ -70,6 +70,8 @@ plain() {
 step "plain consumer (import map, no bundler)" plain
 step "save() and the notification of a batch finished while hidden" \
   node tests/consumers/features.mjs "$work/plain" "$FIXTURE_URL"
+step "tabs: one writer, mirrored progress, takeover, cancel from an observer, schema upgrade" \
+  node tests/consumers/tabs.mjs "$work/plain" "$FIXTURE_URL"
 
 vite_app() {
   cp -r tests/consumers/vite "$work/vite"

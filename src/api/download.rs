@@ -366,7 +366,8 @@ impl DownloadCell {
         wasm_bindgen_futures::spawn_local(async move {
             let mut writer = writer;
             // One writer per download: the tab that holds its lock.
-            let guard = match (cell.lock.borrow_mut().take(), &lock_name) {
+            let held = cell.lock.borrow_mut().take();
+            let guard = match (held, &lock_name) {
                 (Some(g), _) => Some(g),
                 (None, Some(name)) => match try_lock(name).await {
                     Some(g) => Some(g),

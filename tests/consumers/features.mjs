@@ -2,39 +2,17 @@
 // headless Chromium: save() must hand the browser a file with exactly the downloaded bytes, and
 // a batch that finishes while the page is hidden must show one notification summing it up.
 // Usage: node features.mjs <consumer dir> <fixture URL>
-import { chromium } from 'playwright-core';
-import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { checks, launch, serve } from './browser.mjs';
 
 const [dir, fixture] = process.argv.slice(2);
 if (!dir || !fixture) {
   console.error('usage: node features.mjs <consumer dir> <fixture URL>');
   process.exit(2);
 }
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-const server = createServer(async (req, res) => {
-  const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  try {
-    const body = await readFile(join(dir, path));
-    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' });
-    res.end(body);
-  } catch {
-    res.writeHead(404).end();
-  }
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-const origin = `http://127.0.0.1:${server.address().port}`;
-
-const failures = [];
-const check = (ok, what) => { console.log(`${ok ? 'ok' : 'FAIL'}: ${what}`); if (!ok) failures.push(what); };
-const hardStop = setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 90_000);
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const { origin, close } = await serve(dir);
+const { check, done } = checks(90_000);
+const browser = await launch();
 try {
   const context = await browser.newContext({ acceptDownloads: true });
   await context.grantPermissions(['notifications'], { origin });
@@ -87,11 +65,7 @@ try {
   await context.setOffline(false);
   check(await page.evaluate(() => window.longDone()), 'completed byte-exact after coming back online');
 } finally {
-  clearTimeout(hardStop);
   await browser.close();
-  server.close();
+  close();
 }
-if (failures.length) {
-  console.error(`${failures.length} feature check(s) failed`);
-  process.exit(1);
-}
+done();

@@ -1,0 +1,61 @@
+// One tab of the multi-tab tests (driven by tests/consumers/tabs.mjs): a manager on a shared
+// database name, with helpers the driver calls through page.evaluate.
+import init, { DownloadManager } from 'resumable-downloads';
+
+const fixture = new URLSearchParams(location.search).get('fixture');
+await init();
+
+window.events = [];
+window.open_ = async (name) => {
+  window.m = await DownloadManager.open({ name, chunkBytes: 65536, progressIntervalMs: 50 });
+  for (const type of ['statechange', 'progress', 'complete', 'restarted']) {
+    window.m.on(type, (e) => window.events.push({ type, id: e.id, state: e.state, bytes: e.progress?.transferredBytes }));
+  }
+  return window.m.multiTab;
+};
+window.add = (knobs, id) => window.m.add(`${fixture}/file?${knobs}`, { id }).id;
+window.info = (id) => {
+  const d = window.m.get(id);
+  return d && { state: d.state, bytes: d.progress.transferredBytes, code: d.error?.code ?? null };
+};
+window.pause = (id) => window.m.get(id).pause();
+window.cancel = (id) => window.m.get(id).cancel();
+window.close_ = () => window.m.close();
+window.whenAll = () => window.m.whenAll();
+// Waits for the download and compares its bytes with the fixture's content.
+window.verify = async (id, seed, size) => {
+  const d = window.m.get(id);
+  await d.done;
+  const got = new Uint8Array(await (await d.blob()).arrayBuffer());
+  const want = new Uint8Array(await (await fetch(`${fixture}/content?seed=${seed}&start=0&len=${size}`)).arrayBuffer());
+  return got.length === want.length && got.every((b, i) => b === want[i]);
+};
+// What is stored for `id`, read directly from IndexedDB.
+window.stored = async (name, id) => {
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open(`resumable-downloads/${name}`);
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => fail(r.error);
+  });
+  const req = (r) => new Promise((ok) => { r.onsuccess = () => ok(r.result); });
+  const tx = db.transaction(['downloads', 'chunks']);
+  const record = await req(tx.objectStore('downloads').get(id));
+  const chunks = await req(tx.objectStore('chunks').getAll(IDBKeyRange.bound([id], [id, []])));
+  db.close();
+  return { record: record ?? null, chunks: chunks.length };
+};
+// Opens the database at a newer version, as a newer page of the app would.
+window.upgrade = (name, version) => new Promise((ok, fail) => {
+  let blocked = false;
+  const r = indexedDB.open(`resumable-downloads/${name}`, version);
+  r.onblocked = () => { blocked = true; };
+  r.onupgradeneeded = () => { r.result.createObjectStore(`added-in-v${version}`); };
+  r.onsuccess = () => {
+    const db = r.result;
+    const tx = db.transaction('downloads');
+    const all = tx.objectStore('downloads').getAll();
+    all.onsuccess = () => { db.close(); ok({ blocked, records: all.result.map((x) => ({ id: x.id, offset: x.offset, state: x.state })) }); };
+  };
+  r.onerror = () => fail(r.error);
+});
+document.body.dataset.ready = 'yes';
