@@ -31,4 +31,8 @@ wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v
 echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
 ./scripts/consumer-test.sh
 
+echo "== the tile-grid demo, end to end in headless Chromium"
+# The mid-run screenshot is kept as a test artifact (tests/artifacts/grid.png).
+node tests/e2e/demo.mjs "$FIXTURE_URL" "$root/tests/artifacts/grid.png"
+
 echo "== all tests passed in $(( $(date +%s) - started )) s"
