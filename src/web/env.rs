@@ -10,21 +10,16 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, Deadline};
-
-fn get(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &JsValue::from_str(key))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
-}
+use crate::web::js::prop;
 
 fn navigator() -> Option<JsValue> {
-    get(&js_sys::global(), "navigator")
+    prop(&js_sys::global(), "navigator")
 }
 
 /// True when the browser says it is offline (`navigator.onLine === false`).
 pub fn is_offline() -> bool {
     navigator()
-        .and_then(|n| get(&n, "onLine"))
+        .and_then(|n| prop(&n, "onLine"))
         .and_then(|v| v.as_bool())
         == Some(false)
 }
@@ -68,17 +63,17 @@ pub async fn wait_online(stop: &StopToken) -> Result<(), StopReason> {
 }
 
 fn storage() -> Option<JsValue> {
-    navigator().and_then(|n| get(&n, "storage"))
+    navigator().and_then(|n| prop(&n, "storage"))
 }
 
 /// Free bytes this origin may still store (`quota - usage`), when the browser says.
 pub async fn storage_available() -> Option<f64> {
     let storage = storage()?;
-    let estimate: js_sys::Function = get(&storage, "estimate")?.dyn_into().ok()?;
+    let estimate: js_sys::Function = prop(&storage, "estimate")?.dyn_into().ok()?;
     let promise: Promise = estimate.call0(&storage).ok()?.into();
     let e = JsFuture::from(promise).await.ok()?;
-    let quota = get(&e, "quota")?.as_f64()?;
-    let usage = get(&e, "usage").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let quota = prop(&e, "quota")?.as_f64()?;
+    let usage = prop(&e, "usage").and_then(|v| v.as_f64()).unwrap_or(0.0);
     Some(quota - usage)
 }
 
@@ -88,7 +83,7 @@ pub async fn storage_available() -> Option<f64> {
 pub fn request_persistence() {
     let Some(storage) = storage() else { return };
     let Some(persist) =
-        get(&storage, "persist").and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        prop(&storage, "persist").and_then(|f| f.dyn_into::<js_sys::Function>().ok())
     else {
         return;
     };
@@ -100,20 +95,20 @@ pub fn request_persistence() {
 }
 
 fn notification_class() -> Option<js_sys::Function> {
-    get(&js_sys::global(), "Notification").and_then(|n| n.dyn_into().ok())
+    prop(&js_sys::global(), "Notification").and_then(|n| n.dyn_into().ok())
 }
 
 /// Shows a notification if the page is hidden and the user granted permission; does nothing
 /// otherwise (no window, no permission, a visible page).
 pub fn notify_if_hidden(title: &str, body: &str) {
-    let hidden = get(&js_sys::global(), "document")
-        .and_then(|d| get(&d, "visibilityState"))
+    let hidden = prop(&js_sys::global(), "document")
+        .and_then(|d| prop(&d, "visibilityState"))
         .and_then(|v| v.as_string())
         .is_some_and(|v| v == "hidden");
     let Some(class) = notification_class() else {
         return;
     };
-    let granted = get(&class, "permission")
+    let granted = prop(&class, "permission")
         .and_then(|p| p.as_string())
         .as_deref()
         == Some("granted");
@@ -128,7 +123,7 @@ pub fn notify_if_hidden(title: &str, body: &str) {
 /// `Notification.requestPermission()`, or a promise of `'denied'` where there is none.
 pub fn request_notification_permission() -> Promise {
     let request = notification_class()
-        .and_then(|c| get(&c, "requestPermission").map(|f| (c, f)))
+        .and_then(|c| prop(&c, "requestPermission").map(|f| (c, f)))
         .and_then(|(c, f)| f.dyn_into::<js_sys::Function>().ok().map(|f| (c, f)));
     match request.and_then(|(c, f)| f.call0(&c).ok()) {
         Some(p) => Promise::resolve(&p),

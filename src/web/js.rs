@@ -20,6 +20,13 @@ extern "C" {
     pub fn console_error(message: &str, detail: &JsValue);
 }
 
+/// `target[key]`, or `None` when it is missing, `undefined` or `null`.
+pub fn prop(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
 /// A readable message for a thrown JS value: `"Name: message"` for errors, the string itself
 /// for strings.
 pub fn describe(value: &JsValue) -> String {

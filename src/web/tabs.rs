@@ -11,23 +11,19 @@ use futures::channel::oneshot;
 use gloo_events::EventListener;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+
+use crate::web::js::prop;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, BroadcastChannel, MessageEvent};
 
-fn get(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &JsValue::from_str(key))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
-}
-
 fn lock_manager() -> Option<JsValue> {
-    get(&js_sys::global(), "navigator").and_then(|n| get(&n, "locks"))
+    prop(&js_sys::global(), "navigator").and_then(|n| prop(&n, "locks"))
 }
 
 /// True when Web Locks and `BroadcastChannel` both exist.
 pub fn available() -> bool {
-    lock_manager().is_some_and(|l| get(&l, "request").is_some())
-        && get(&js_sys::global(), "BroadcastChannel").is_some()
+    lock_manager().is_some_and(|l| prop(&l, "request").is_some())
+        && prop(&js_sys::global(), "BroadcastChannel").is_some()
 }
 
 /// A held Web Lock; dropping it releases the lock.
@@ -51,7 +47,7 @@ struct Request {
 
 fn request(name: &str, options: &Object) -> Option<Request> {
     let locks = lock_manager()?;
-    let request: Function = get(&locks, "request")?.dyn_into().ok()?;
+    let request: Function = prop(&locks, "request")?.dyn_into().ok()?;
     let (tx, granted) = oneshot::channel::<Option<LockGuard>>();
     let tx = Rc::new(RefCell::new(Some(tx)));
     let callback = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |lock: JsValue| -> JsValue {

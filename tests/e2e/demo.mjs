@@ -120,6 +120,8 @@ try {
     return bad;
   });
   check(mismatches.length === 0, `every tile equals the manager in the first frame after the wake ${JSON.stringify(mismatches)}`);
+  check(await tile(page, 'model-small.bin').getAttribute('data-code') === '' &&
+    await tile(page, 'model-small.bin').getAttribute('data-state') === 'running', 'no false STALLED after the wake');
 
   // Reload mid-download: the tile comes back with its stored bytes and the download finishes.
   await click(page, 'offline-pack.zip (drops once)', 'start');
