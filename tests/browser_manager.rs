@@ -411,3 +411,48 @@ async fn remove_deletes_the_stored_bytes_and_forgets_the_download() {
         0
     );
 }
+
+#[wasm_bindgen_test]
+async fn persist_false_keeps_downloads_in_memory() {
+    let (t, name) = (tag("memory"), tag("db"));
+    let m = open_named(&name, vec![("persist", false.into())]).await;
+    assert_eq!(get(&m, "persistent").as_bool(), Some(false));
+    assert!(get(&m, "storageError").is_null(), "not an error: asked for");
+    assert_eq!(get(&m, "multiTab").as_bool(), Some(false));
+    let dl = add(
+        &m,
+        &file_url(
+            &t,
+            "size=300000&seed=8&cut_at=100000&cut_times=1&throttle=2000000",
+        ),
+        JsValue::UNDEFINED,
+    );
+    done(&dl).await.expect("completes");
+    assert_bytes(&dl, 8, 300_000).await;
+    assert!(
+        ranges(&t).await[1]
+            .as_deref()
+            .is_some_and(|r| r != "bytes=0-"),
+        "resumed from memory"
+    );
+    let dbs = js(
+        "",
+        "return (await indexedDB.databases()).map((d) => d.name);",
+        &[],
+    )
+    .await;
+    let db_name = resumable_downloads::testing::database_name(&name);
+    assert!(
+        !js_sys::Array::from(&dbs).includes(&db_name.as_str().into(), 0),
+        "no database was created"
+    );
+    let e = match resumable_downloads::api::DownloadManager::open(Some(
+        obj(&[("persist", "no".into())]).unchecked_into(),
+    ))
+    .await
+    {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e,
+    };
+    assert!(get_str(&e, "message").starts_with("options.persist:"));
+}

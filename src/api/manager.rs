@@ -375,9 +375,13 @@ impl DownloadManager {
                 m.storage_lost(why);
             }
         });
-        let (store, storage_error) = match Store::open(&config.name, on_lost).await {
-            Ok(s) => (Some(Rc::new(s)), None),
-            Err(e) => (None, Some(e)),
+        let (store, storage_error) = if !config.persist {
+            (None, None)
+        } else {
+            match Store::open(&config.name, on_lost).await {
+                Ok(s) => (Some(Rc::new(s)), None),
+                Err(e) => (None, Some(e)),
+            }
         };
         let records = match &store {
             Some(s) => s.load_all().await.unwrap_or_default(),
@@ -469,7 +473,8 @@ impl DownloadManager {
         self.inner.store.is_some()
     }
 
-    /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `null`.
+    /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `null` (also when
+    /// it was opened with `persist: false`).
     #[wasm_bindgen(getter, js_name = storageError, unchecked_return_type = "DownloadError | null")]
     pub fn storage_error(&self) -> JsValue {
         self.inner

@@ -32,6 +32,8 @@ pub(crate) struct ManagerConfig {
     /// Title of the notification shown when a batch finishes while the page is hidden; `None`
     /// = no notification.
     pub notify_title: Option<String>,
+    /// Keep downloads in IndexedDB (resume across reloads); false keeps them in memory only.
+    pub persist: bool,
 }
 
 impl Default for ManagerConfig {
@@ -45,6 +47,7 @@ impl Default for ManagerConfig {
             expire_after_ms: 7 * 24 * 60 * 60 * 1000,
             concurrency: 4,
             notify_title: None,
+            persist: true,
         }
     }
 }
@@ -158,6 +161,7 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             "progressIntervalMs",
             "expireAfterMs",
             "notifyWhenDone",
+            "persist",
         ],
     )?
     else {
@@ -212,6 +216,11 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     cfg.concurrency = f
         .uint("concurrency", 1, 1000)?
         .map_or(cfg.concurrency, |n| n as usize);
+    if let Some(v) = f.get("persist")? {
+        cfg.persist = v
+            .as_bool()
+            .ok_or_else(|| DownloadError::invalid("options.persist", "must be a boolean"))?;
+    }
     if let Some(v) = f.get("notifyWhenDone")? {
         cfg.notify_title = parse_notify(&v)?;
     }

@@ -74,6 +74,8 @@ export interface ManagerOptions {
   progressIntervalMs?: number;
   /** Unfinished downloads untouched this long are deleted on open; 0 = never. Default 7 days. */
   expireAfterMs?: number;
+  /** Keep downloads in IndexedDB so they resume after a reload; false keeps them in memory. Default true. */
+  persist?: boolean;
   /** Show a notification when a batch finishes while the page is hidden. Default false. */
   notifyWhenDone?: boolean | { title?: string };
 }
