@@ -1,5 +1,5 @@
 # Each target installs what it needs first (scripts/setup.sh), so both work on a fresh machine.
-.PHONY: test test-big demo build setup clean
+.PHONY: test test-big bench demo build setup clean
 
 test:
 	./scripts/test.sh
@@ -8,6 +8,10 @@ test:
 # (about two minutes on top of `make test`).
 test-big:
 	BROWSER_TESTS="--test browser_big --test browser_chunk_sizes" ./scripts/test.sh
+
+# The library against hand-written baselines, side by side in one run (a few minutes).
+bench:
+	./scripts/bench.sh
 
 demo:
 	./scripts/demo.sh
