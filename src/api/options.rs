@@ -119,7 +119,15 @@ impl Fields {
         if !n.is_finite() || n < min as f64 || n > max as f64 {
             return Err(DownloadError::invalid(
                 &self.path(key),
-                format!("must be a number from {min} to {max}, got {n}"),
+                // JS formats the number: Rust's float formatting would add kilobytes.
+                format!(
+                    "must be a number from {min} to {max}, got {}",
+                    String::from(
+                        js_sys::Number::from(n)
+                            .to_string_with_radix(10)
+                            .unwrap_or_default()
+                    )
+                ),
             ));
         }
         Ok(Some(n.floor() as u64))

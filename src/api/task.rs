@@ -296,11 +296,14 @@ impl Run<'_> {
     }
 
     async fn check_quota(&mut self, total: u64) -> Result<(), Outcome> {
-        let needed = total.saturating_sub(self.writer.record().offset) as f64;
+        let needed = total.saturating_sub(self.writer.record().offset);
         match storage_available().await {
-            Some(free) if free < needed => Err(Outcome::Failed(DownloadError::new(
+            Some(free) if free < needed as f64 => Err(Outcome::Failed(DownloadError::new(
                 ErrorCode::Quota,
-                format!("the download needs {needed} more bytes but only {free:.0} are available"),
+                format!(
+                    "the download needs {needed} more bytes but only {} are available",
+                    free.max(0.0) as u64
+                ),
             ))),
             _ => Ok(()),
         }
