@@ -7,17 +7,18 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, HtmlAnchorElement};
 
-use super::error::to_js;
+use super::error::{restored_error, to_js};
 use super::events::{error_value, object, Events};
 use super::manager::ManagerInner;
 use super::task::{self, Outcome};
 use crate::core::progress::Progress;
 use crate::core::resume::{Identity, Restart};
-use crate::core::DownloadError;
+use crate::core::{DownloadError, ErrorCode};
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::sleep_ms;
 use crate::web::env::or_stop;
 use crate::web::js::describe;
+use crate::web::js::prop;
 use crate::web::store::Record;
 use crate::web::tabs::{try_lock, LockGuard, LockWait};
 use crate::web::writer::Writer;
@@ -463,9 +464,7 @@ impl DownloadCell {
         {
             return;
         }
-        let field = |k: &str| {
-            js_sys::Reflect::get(msg, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
-        };
+        let field = |k: &str| prop(msg, k).unwrap_or(JsValue::UNDEFINED);
         match kind {
             "progress" => {
                 self.remote.set(true);
@@ -584,13 +583,7 @@ impl DownloadCell {
             State::Completed => self.settle(State::Completed, None),
             State::Failed => {
                 let (code, message) = rec.error.unwrap_or_default();
-                self.settle(
-                    State::Failed,
-                    Some(error_from(&object(&[
-                        ("code", code.into()),
-                        ("message", message.into()),
-                    ]))),
-                );
+                self.settle(State::Failed, Some(restored_error(&code, &message)));
             }
             _ => {
                 self.transition(State::Paused);
@@ -756,29 +749,19 @@ fn error_summary(e: &DownloadError) -> JsValue {
 
 /// The error another tab reported.
 fn error_from(v: &JsValue) -> DownloadError {
-    let get = |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).ok();
-    let code = get("code").and_then(|c| c.as_string()).unwrap_or_default();
-    let code = crate::core::ErrorCode::ALL
-        .into_iter()
-        .find(|c| c.as_str() == code)
-        .unwrap_or(crate::core::ErrorCode::Network);
-    let mut e = DownloadError::new(
-        code,
-        get("message")
-            .and_then(|m| m.as_string())
-            .unwrap_or_default(),
-    );
-    e.status = get("status").and_then(|s| s.as_f64()).map(|s| s as u16);
+    let text = |k: &str| prop(v, k).and_then(|s| s.as_string());
+    let code = text("code")
+        .as_deref()
+        .and_then(ErrorCode::parse)
+        .unwrap_or(ErrorCode::Network);
+    let mut e = DownloadError::new(code, text("message").unwrap_or_default());
+    e.status = prop(v, "status").and_then(|s| s.as_f64()).map(|s| s as u16);
     e
 }
 
 /// Progress another tab reported.
 fn progress_from(v: &JsValue) -> Option<Progress> {
-    let num = |k: &str| {
-        js_sys::Reflect::get(v, &JsValue::from_str(k))
-            .ok()
-            .and_then(|n| n.as_f64())
-    };
+    let num = |k: &str| prop(v, k).and_then(|n| n.as_f64());
     Some(Progress {
         transferred_bytes: num("transferredBytes")? as u64,
         total_bytes: num("totalBytes").map(|t| t as u64),

@@ -3,7 +3,7 @@
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
-use crate::core::DownloadError;
+use crate::core::{DownloadError, ErrorCode};
 
 /// The JS form: an `Error` with `name = "DownloadError"`, `code`, and `status` /
 /// `retryAfterMs` where they apply.
@@ -22,6 +22,14 @@ pub(crate) fn to_js(e: &DownloadError) -> JsValue {
         set("retryAfterMs", JsValue::from(ms as f64));
     }
     err.into()
+}
+
+/// The error stored with a failed download's record (an unknown code reads as `STORAGE`).
+pub(crate) fn restored_error(code: &str, message: &str) -> DownloadError {
+    DownloadError::new(
+        ErrorCode::parse(code).unwrap_or(ErrorCode::Storage),
+        message,
+    )
 }
 
 /// `true` when `value` is an error raised by this library: its `name` is `"DownloadError"` and

@@ -10,13 +10,14 @@ use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
 use super::download::{DownloadCell, State};
-use super::error::to_js;
+use super::error::{restored_error, to_js};
 use super::events::{object, Events, EVENT_TYPES};
 use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
 use super::task::RunConfig;
 use crate::core::queue::Queue;
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::env::request_persistence;
+use crate::web::js::prop;
 use crate::web::store::{database_name, Record, Store, StoreError};
 use crate::web::tabs::Channel;
 use crate::web::writer::{Backend, Writer};
@@ -163,11 +164,7 @@ impl ManagerInner {
     /// A message from another tab: an event of a download it runs, or a command for one this
     /// tab runs.
     fn on_message(self: &Rc<Self>, msg: JsValue) {
-        let field = |k: &str| {
-            js_sys::Reflect::get(&msg, &JsValue::from_str(k))
-                .ok()
-                .and_then(|v| v.as_string())
-        };
+        let field = |k: &str| prop(&msg, k).and_then(|v| v.as_string());
         let (Some(kind), Some(id)) = (field("type"), field("id")) else {
             return;
         };
@@ -815,14 +812,6 @@ fn batch_summary(completed: u32, failed: u32, cancelled: u32) -> String {
         parts.push(format!("{cancelled} cancelled"));
     }
     parts.join(", ")
-}
-
-fn restored_error(code: &str, message: &str) -> DownloadError {
-    let code = ErrorCode::ALL
-        .into_iter()
-        .find(|c| c.as_str() == code)
-        .unwrap_or(ErrorCode::Storage);
-    DownloadError::new(code, message)
 }
 
 /// The default id: a stable hash of the absolute URL.

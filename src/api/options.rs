@@ -9,7 +9,7 @@ use crate::core::integrity::parse_integrity;
 use crate::core::retry::RetryPolicy;
 use crate::core::timeouts::Timeouts;
 use crate::core::DownloadError;
-use crate::web::js::describe;
+use crate::web::js::{describe, prop};
 
 /// Manager settings with their defaults.
 #[derive(Clone, Debug)]
@@ -421,17 +421,12 @@ fn is_valid_host(host: &str) -> bool {
 /// a worker.
 fn base_url() -> Option<String> {
     let global = js_sys::global();
-    let get = |obj: &JsValue, k: &str| {
-        Reflect::get(obj, &JsValue::from_str(k))
-            .ok()
-            .filter(|v| !v.is_undefined())
-    };
-    if let Some(doc) = get(&global, "document") {
-        if let Some(b) = get(&doc, "baseURI").and_then(|v| v.as_string()) {
+    if let Some(doc) = prop(&global, "document") {
+        if let Some(b) = prop(&doc, "baseURI").and_then(|v| v.as_string()) {
             return Some(b);
         }
     }
-    get(&global, "location")
-        .and_then(|l| get(&l, "href"))
+    prop(&global, "location")
+        .and_then(|l| prop(&l, "href"))
         .and_then(|v| v.as_string())
 }

@@ -69,6 +69,11 @@ impl ErrorCode {
         }
     }
 
+    /// The code whose [`as_str`](Self::as_str) is `s`, if any.
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// True for the three timeout causes.
     pub const fn is_timeout(self) -> bool {
         matches!(
@@ -160,6 +165,15 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn parse_reverses_as_str() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(ErrorCode::parse("network"), None);
+        assert_eq!(ErrorCode::parse(""), None);
     }
 
     #[test]
