@@ -573,7 +573,12 @@ impl DownloadManager {
                 None => Ok(()),
             };
             match ok {
-                Ok(()) if starting.state() == State::Queued => starting.request_run(),
+                Ok(()) if starting.state() == State::Queued => {
+                    if let Some(w) = starting.m.borrow_mut().writer.as_mut() {
+                        w.mark_in_sync();
+                    }
+                    starting.request_run()
+                }
                 Ok(()) => {}
                 // Another tab (or an earlier page) stored this download: adopt it rather than
                 // start a second transfer; its lock decides who writes.

@@ -16,7 +16,7 @@ use crate::core::{DownloadError, ErrorCode};
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, unix_now_ms};
 use crate::web::env::{is_offline, sleep_or_stop, storage_available, wait_online};
-use crate::web::store::StoreError;
+use crate::web::store::{Record, StoreError};
 use crate::web::transfer::{Attempt, TransferEnd, TransferLimits, TransferSpec};
 use crate::web::writer::Writer;
 
@@ -93,7 +93,11 @@ pub(crate) async fn run(
 impl Run<'_> {
     async fn drive(&mut self) -> Result<(), Outcome> {
         // What is stored is the truth (I4, I5): re-read it and check the chunks before resuming.
-        let cut = self.writer.recount().await.map_err(storage_outcome)?;
+        let cut = self
+            .writer
+            .recount_if_needed()
+            .await
+            .map_err(storage_outcome)?;
         if cut > 0 {
             self.reset_progress();
         }
@@ -184,18 +188,16 @@ impl Run<'_> {
             }
             let identity = accepted.identity.clone();
             let content_type = head.content_type.clone();
-            self.writer
-                .save(|r| {
-                    r.accepted = true;
-                    r.etag = identity.etag;
-                    r.last_modified = identity.last_modified;
-                    r.total = identity.total;
-                    r.ranges = identity.ranges;
-                    r.final_url = Some(final_url);
-                    r.content_type = content_type;
-                })
-                .await
-                .map_err(storage_outcome)?;
+            // Stored with the first chunk (or the next save): bytes never land without it.
+            self.writer.stage(|r| {
+                r.accepted = true;
+                r.etag = identity.etag;
+                r.last_modified = identity.last_modified;
+                r.total = identity.total;
+                r.ranges = identity.ranges;
+                r.final_url = Some(final_url);
+                r.content_type = content_type;
+            });
             self.cell.set_record(self.writer.record().clone());
             if let (Some(total), false) = (accepted.identity.total, quota_checked) {
                 quota_checked = true;
@@ -233,15 +235,31 @@ impl Run<'_> {
                 }
                 Err(TransferEnd::Failed(e)) => Err(e),
             };
+            // Judged as the bytes will stand once the pending ones are committed: a download
+            // that is complete (and passes its integrity check) commits its last bytes and
+            // its completed state in one transaction.
+            let mut end_state = self.writer.resume_state();
+            end_state.offset = self.writer.received();
+            let end = on_body_end(&end_state, &accepted, stream_end, received);
+            let finished = matches!(end, BodyEnd::Complete) && self.integrity_holds()?;
             // Whatever ended the body, the bytes that arrived are committed (I4).
-            if let Err(se) = self.writer.commit().await {
+            let committed = if finished {
+                self.writer.commit_and(mark_completed).await
+            } else {
+                self.writer.commit().await
+            };
+            if let Err(se) = committed {
                 self.storage_failed(se).await?;
                 continue;
             }
             self.storage_failures = 0;
             self.cell.set_record(self.writer.record().clone());
+            if finished {
+                self.progress.set_total(Some(self.writer.record().offset));
+                return Ok(());
+            }
             let made_progress = self.writer.record().offset > committed_before;
-            match on_body_end(&self.writer.resume_state(), &accepted, stream_end, received) {
+            match end {
                 BodyEnd::Complete => {
                     if self.finalize().await? {
                         return Ok(());
@@ -297,6 +315,11 @@ impl Run<'_> {
 
     async fn check_quota(&mut self, total: u64) -> Result<(), Outcome> {
         let needed = total.saturating_sub(self.writer.record().offset);
+        // What fits in one chunk is checked by that chunk's write itself (QUOTA, nothing
+        // stored): asking the browser first would cost more than it could save.
+        if needed <= self.writer.chunk_bytes() {
+            return Ok(());
+        }
         match storage_available().await {
             Some(free) if free < needed as f64 => Err(Outcome::Failed(DownloadError::new(
                 ErrorCode::Quota,
@@ -337,31 +360,47 @@ impl Run<'_> {
     /// Checks a complete download (I6): the total is known and stored, and the hash matches.
     /// Returns false when an integrity mismatch restarted it.
     async fn finalize(&mut self) -> Result<bool, Outcome> {
-        let rec = self.writer.record().clone();
-        if let (Some(expected), Some(actual)) = (rec.integrity.as_deref(), self.writer.digest()) {
-            let expected = parse_integrity(expected).map_err(Outcome::Failed)?;
-            if let Err(e) = verify(&expected, &actual) {
-                if rec.integrity_restarts >= 1 {
-                    return Err(Outcome::Failed(e));
-                }
-                self.writer
-                    .save(|r| r.integrity_restarts += 1)
-                    .await
-                    .map_err(storage_outcome)?;
-                self.restart(Restart::Integrity).await?;
-                return Ok(false);
+        if let Err(e) = self.integrity_check()? {
+            if self.writer.record().integrity_restarts >= 1 {
+                return Err(Outcome::Failed(e));
             }
+            self.writer
+                .save(|r| r.integrity_restarts += 1)
+                .await
+                .map_err(storage_outcome)?;
+            self.restart(Restart::Integrity).await?;
+            return Ok(false);
         }
-        let offset = rec.offset;
         self.writer
-            .save(|r| {
-                r.total = Some(offset);
-                r.state = "completed".into();
-                r.error = None;
-            })
+            .save(mark_completed)
             .await
             .map_err(storage_outcome)?;
-        self.progress.set_total(Some(offset));
+        self.progress.set_total(Some(self.writer.record().offset));
         Ok(true)
     }
+
+    /// False when the bytes received (committed and pending) do not match the expected
+    /// `integrity`; true when they do or none is expected.
+    fn integrity_holds(&self) -> Result<bool, Outcome> {
+        Ok(self.integrity_check()?.is_ok())
+    }
+
+    /// The INTEGRITY error of received bytes that do not match the expected `integrity`.
+    fn integrity_check(&self) -> Result<Result<(), DownloadError>, Outcome> {
+        let rec = self.writer.record();
+        match (rec.integrity.as_deref(), self.writer.digest()) {
+            (Some(expected), Some(actual)) => {
+                let expected = parse_integrity(expected).map_err(Outcome::Failed)?;
+                Ok(verify(&expected, &actual))
+            }
+            _ => Ok(Ok(())),
+        }
+    }
+}
+
+/// The record of a download whose bytes are all stored and verified.
+fn mark_completed(r: &mut Record) {
+    r.total = Some(r.offset);
+    r.state = "completed".into();
+    r.error = None;
 }

@@ -672,12 +672,43 @@ impl Store {
             .map_err(failed)?
             .get_all_with_key(&range)
             .map_err(failed)?;
-        let list = request(&req).await?;
-        Ok(Array::from(&list)
-            .iter()
-            .map(|v| Chunk::from_js(&v))
-            .collect())
+        Ok(chunk_list(&request(&req).await?, None))
     }
+
+    /// The record of `id` and the chunks of its epoch, read in one transaction (so they agree
+    /// with each other).
+    pub async fn load_with_chunks(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Record, Vec<Option<Chunk>>)>, StoreError> {
+        let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readonly)?;
+        let get = tx
+            .object_store(DOWNLOADS)
+            .map_err(failed)?
+            .get(&JsValue::from_str(id))
+            .map_err(failed)?;
+        let all = tx
+            .object_store(CHUNKS)
+            .map_err(failed)?
+            .get_all_with_key(&all_chunks_of(id)?.into())
+            .map_err(failed)?;
+        // Both requests are listened to before either can succeed.
+        let (rec, list) = futures::join!(request(&get), request(&all));
+        let Some(rec) = Record::from_js(&rec?) else {
+            return Ok(None);
+        };
+        let chunks = chunk_list(&list?, Some(rec.epoch));
+        Ok(Some((rec, chunks)))
+    }
+}
+
+/// Chunks from a `getAll` in key order, those of another epoch left out when `epoch` is set.
+fn chunk_list(list: &JsValue, epoch: Option<u32>) -> Vec<Option<Chunk>> {
+    Array::from(list)
+        .iter()
+        .filter(|v| epoch.is_none_or(|e| field(v, "epoch").as_f64() == Some(f64::from(e))))
+        .map(|v| Chunk::from_js(&v))
+        .collect()
 }
 
 /// Creates or upgrades the object stores, from `old` to [`SCHEMA_VERSION`].

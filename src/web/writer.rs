@@ -32,8 +32,12 @@ pub enum Backend {
 /// Commits a download's bytes.
 pub struct Writer {
     backend: Backend,
-    /// The committed state, as stored.
+    /// The committed state, as stored, plus any staged changes.
     rec: Record,
+    /// `rec` has changes not stored yet ([`Writer::stage`]); the next write stores them.
+    staged: bool,
+    /// `rec` is exactly what this writer just created in storage ([`Writer::mark_in_sync`]).
+    in_sync: bool,
     chunk_bytes: u64,
     pending: Array,
     pending_bytes: u64,
@@ -52,6 +56,8 @@ impl Writer {
         Writer {
             backend,
             rec,
+            staged: false,
+            in_sync: false,
             chunk_bytes,
             pending: Array::new(),
             pending_bytes: 0,
@@ -62,6 +68,11 @@ impl Writer {
     /// The committed record.
     pub fn record(&self) -> &Record {
         &self.rec
+    }
+
+    /// The size of a stored chunk.
+    pub fn chunk_bytes(&self) -> u64 {
+        self.chunk_bytes
     }
 
     /// Committed plus pending bytes.
@@ -121,28 +132,43 @@ impl Writer {
         Ok(())
     }
 
-    /// Commits the pending bytes as one chunk together with the record that counts them.
+    /// Commits the pending bytes as one chunk together with the record that counts them (and
+    /// any staged change). Without pending bytes, only a staged change is stored.
     ///
     /// # Errors
     /// The storage failure; the pending bytes are then dropped and the hash rewound to the
     /// committed bytes, so memory and storage agree again.
     pub async fn commit(&mut self) -> Result<(), StoreError> {
-        if self.pending_bytes == 0 {
+        if self.pending_bytes == 0 && !self.staged {
             return Ok(());
         }
-        let result = self.try_commit().await;
+        self.commit_and(|_| {}).await
+    }
+
+    /// Like [`Writer::commit`], with `change` made to the record in the same transaction, so
+    /// the last bytes of a download and its completed state land together. Without pending
+    /// bytes the changed record is saved alone.
+    ///
+    /// # Errors
+    /// As [`Writer::commit`].
+    pub async fn commit_and(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
+        if self.pending_bytes == 0 {
+            return self.save(change).await;
+        }
+        let result = self.try_commit(change).await;
         if result.is_err() {
             self.discard_pending();
         }
         result
     }
 
-    async fn try_commit(&mut self) -> Result<(), StoreError> {
+    async fn try_commit(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
         let blob = Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?;
         let mut next = self.rec.clone();
         next.offset += self.pending_bytes;
         next.chunks += 1;
         next.hash = self.hasher.as_ref().map(Sha256State::to_bytes);
+        change(&mut next);
         next.updated_at = js_sys::Date::now();
         match &mut self.backend {
             Backend::Idb(store) => {
@@ -158,6 +184,7 @@ impl Writer {
             Backend::Memory(blobs) => blobs.push(blob),
         }
         self.rec = next;
+        self.staged = false;
         self.pending = Array::new();
         self.pending_bytes = 0;
         Ok(())
@@ -170,7 +197,8 @@ impl Writer {
         self.hasher = hasher_for(&self.rec);
     }
 
-    /// Saves a changed record (identity, state, error), keeping the committed bytes.
+    /// Saves a changed record (identity, state, error), keeping the committed bytes. Staged
+    /// changes are saved with it.
     ///
     /// # Errors
     /// The storage failure.
@@ -182,7 +210,16 @@ impl Writer {
             store.update(&next).await?;
         }
         self.rec = next;
+        self.staged = false;
         Ok(())
+    }
+
+    /// Changes the record in memory only; the next commit or save stores the change in its
+    /// own transaction. For facts that matter only together with bytes (the accepted
+    /// response's identity): a stored chunk always lands with them, and saves a transaction.
+    pub fn stage(&mut self, change: impl FnOnce(&mut Record)) {
+        change(&mut self.rec);
+        self.staged = true;
     }
 
     /// Starts over from 0 in a new epoch: every stored chunk is deleted. Returns the bytes
@@ -211,6 +248,7 @@ impl Writer {
             Backend::Memory(blobs) => blobs.clear(),
         }
         self.rec = next;
+        self.staged = false;
         self.hasher = hasher_for(&self.rec);
         Ok(wasted)
     }
@@ -219,7 +257,28 @@ impl Writer {
     pub fn adopt(&mut self, rec: Record) {
         self.discard_pending();
         self.rec = rec;
+        self.staged = false;
+        self.in_sync = false;
         self.hasher = hasher_for(&self.rec);
+    }
+
+    /// Records that `rec` was just created in storage by this writer, with no bytes: the
+    /// first [`Writer::recount_if_needed`] can then skip reading it back.
+    pub fn mark_in_sync(&mut self) {
+        self.in_sync = self.rec.offset == 0 && self.rec.chunks == 0 && !self.staged;
+    }
+
+    /// [`Writer::recount`], unless the record was just created by this writer. Should another
+    /// writer have slipped in between, the first append finds the stored offset moved and
+    /// fails without writing, and the caller recounts then.
+    ///
+    /// # Errors
+    /// As [`Writer::recount`].
+    pub async fn recount_if_needed(&mut self) -> Result<u64, StoreError> {
+        if std::mem::take(&mut self.in_sync) {
+            return Ok(0);
+        }
+        self.recount().await
     }
 
     /// Re-reads the committed state from storage and checks that the chunks are contiguous
@@ -230,6 +289,7 @@ impl Writer {
     /// # Errors
     /// The storage failure.
     pub async fn recount(&mut self) -> Result<u64, StoreError> {
+        self.in_sync = false;
         self.discard_pending();
         let Backend::Idb(store) = &self.backend else {
             return Ok(0);
@@ -237,8 +297,13 @@ impl Writer {
         let store = store.clone();
         // The stored record wins, whatever this writer believed (another tab may have written,
         // or restarted the download, before this one took it over).
-        self.rec = store.load(&self.rec.id).await?.ok_or(StoreError::Stale)?;
-        let chunks = store.chunks(&self.rec.id, self.rec.epoch).await?;
+        let (rec, chunks) = store
+            .load_with_chunks(&self.rec.id)
+            .await?
+            .ok_or(StoreError::Stale)?;
+        self.rec = rec;
+        self.staged = false;
+        self.in_sync = false;
         let (mut offset, mut keep, mut hash) = (0u64, 0u32, None);
         for (i, c) in chunks.iter().enumerate() {
             let Some(c) = c else { break };
