@@ -9,10 +9,13 @@ use std::future::Future;
 use std::task::Poll;
 
 use futures::FutureExt;
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, Request, RequestCache, RequestInit, Response};
+use web_sys::{
+    ReadableStream, ReadableStreamByobReader, ReadableStreamDefaultReader, Request, RequestCache,
+    RequestInit, Response,
+};
 
 use crate::core::response::{check_chunk, ResponseHead};
 use crate::core::timeouts::{Check, Expiry, TimeoutClock, Timeouts};
@@ -128,7 +131,7 @@ impl<'a> Attempt<'a> {
         let Some(body) = self.response.body() else {
             return Ok(0);
         };
-        let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+        let mut reader = BodyReader::new(&body, expected_len);
         loop {
             let result = self
                 .waiter
@@ -136,11 +139,11 @@ impl<'a> Attempt<'a> {
                 .await?
                 .map_err(network_error)?;
             let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(network_error)?;
+            let value =
+                Reflect::get(&result, &JsValue::from_str("value")).map_err(network_error)?;
             if done.as_bool().unwrap_or(false) {
                 return Ok(received);
             }
-            let value =
-                Reflect::get(&result, &JsValue::from_str("value")).map_err(network_error)?;
             let chunk: Uint8Array = value.dyn_into().map_err(|_| {
                 DownloadError::new(
                     ErrorCode::BadResponse,
@@ -150,11 +153,62 @@ impl<'a> Attempt<'a> {
             let n = u64::from(chunk.length());
             check_chunk(expected_len, received, n)?;
             self.waiter.clock.chunk_received(now_ms());
-            writer.push(chunk).await.map_err(TransferEnd::Storage)?;
+            let reused = reader.take_back(&chunk);
+            writer
+                .push(chunk, reused)
+                .await
+                .map_err(TransferEnd::Storage)?;
             received += n;
             // Time spent writing is not time the connection was idle.
             self.waiter.clock.chunk_received(now_ms());
             on_bytes(n);
+        }
+    }
+}
+
+/// Most bytes one read asks for: the size of the buffer a BYOB reader reads into.
+const READ_BYTES: u32 = 1 << 20;
+/// Least, for a body known to be smaller.
+const MIN_READ_BYTES: u32 = 64 << 10;
+
+/// The body's reader. Where the stream is a byte stream (fetch bodies in current browsers) a
+/// BYOB reader reads into one buffer that is handed back and forth, so a download leaves no
+/// garbage buffers behind for the collector; elsewhere the default reader.
+enum BodyReader {
+    Byob(ReadableStreamByobReader, ArrayBuffer),
+    Default(ReadableStreamDefaultReader),
+}
+
+impl BodyReader {
+    fn new(body: &ReadableStream, expected_len: Option<u64>) -> BodyReader {
+        match ReadableStreamByobReader::new(body) {
+            Ok(r) => {
+                let len = expected_len.map_or(READ_BYTES, |n| {
+                    n.clamp(u64::from(MIN_READ_BYTES), u64::from(READ_BYTES)) as u32
+                });
+                BodyReader::Byob(r, ArrayBuffer::new(len))
+            }
+            Err(_) => BodyReader::Default(body.get_reader().unchecked_into()),
+        }
+    }
+
+    fn read(&self) -> js_sys::Promise {
+        match self {
+            BodyReader::Byob(r, buf) => r.read_with_array_buffer_view(&Uint8Array::new(buf)),
+            BodyReader::Default(r) => r.read(),
+        }
+    }
+
+    /// Takes back the buffer a BYOB read returned (transferred, so the old handle is
+    /// detached). True when `chunk` is a view of that buffer, which the next read reuses: the
+    /// caller must copy the bytes out before then.
+    fn take_back(&mut self, chunk: &Uint8Array) -> bool {
+        match self {
+            BodyReader::Byob(_, buf) => {
+                *buf = chunk.buffer();
+                true
+            }
+            BodyReader::Default(_) => false,
         }
     }
 }

@@ -39,10 +39,13 @@ pub struct Writer {
     /// `rec` is exactly what this writer just created in storage ([`Writer::mark_in_sync`]).
     in_sync: bool,
     chunk_bytes: u64,
+    /// Bytes received and not yet committed: views of body chunks, or Blobs of them.
     pending: Array,
     pending_bytes: u64,
     /// Hash over committed and pending bytes, when integrity is checked.
     hasher: Option<Sha256State>,
+    /// Where body bytes are copied to be hashed.
+    scratch: Vec<u8>,
 }
 
 fn blob_error(e: wasm_bindgen::JsValue) -> StoreError {
@@ -62,6 +65,7 @@ impl Writer {
             pending: Array::new(),
             pending_bytes: 0,
             hasher,
+            scratch: Vec::new(),
         }
     }
 
@@ -104,11 +108,13 @@ impl Writer {
 
     /// Appends a body chunk, committing every time exactly `chunk_bytes` are pending. A
     /// chunk that crosses that boundary is split (a view, not a copy), so stored chunks have
-    /// exactly `chunk_bytes` bytes except where a download stopped.
+    /// exactly `chunk_bytes` bytes except where a download stopped. When `reused` (the
+    /// chunk's memory will be read into again) its bytes are kept as a Blob, a copy outside
+    /// the JS heap; otherwise the view itself is kept until the commit.
     ///
     /// # Errors
     /// The storage failure; the pending bytes are then dropped (they will be fetched again).
-    pub async fn push(&mut self, chunk: Uint8Array) -> Result<(), StoreError> {
+    pub async fn push(&mut self, chunk: Uint8Array, reused: bool) -> Result<(), StoreError> {
         let mut rest = chunk;
         while rest.length() > 0 {
             let room = self.chunk_bytes - self.pending_bytes;
@@ -121,10 +127,22 @@ impl Writer {
                 head
             };
             if let Some(h) = self.hasher.as_mut() {
-                h.update(&piece.to_vec());
+                // Through one scratch buffer: no allocation per chunk.
+                let n = piece.length() as usize;
+                if self.scratch.len() < n {
+                    self.scratch.resize(n, 0);
+                }
+                piece.copy_to(&mut self.scratch[..n]);
+                h.update(&self.scratch[..n]);
             }
             self.pending_bytes += u64::from(piece.length());
-            self.pending.push(&piece);
+            if reused {
+                let copy =
+                    Blob::new_with_u8_array_sequence(&Array::of1(&piece)).map_err(blob_error)?;
+                self.pending.push(&copy);
+            } else {
+                self.pending.push(&piece);
+            }
             if self.pending_bytes >= self.chunk_bytes {
                 self.commit().await?;
             }
