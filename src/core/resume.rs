@@ -15,8 +15,8 @@
 
 use super::error::{DownloadError, ErrorCode};
 use super::headers::{
-    is_identity_encoding, parse_content_length, parse_content_range, parse_etag, parse_retry_after,
-    ContentRange, ContentRangeError,
+    is_identity_encoding, parse_content_length, parse_content_range, parse_etag, parse_http_date,
+    parse_retry_after, ContentRange, ContentRangeError,
 };
 use super::response::{check_body_end, ResponseHead};
 
@@ -43,12 +43,9 @@ impl Identity {
             .filter(|t| t.is_strong())
             .map(|t| t.to_header());
         let last_modified = head.last_modified.as_ref().filter(|lm| {
-            let lm = httpdate::parse_http_date(lm);
-            let date = head.date.as_deref().map(httpdate::parse_http_date);
-            match (lm, date) {
-                (Ok(lm), Some(Ok(date))) => date.duration_since(lm).is_ok_and(|d| d.as_secs() >= 1),
-                _ => false,
-            }
+            let lm = parse_http_date(lm);
+            let date = head.date.as_deref().and_then(parse_http_date);
+            matches!((lm, date), (Some(lm), Some(date)) if date > lm)
         });
         let accepts_bytes = head
             .accept_ranges
