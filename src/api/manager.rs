@@ -15,7 +15,7 @@ use super::events::{object, Events, EVENT_TYPES};
 use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
 use super::task::RunConfig;
 use crate::core::queue::Queue;
-use crate::core::{DownloadError, ErrorCode};
+use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::env::request_persistence;
 use crate::web::js::prop;
 use crate::web::store::{database_name, Record, Store, StoreError};
@@ -510,7 +510,7 @@ impl DownloadManager {
             if existing.url != url {
                 return Err(DownloadError::invalid(
                     "options.id",
-                    format!("{id:?} is already used for {}", existing.url),
+                    format!("{} is already used for {}", Quoted(&id), existing.url),
                 ));
             }
             if existing.state() != State::Cancelled {
@@ -642,7 +642,7 @@ impl DownloadManager {
         let kind = EVENT_TYPES.iter().find(|k| **k == kind).ok_or_else(|| {
             DownloadError::invalid(
                 "type",
-                format!("{kind:?} is not one of {}", EVENT_TYPES.join(", ")),
+                format!("{} is not one of {}", Quoted(kind), EVENT_TYPES.join(", ")),
             )
         })?;
         let f: Function = listener
@@ -726,7 +726,10 @@ impl DownloadManager {
                     DownloadError::invalid(&format!("ids[{i}]"), "must be a string")
                 })?;
                 self.inner.cell(&id).ok_or_else(|| {
-                    DownloadError::invalid(&format!("ids[{i}]"), format!("no download {id:?}"))
+                    DownloadError::invalid(
+                        &format!("ids[{i}]"),
+                        format!("no download {}", Quoted(&id)),
+                    )
                 })
             })
             .collect()

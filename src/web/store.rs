@@ -22,7 +22,7 @@ use web_sys::{
     IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use crate::core::{DownloadError, ErrorCode};
+use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::js::describe;
 
 /// Current schema version. Migrations run in `upgradeneeded` from the old version up.
@@ -50,6 +50,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The `Debug` form (`Failed("...")`), written out: the derived `Debug` would bring
+    /// `str`'s `Debug` code into the module.
+    fn debug_text(&self) -> String {
+        match self {
+            StoreError::Stale => "Stale".into(),
+            StoreError::Exists => "Exists".into(),
+            StoreError::Quota(m) => format!("Quota({})", Quoted(m)),
+            StoreError::Failed(m) => format!("Failed({})", Quoted(m)),
+        }
+    }
+
     /// The public error for this failure.
     pub fn to_download_error(&self) -> DownloadError {
         match self {
@@ -472,7 +483,7 @@ impl Store {
         });
         let db: IdbDatabase = request(&open)
             .await
-            .map_err(|e| storage(format!("could not open IndexedDB: {e:?}")))?
+            .map_err(|e| storage(format!("could not open IndexedDB: {}", e.debug_text())))?
             .unchecked_into();
         let lost = Rc::new(Cell::new(false));
         let (db2, lost2, lost_cb) = (db.clone(), lost.clone(), on_lost.clone());
