@@ -14,7 +14,7 @@ use super::error::{restored_error, to_js};
 use super::events::{object, Events, EVENT_TYPES};
 use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
 use super::task::RunConfig;
-use crate::core::queue::Queue;
+use crate::core::queue::{stable_order, Queue};
 use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::env::request_persistence;
 use crate::web::js::prop;
@@ -417,9 +417,10 @@ impl DownloadManager {
         let inner = &self.inner;
         let now = js_sys::Date::now();
         let expire = inner.config.expire_after_ms as f64;
-        records.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+        let created: Vec<f64> = records.iter().map(|r| r.created_at).collect();
         let mut to_start = Vec::new();
-        for rec in records {
+        for i in stable_order(&created) {
+            let rec = std::mem::take(&mut records[i]);
             let state = State::parse(&rec.state);
             if state != State::Completed && expire > 0.0 && now - rec.updated_at > expire {
                 if let Some(d) = inner.delete_stored(&rec.id) {
