@@ -357,11 +357,16 @@ impl DownloadManager {
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` naming the offending option.
-    pub async fn open(
+    #[wasm_bindgen(unchecked_return_type = "Promise<DownloadManager>")]
+    pub fn open(
         #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<
             js_sys::Object,
         >,
-    ) -> Result<DownloadManager, JsValue> {
+    ) -> js_sys::Promise {
+        crate::web::js::promise(async move { Self::open_inner(options).await.map(JsValue::from) })
+    }
+
+    async fn open_inner(options: Option<js_sys::Object>) -> Result<DownloadManager, JsValue> {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let config = parse_manager_options(&options).map_err(|e| to_js(&e))?;
         let config_concurrency = config.concurrency;
@@ -674,7 +679,7 @@ impl DownloadManager {
     ) -> Result<js_sys::Promise, JsValue> {
         let cells = self.when_all_cells(&ids).map_err(|e| to_js(&e))?;
         let inner = Rc::downgrade(&self.inner);
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        Ok(crate::web::js::promise(async move {
             for c in &cells {
                 c.settled().await;
             }
@@ -799,7 +804,7 @@ impl DownloadManager {
             cell.m.borrow_mut().handle = JsValue::UNDEFINED;
         }
         let ended = self.inner.runs_ended();
-        wasm_bindgen_futures::future_to_promise(async move {
+        crate::web::js::promise(async move {
             ended.await;
             Ok(JsValue::UNDEFINED)
         })
