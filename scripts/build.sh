@@ -18,11 +18,12 @@ wasm_features=(
   --enable-multivalue --enable-mutable-globals --enable-nontrapping-float-to-int
   --enable-reference-types --enable-sign-ext
 )
-# -Oz until it stops shrinking (--converge). --low-memory-unused lets it fold constant
+# First --merge-similar-functions (functions that differ only in constants become one that
+# takes them as parameters), then -Oz until it stops shrinking (--converge). --low-memory-unused lets it fold constant
 # offsets into loads and stores: that differs only for an address computation that wraps
 # around 4 GiB into the first 1 KiB, which Rust code never does. --strip-producers drops the
 # toolchain-versions section, which no runtime or bundler reads.
-wasm_opt_flags=(-Oz --converge --low-memory-unused --strip-producers)
+wasm_opt_flags=(--merge-similar-functions -Oz --converge --low-memory-unused --strip-producers)
 wasm_opt="node_modules/.bin/wasm-opt"
 if [ -x "$wasm_opt" ]; then
   before=$(wc -c <"$wasm")
