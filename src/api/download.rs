@@ -899,7 +899,7 @@ impl Download {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn cancel(&self) -> Promise {
         let fut = self.cell.cancel();
-        wasm_bindgen_futures::future_to_promise(async move {
+        crate::web::js::promise(async move {
             if let Some(f) = fut {
                 f.await;
             }

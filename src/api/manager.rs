@@ -14,8 +14,8 @@ use super::error::{restored_error, to_js};
 use super::events::{object, Events, EVENT_TYPES};
 use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
 use super::task::RunConfig;
-use crate::core::queue::Queue;
-use crate::core::{DownloadError, ErrorCode};
+use crate::core::queue::{stable_order, Queue};
+use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::env::request_persistence;
 use crate::web::js::prop;
 use crate::web::store::{database_name, Record, Store, StoreError};
@@ -357,11 +357,16 @@ impl DownloadManager {
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` naming the offending option.
-    pub async fn open(
+    #[wasm_bindgen(unchecked_return_type = "Promise<DownloadManager>")]
+    pub fn open(
         #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<
             js_sys::Object,
         >,
-    ) -> Result<DownloadManager, JsValue> {
+    ) -> js_sys::Promise {
+        crate::web::js::promise(async move { Self::open_inner(options).await.map(JsValue::from) })
+    }
+
+    async fn open_inner(options: Option<js_sys::Object>) -> Result<DownloadManager, JsValue> {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let config = parse_manager_options(&options).map_err(|e| to_js(&e))?;
         let config_concurrency = config.concurrency;
@@ -417,9 +422,10 @@ impl DownloadManager {
         let inner = &self.inner;
         let now = js_sys::Date::now();
         let expire = inner.config.expire_after_ms as f64;
-        records.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+        let created: Vec<f64> = records.iter().map(|r| r.created_at).collect();
         let mut to_start = Vec::new();
-        for rec in records {
+        for i in stable_order(&created) {
+            let rec = std::mem::take(&mut records[i]);
             let state = State::parse(&rec.state);
             if state != State::Completed && expire > 0.0 && now - rec.updated_at > expire {
                 if let Some(d) = inner.delete_stored(&rec.id) {
@@ -510,7 +516,7 @@ impl DownloadManager {
             if existing.url != url {
                 return Err(DownloadError::invalid(
                     "options.id",
-                    format!("{id:?} is already used for {}", existing.url),
+                    format!("{} is already used for {}", Quoted(&id), existing.url),
                 ));
             }
             if existing.state() != State::Cancelled {
@@ -647,7 +653,7 @@ impl DownloadManager {
         let kind = EVENT_TYPES.iter().find(|k| **k == kind).ok_or_else(|| {
             DownloadError::invalid(
                 "type",
-                format!("{kind:?} is not one of {}", EVENT_TYPES.join(", ")),
+                format!("{} is not one of {}", Quoted(kind), EVENT_TYPES.join(", ")),
             )
         })?;
         let f: Function = listener
@@ -678,7 +684,7 @@ impl DownloadManager {
     ) -> Result<js_sys::Promise, JsValue> {
         let cells = self.when_all_cells(&ids).map_err(|e| to_js(&e))?;
         let inner = Rc::downgrade(&self.inner);
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        Ok(crate::web::js::promise(async move {
             for c in &cells {
                 c.settled().await;
             }
@@ -731,7 +737,10 @@ impl DownloadManager {
                     DownloadError::invalid(&format!("ids[{i}]"), "must be a string")
                 })?;
                 self.inner.cell(&id).ok_or_else(|| {
-                    DownloadError::invalid(&format!("ids[{i}]"), format!("no download {id:?}"))
+                    DownloadError::invalid(
+                        &format!("ids[{i}]"),
+                        format!("no download {}", Quoted(&id)),
+                    )
                 })
             })
             .collect()
@@ -800,7 +809,7 @@ impl DownloadManager {
             cell.m.borrow_mut().handle = JsValue::UNDEFINED;
         }
         let ended = self.inner.runs_ended();
-        wasm_bindgen_futures::future_to_promise(async move {
+        crate::web::js::promise(async move {
             ended.await;
             Ok(JsValue::UNDEFINED)
         })

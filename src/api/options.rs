@@ -8,7 +8,7 @@ use web_sys::AbortSignal;
 use crate::core::integrity::parse_integrity;
 use crate::core::retry::RetryPolicy;
 use crate::core::timeouts::Timeouts;
-use crate::core::DownloadError;
+use crate::core::{DownloadError, Quoted};
 use crate::web::js::{describe, prop};
 
 /// Manager settings with their defaults.
@@ -374,18 +374,18 @@ pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
         Some(base) => web_sys::Url::new_with_base(&raw, &base),
         None => web_sys::Url::new(&raw),
     }
-    .map_err(|_| DownloadError::invalid("url", format!("{raw:?} is not a valid URL")))?;
+    .map_err(|_| DownloadError::invalid("url", format!("{} is not a valid URL", Quoted(&raw))))?;
     let protocol = parsed.protocol();
     if protocol != "http:" && protocol != "https:" {
         return Err(DownloadError::invalid(
             "url",
-            format!("must be http or https, got {protocol:?}"),
+            format!("must be http or https, got {}", Quoted(&protocol)),
         ));
     }
     if !is_valid_host(&parsed.hostname()) {
         return Err(DownloadError::invalid(
             "url",
-            format!("{raw:?} has no valid host"),
+            format!("{} has no valid host", Quoted(&raw)),
         ));
     }
     if !parsed.username().is_empty() || !parsed.password().is_empty() {

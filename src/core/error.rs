@@ -3,7 +3,7 @@
 //! Each failure has exactly one [`ErrorCode`]. The code strings are part of the public
 //! contract (`DownloadError.code` in JS) and never change.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// Why a download failed. The string form ([`ErrorCode::as_str`]) is stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,10 +150,70 @@ impl fmt::Display for DownloadError {
 
 impl std::error::Error for DownloadError {}
 
+/// Displays a string quoted and escaped exactly as its `Debug` form (`{:?}`) does, for quoting
+/// caller input in messages. It escapes each character with `char::escape_debug`, which is what
+/// `str`'s `Debug` does too except for `'`, which it leaves alone. Using it instead of `{:?}`
+/// keeps `str`'s `Debug` code (and the panicking string slicing it does) out of the module.
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            if c == '\'' {
+                f.write_char(c)?;
+            } else {
+                write!(f, "{}", c.escape_debug())?;
+            }
+        }
+        f.write_char('"')
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn quoted_is_debug() {
+        for s in [
+            "",
+            "abc",
+            "a\"b",
+            "it's",
+            "back\\slash",
+            "tab\there\r\n",
+            "\0\u{1}\u{7f}\u{80}\u{9f}",
+            "caf\u{e9}",
+            "\u{301}accent first",
+            "a\u{301}",
+            "\u{200b}zero width",
+            "\u{a0}\u{ad}",
+            "\u{feff}bom",
+            "\u{e000}private",
+            "\u{10ffff}",
+            "\u{2028}",
+            "emoji \u{1f600}",
+            "\u{4e2d}\u{6587}",
+            "\u{378}unassigned",
+        ] {
+            assert_eq!(Quoted(s).to_string(), format!("{s:?}"));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn quoted_is_debug_for_any_string(s in any::<String>()) {
+            prop_assert_eq!(Quoted(&s).to_string(), format!("{s:?}"));
+        }
+
+        #[test]
+        fn quoted_is_debug_for_text(s in "\\PC{0,30}") {
+            prop_assert_eq!(Quoted(&s).to_string(), format!("{s:?}"));
+        }
+    }
 
     #[test]
     fn codes_are_distinct_upper_snake_case() {

@@ -6,8 +6,6 @@
 //!
 //! Values come from `Headers.get()`, which joins repeated header lines with `", "`.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 /// Parses `Content-Length` (RFC 9110 §8.6): `1*DIGIT`. A list of identical values, as produced
 /// by repeated header lines, is accepted; conflicting values, garbage, signs and overflow give
 /// `None` (length unknown).
@@ -190,11 +188,7 @@ pub fn parse_retry_after(value: Option<&str>, now_unix_ms: f64) -> Option<u64> {
     if let Some(secs) = parse_digits(v) {
         return Some(secs.saturating_mul(1000));
     }
-    let when = httpdate::parse_http_date(v).ok()?;
-    let when_ms = when
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis();
+    let when_ms = u128::from(parse_http_date(v)?) * 1000;
     let now_ms = if now_unix_ms.is_finite() && now_unix_ms > 0.0 {
         now_unix_ms as u128
     } else {
@@ -203,9 +197,118 @@ pub fn parse_retry_after(value: Option<&str>, now_unix_ms: f64) -> Option<u64> {
     Some(u64::try_from(when_ms.saturating_sub(now_ms)).unwrap_or(u64::MAX))
 }
 
+/// An HTTP date (RFC 9110 §5.6.7) as seconds since the Unix epoch: the IMF-fixdate form
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) or one of the obsolete RFC 850
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`) forms, with
+/// surrounding whitespace ignored. The weekday must be the date's, the day must exist in its
+/// month, and the year must be 1970 to 9999. A two-digit RFC 850 year below 70 is 20xx.
+///
+/// It accepts exactly the values the `httpdate` crate accepts (a property test checks this), in
+/// less code.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    if !s.is_ascii() {
+        return None;
+    }
+    let b = s.trim().as_bytes();
+    // Positions of the weekday, day, month, year, hour and the year's digit count.
+    let (wday, day, mon, year, hour, year_len) = match b.len() {
+        29 => (find3(WDAYS, &b[..3])?, 5, 8, 12, 17, 4),
+        24 => (find3(WDAYS, &b[..3])?, 8, 4, 20, 11, 4),
+        _ => {
+            let (w, name) = WEEKDAYS
+                .iter()
+                .enumerate()
+                .find(|(_, n)| b.len() == n.len() + 22 && b.starts_with(n.as_bytes()))?;
+            let o = name.len();
+            (w, o, o + 3, o + 7, o + 10, 2)
+        }
+    };
+    let punct: &[(usize, &[u8])] = match b.len() {
+        // `Www, dd Mmm yyyy hh:mm:ss GMT`
+        29 => &[(3, b", "), (7, b" "), (11, b" "), (16, b" "), (25, b" GMT")],
+        // `Www Mmm dd hh:mm:ss yyyy`
+        24 => &[(3, b" "), (7, b" "), (10, b" "), (19, b" ")],
+        // `Weekday, dd-Mmm-yy hh:mm:ss GMT`
+        _ => &[(day + 2, b"-"), (day + 6, b"-"), (day + 18, b" GMT")],
+    };
+    if !punct.iter().all(|(at, p)| b[*at..].starts_with(p))
+        || b[hour + 2] != b':'
+        || b[hour + 5] != b':'
+    {
+        return None;
+    }
+    let mon = find3(MONTHS, &b[mon..mon + 3])? as u64 + 1;
+    // asctime pads a one-digit day with a space.
+    let day = match &b[day..day + 2] {
+        [b' ', d] if b.len() == 24 => digits(&[*d])?,
+        d => digits(d)?,
+    };
+    let mut year = digits(&b[year..year + year_len])?;
+    if year_len == 2 {
+        year += if year < 70 { 2000 } else { 1900 };
+    }
+    let (hour, min, sec) = (
+        digits(&b[hour..hour + 2])?,
+        digits(&b[hour + 3..hour + 5])?,
+        digits(&b[hour + 6..hour + 8])?,
+    );
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_len = match mon {
+        2 => 28 + u64::from(leap),
+        m => 30 + ((m + m / 8) & 1),
+    };
+    if sec >= 60
+        || min >= 60
+        || hour >= 24
+        || day == 0
+        || day > month_len
+        || !(1970..=9999).contains(&year)
+    {
+        return None;
+    }
+    const MONTH_STARTS: [u64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let leap_days = (year - 1969) / 4 - (year - 1901) / 100 + (year - 1601) / 400;
+    let days = (year - 1970) * 365
+        + leap_days
+        + MONTH_STARTS[mon as usize - 1]
+        + u64::from(leap && mon > 2)
+        + day
+        - 1;
+    // 1970-01-01 was a Thursday (index 3 from Monday).
+    if (days + 3) % 7 != wday as u64 {
+        return None;
+    }
+    Some(days * 86_400 + hour * 3600 + min * 60 + sec)
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday, ",
+    "Tuesday, ",
+    "Wednesday, ",
+    "Thursday, ",
+    "Friday, ",
+    "Saturday, ",
+    "Sunday, ",
+];
+const WDAYS: &[u8] = b"MonTueWedThuFriSatSun";
+const MONTHS: &[u8] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/// The index of `name` among the three-letter names in `table`.
+fn find3(table: &[u8], name: &[u8]) -> Option<usize> {
+    table.chunks(3).position(|n| n == name)
+}
+
+/// A run of ASCII digits as a number (the runs here are at most four long).
+fn digits(s: &[u8]) -> Option<u64> {
+    s.iter().try_fold(0, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
+    })
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn content_length_table() {
@@ -354,6 +457,132 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(parse_retry_after(*input, now), *want, "{input:?}");
+        }
+    }
+
+    /// The `httpdate` crate's answer, as seconds since the epoch.
+    fn reference_date(s: &str) -> Option<u64> {
+        let t = httpdate::parse_http_date(s).ok()?;
+        Some(t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+    }
+
+    #[test]
+    fn http_date_table() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Some(784_111_777)),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", Some(784_111_777)),
+            ("Sun Nov  6 08:49:37 1994", Some(784_111_777)),
+            ("  Sun Nov 06 08:49:37 1994\t", Some(784_111_777)),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", Some(0)),
+            ("Thursday, 01-Jan-70 00:00:00 GMT", Some(0)),
+            ("Friday, 01-Jan-38 00:00:00 GMT", Some(2_145_916_800)),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", Some(253_402_300_799)),
+            ("Tue, 29 Feb 2000 12:00:00 GMT", Some(951_825_600)),
+            // Wrong weekday, a day the month lacks, out-of-range fields, the wrong zone.
+            ("Mon, 06 Nov 1994 08:49:37 GMT", None),
+            ("Thu, 29 Feb 2001 00:00:00 GMT", None),
+            ("Wed, 31 Apr 2015 00:00:00 GMT", None),
+            ("Sun, 06 Nov 1994 24:00:00 GMT", None),
+            ("Sun, 06 Nov 1994 08:60:00 GMT", None),
+            ("Sun, 06 Nov 1994 08:49:60 GMT", None),
+            ("Wed, 31 Dec 1969 23:59:59 GMT", None),
+            ("Sun, 06 Nov 1994 08:49:37 UTC", None),
+            ("Sun, 6 Nov 1994 08:49:37 GMT", None),
+            ("Sun, 06 nov 1994 08:49:37 GMT", None),
+            ("Sun Nov 6  08:49:37 1994", None),
+            ("Sunday, 06-Nov-1994 08:49:37 GMT", None),
+            ("Sun, 06 Nov 1994 08:49:37 GMT\u{a0}", None),
+            ("", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_http_date(input), *want, "{input:?}");
+            assert_eq!(reference_date(input), *want, "reference: {input:?}");
+        }
+    }
+
+    #[test]
+    fn http_date_every_day_in_all_three_forms() {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        // Every day from 1970 to 2069 (the RFC 850 two-digit window), at a varying time of day.
+        for day in 0..36_525u64 {
+            let secs = day * 86_400 + (day * 7919) % 86_400;
+            let imf = httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            );
+            assert_eq!(parse_http_date(&imf), Some(secs), "{imf}");
+            // `Www, dd Mmm yyyy hh:mm:ss GMT`
+            let (wday, dd, mon, yyyy, time) = (
+                &imf[..3],
+                &imf[5..7],
+                &imf[8..11],
+                &imf[12..16],
+                &imf[17..25],
+            );
+            let long = WEEKDAYS[DAYS.iter().position(|d| *d == wday).unwrap()];
+            let rfc850 = format!("{long}{dd}-{mon}-{} {time} GMT", &yyyy[2..]);
+            let padded = dd
+                .strip_prefix('0')
+                .map_or(dd.to_owned(), |d| format!(" {d}"));
+            let asctime = format!("{wday} {mon} {padded} {time} {yyyy}");
+            for form in [&rfc850, &asctime] {
+                assert_eq!(parse_http_date(form), Some(secs), "{form}");
+                assert_eq!(reference_date(form), Some(secs), "reference: {form}");
+            }
+        }
+    }
+
+    /// Date-like strings: well-formed dates in the three forms with fields that may be out of
+    /// range, with a byte sometimes replaced and whitespace sometimes added.
+    fn date_like() -> impl Strategy<Value = String> {
+        let wday =
+            prop::sample::select(vec!["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz"]);
+        let mon = prop::sample::select(vec![
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            "jan",
+        ]);
+        (
+            (wday, 0u32..34, mon, 0u32..10_000),
+            (0u32..26, 0u32..62, 0u32..62, 0u8..3),
+            (
+                any::<prop::sample::Index>(),
+                prop::sample::select(b" ,:-09GMTa\t\xc3".to_vec()),
+                any::<bool>(),
+            ),
+            prop::sample::select(vec!["", " ", "\t", "\u{b}", "\u{a0}"]),
+        )
+            .prop_map(
+                |((wday, day, mon, year), (h, m, s, form), (at, byte, mutate), pad)| {
+                    let long = WEEKDAYS
+                        .iter()
+                        .find(|w| w.starts_with(wday))
+                        .map_or("Xyzday, ", |w| *w);
+                    let mut text = match form {
+                        0 => format!("{wday}, {day:02} {mon} {year:04} {h:02}:{m:02}:{s:02} GMT"),
+                        1 => format!(
+                            "{long}{day:02}-{mon}-{:02} {h:02}:{m:02}:{s:02} GMT",
+                            year % 100
+                        ),
+                        _ => format!("{wday} {mon} {day:>2} {h:02}:{m:02}:{s:02} {year:04}"),
+                    }
+                    .into_bytes();
+                    if mutate {
+                        let i = at.index(text.len());
+                        text[i] = byte;
+                    }
+                    format!("{pad}{}{pad}", String::from_utf8_lossy(&text))
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn http_date_matches_httpdate(s in date_like()) {
+            prop_assert_eq!(parse_http_date(&s), reference_date(&s), "{:?}", s);
+        }
+
+        #[test]
+        fn http_date_matches_httpdate_on_any_text(s in "\\PC{0,40}") {
+            prop_assert_eq!(parse_http_date(&s), reference_date(&s), "{:?}", s);
         }
     }
 }

@@ -171,9 +171,10 @@ pub fn parse_integrity(value: &str) -> Result<Integrity, DownloadError> {
         if algorithm != Algorithm::Sha256 {
             continue;
         }
-        let digest: [u8; SHA256_LEN] = digest
-            .try_into()
-            .expect("parse_token checks the digest length");
+        // Not `try_into().expect(..)`: its panic message would format the Vec with `Debug`.
+        let Ok(digest) = <[u8; SHA256_LEN]>::try_from(digest.as_slice()) else {
+            unreachable!("parse_token checks the digest length");
+        };
         match found {
             Some(previous) if previous != digest => {
                 return Err(DownloadError::invalid(
@@ -287,7 +288,8 @@ fn parse_token(token: &str) -> Result<(Algorithm, Vec<u8>), DownloadError> {
 fn excerpt(text: &str) -> String {
     const MAX: usize = 64;
     match text.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{}...", &text[..end]),
+        // `get` rather than indexing, whose (unreachable) panic formats with `Debug`.
+        Some((end, _)) => format!("{}...", text.get(..end).unwrap_or(text)),
         None => text.to_owned(),
     }
 }

@@ -16,4 +16,4 @@ pub mod resume;
 pub mod retry;
 pub mod timeouts;
 
-pub use error::{DownloadError, ErrorCode};
+pub use error::{DownloadError, ErrorCode, Quoted};

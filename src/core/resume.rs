@@ -13,10 +13,10 @@
 //! `Range: bytes=0-`, which is safelisted, makes the browser ask for an identity encoding, and
 //! so yields an exact total; a server that answers `200` instead is accepted as well.
 
-use super::error::{DownloadError, ErrorCode};
+use super::error::{DownloadError, ErrorCode, Quoted};
 use super::headers::{
-    is_identity_encoding, parse_content_length, parse_content_range, parse_etag, parse_retry_after,
-    ContentRange, ContentRangeError,
+    is_identity_encoding, parse_content_length, parse_content_range, parse_etag, parse_http_date,
+    parse_retry_after, ContentRange, ContentRangeError,
 };
 use super::response::{check_body_end, ResponseHead};
 
@@ -43,12 +43,9 @@ impl Identity {
             .filter(|t| t.is_strong())
             .map(|t| t.to_header());
         let last_modified = head.last_modified.as_ref().filter(|lm| {
-            let lm = httpdate::parse_http_date(lm);
-            let date = head.date.as_deref().map(httpdate::parse_http_date);
-            match (lm, date) {
-                (Ok(lm), Some(Ok(date))) => date.duration_since(lm).is_ok_and(|d| d.as_secs() >= 1),
-                _ => false,
-            }
+            let lm = parse_http_date(lm);
+            let date = head.date.as_deref().and_then(parse_http_date);
+            matches!((lm, date), (Some(lm), Some(date)) if date > lm)
         });
         let accepts_bytes = head
             .accept_ranges
@@ -266,15 +263,18 @@ fn decide_partial(
             complete_length,
         }) => (first, last, complete_length),
         Ok(ContentRange::Unsatisfied { .. }) => {
-            return unusable(format!("a 206 with an unsatisfied Content-Range {raw:?}"))
+            return unusable(format!(
+                "a 206 with an unsatisfied Content-Range {}",
+                Quoted(raw)
+            ))
         }
         Err(ContentRangeError::NotBytes) => {
-            return unusable(format!("a Content-Range in another unit: {raw:?}"))
+            return unusable(format!("a Content-Range in another unit: {}", Quoted(raw)))
         }
-        Err(_) => return unusable(format!("an invalid Content-Range {raw:?}")),
+        Err(_) => return unusable(format!("an invalid Content-Range {}", Quoted(raw))),
     };
     let Some(total) = complete else {
-        return unusable(format!("a Content-Range without a total: {raw:?}"));
+        return unusable(format!("a Content-Range without a total: {}", Quoted(raw)));
     };
     if first != start {
         return unusable(format!(
@@ -285,7 +285,8 @@ fn decide_partial(
     if let Some(cl) = parse_content_length(head.content_length.as_deref()) {
         if cl != len {
             return unusable(format!(
-                "Content-Length {cl} disagrees with Content-Range {raw:?}"
+                "Content-Length {cl} disagrees with Content-Range {}",
+                Quoted(raw)
             ));
         }
     }

@@ -45,3 +45,18 @@ pub fn describe(value: &JsValue) -> String {
         (None, None) => "unknown error".to_owned(),
     }
 }
+
+/// A `Promise` for `f`. The library's promises all go through this one instance of
+/// `future_to_promise` (on a boxed future), so the module holds one copy of its adapter code
+/// rather than one per future type.
+pub fn promise(
+    f: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    boxed_promise(Box::pin(f))
+}
+
+fn boxed_promise(
+    f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>,
+) -> Promise {
+    wasm_bindgen_futures::future_to_promise(f)
+}

@@ -22,7 +22,7 @@ use web_sys::{
     IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use crate::core::{DownloadError, ErrorCode};
+use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::js::describe;
 
 /// Current schema version. Migrations run in `upgradeneeded` from the old version up.
@@ -50,6 +50,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The `Debug` form (`Failed("...")`), written out: the derived `Debug` would bring
+    /// `str`'s `Debug` code into the module.
+    fn debug_text(&self) -> String {
+        match self {
+            StoreError::Stale => "Stale".into(),
+            StoreError::Exists => "Exists".into(),
+            StoreError::Quota(m) => format!("Quota({})", Quoted(m)),
+            StoreError::Failed(m) => format!("Failed({})", Quoted(m)),
+        }
+    }
+
     /// The public error for this failure.
     pub fn to_download_error(&self) -> DownloadError {
         match self {
@@ -374,6 +385,11 @@ async fn request(req: &IdbRequest) -> Result<JsValue, StoreError> {
     }
 }
 
+/// The writes of [`Store::guarded`]: given the downloads and chunks stores and the current
+/// record.
+type GuardedOps =
+    Box<dyn FnOnce(&IdbObjectStore, &IdbObjectStore, &JsValue) -> Result<(), JsValue>>;
+
 /// Shared state of a running write transaction: a reason the callbacks aborted it.
 type AbortReason = Rc<RefCell<Option<StoreError>>>;
 
@@ -472,7 +488,7 @@ impl Store {
         });
         let db: IdbDatabase = request(&open)
             .await
-            .map_err(|e| storage(format!("could not open IndexedDB: {e:?}")))?
+            .map_err(|e| storage(format!("could not open IndexedDB: {}", e.debug_text())))?
             .unchecked_into();
         let lost = Rc::new(Cell::new(false));
         let (db2, lost2, lost_cb) = (db.clone(), lost.clone(), on_lost.clone());
@@ -575,7 +591,8 @@ impl Store {
         id: &str,
         epoch: u32,
         chunk_write: bool,
-        ops: impl FnOnce(&IdbObjectStore, &IdbObjectStore, &JsValue) -> Result<(), JsValue> + 'static,
+        // Boxed, not generic: one copy of this function (and of its listener) serves all callers.
+        ops: GuardedOps,
     ) -> Result<(), StoreError> {
         let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readwrite)?;
         let reason = AbortReason::default();
@@ -615,7 +632,7 @@ impl Store {
             &rec.id,
             rec.epoch,
             true,
-            move |downloads, chunks, current| {
+            Box::new(move |downloads, chunks, current| {
                 if field(current, "offset").as_f64() != Some(offset) {
                     return Err(JsValue::from_str(
                         "the chunk does not start at the stored offset",
@@ -624,7 +641,7 @@ impl Store {
                 chunks.put(&chunk_js)?;
                 downloads.put(&rec_js)?;
                 Ok(())
-            },
+            }),
         )
         .await
     }
@@ -632,10 +649,15 @@ impl Store {
     /// Replaces the record (same epoch), e.g. a state change.
     pub async fn update(&self, rec: &Record) -> Result<(), StoreError> {
         let rec_js = rec.to_js();
-        self.guarded(&rec.id, rec.epoch, false, move |downloads, _, _| {
-            downloads.put(&rec_js)?;
-            Ok(())
-        })
+        self.guarded(
+            &rec.id,
+            rec.epoch,
+            false,
+            Box::new(move |downloads, _, _| {
+                downloads.put(&rec_js)?;
+                Ok(())
+            }),
+        )
         .await
     }
 
@@ -643,22 +665,32 @@ impl Store {
     /// if the stored record is still at `old_epoch`.
     pub async fn restart(&self, old_epoch: u32, rec: &Record) -> Result<(), StoreError> {
         let (rec_js, range) = (rec.to_js(), all_chunks_of(&rec.id)?);
-        self.guarded(&rec.id, old_epoch, false, move |downloads, chunks, _| {
-            chunks.delete(&range)?;
-            downloads.put(&rec_js)?;
-            Ok(())
-        })
+        self.guarded(
+            &rec.id,
+            old_epoch,
+            false,
+            Box::new(move |downloads, chunks, _| {
+                chunks.delete(&range)?;
+                downloads.put(&rec_js)?;
+                Ok(())
+            }),
+        )
         .await
     }
 
     /// Cuts the stored bytes back to the first `keep` chunks and writes `rec` describing them.
     pub async fn truncate(&self, rec: &Record, keep: u32) -> Result<(), StoreError> {
         let (rec_js, range) = (rec.to_js(), chunks_from(&rec.id, rec.epoch, keep)?);
-        self.guarded(&rec.id, rec.epoch, false, move |downloads, chunks, _| {
-            chunks.delete(&range)?;
-            downloads.put(&rec_js)?;
-            Ok(())
-        })
+        self.guarded(
+            &rec.id,
+            rec.epoch,
+            false,
+            Box::new(move |downloads, chunks, _| {
+                chunks.delete(&range)?;
+                downloads.put(&rec_js)?;
+                Ok(())
+            }),
+        )
         .await
     }
 

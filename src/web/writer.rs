@@ -220,9 +220,18 @@ impl Writer {
     ///
     /// # Errors
     /// The storage failure.
-    pub async fn save(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
+    pub fn save(
+        &mut self,
+        change: impl FnOnce(&mut Record),
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + '_ {
+        // The change is applied here, so that the future is the same type for every caller:
+        // one copy of it in the module, not one per closure.
         let mut next = self.rec.clone();
         change(&mut next);
+        self.save_record(next)
+    }
+
+    async fn save_record(&mut self, mut next: Record) -> Result<(), StoreError> {
         next.updated_at = js_sys::Date::now();
         if let Backend::Idb(store) = &self.backend {
             store.update(&next).await?;

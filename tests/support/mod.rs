@@ -101,10 +101,9 @@ pub async fn open(options: JsValue) -> JsValue {
     if get(&options, "name").is_undefined() {
         Reflect::set(&options, &"name".into(), &tag("db").into()).unwrap();
     }
-    let m = DownloadManager::open(Some(options.unchecked_into()))
+    DownloadManager::open(Some(options.unchecked_into()))
         .await
-        .expect("open");
-    JsValue::from(m)
+        .expect("open")
 }
 
 /// Opens a manager on the database `name` with extra options.
