@@ -1,8 +1,8 @@
 // The tile-grid demo. It imports the built package the way a page would, and keeps one tile per
 // sample file truthful: events only mark tiles dirty, painting happens once per animation
 // frame and never while the page is hidden, and when the page comes back (visibilitychange,
-// pageshow from the back/forward cache) every tile is redrawn from the manager's state in one
-// frame.
+// pageshow from the back/forward cache) every tile is redrawn from the manager's state in the
+// event itself, before the first frame.
 import init, { DownloadManager, isDownloadError } from '../pkg/resumable_downloads.js';
 
 const params = new URLSearchParams(location.search);
@@ -107,6 +107,14 @@ function repaintAll() {
   if (!frame) frame = requestAnimationFrame(flush);
 }
 
+// Coming back into view: repaint now, in the event, so that the first frame the user sees
+// already shows the current state.
+function repaintNow() {
+  if (frame) cancelAnimationFrame(frame);
+  for (const id of tiles.keys()) dirty.add(id);
+  flush();
+}
+
 function flush() {
   frame = 0;
   // A frame requested before the page was hidden: keep the tiles dirty for the wake.
@@ -155,8 +163,8 @@ function summarize() {
 }
 
 for (const type of ['progress', 'statechange', 'restarted']) manager.on(type, (e) => markDirty(e.id));
-document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') repaintAll(); });
-addEventListener('pageshow', (e) => { if (e.persisted) repaintAll(); });
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') repaintNow(); });
+addEventListener('pageshow', (e) => { if (e.persisted) repaintNow(); });
 
 const entries = SAMPLES.map(tileFor);
 // Downloads stored before a reload come back with their bytes; running ones continue.

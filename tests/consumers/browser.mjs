@@ -24,12 +24,12 @@ export async function serve(dir) {
   return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }
 
-/** Launches Debian's headless Chromium. */
-export function launch() {
+/** Launches Debian's headless Chromium, with `extra` flags. */
+export function launch(extra = []) {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', ...extra],
   });
 }
 
