@@ -241,7 +241,7 @@ impl Run<'_> {
             let mut end_state = self.writer.resume_state();
             end_state.offset = self.writer.received();
             let end = on_body_end(&end_state, &accepted, stream_end, received);
-            let finished = matches!(end, BodyEnd::Complete) && self.integrity_holds()?;
+            let finished = matches!(end, BodyEnd::Complete) && self.integrity_check()?.is_ok();
             // Whatever ended the body, the bytes that arrived are committed (I4).
             let committed = if finished {
                 self.writer.commit_and(mark_completed).await
@@ -379,13 +379,8 @@ impl Run<'_> {
         Ok(true)
     }
 
-    /// False when the bytes received (committed and pending) do not match the expected
-    /// `integrity`; true when they do or none is expected.
-    fn integrity_holds(&self) -> Result<bool, Outcome> {
-        Ok(self.integrity_check()?.is_ok())
-    }
-
-    /// The INTEGRITY error of received bytes that do not match the expected `integrity`.
+    /// The INTEGRITY error when the bytes received (committed and pending) do not match the
+    /// expected `integrity`; `Ok(())` when they do or none is expected.
     fn integrity_check(&self) -> Result<Result<(), DownloadError>, Outcome> {
         let rec = self.writer.record();
         match (rec.integrity.as_deref(), self.writer.digest()) {

@@ -664,26 +664,27 @@ impl Store {
     /// Starts over: deletes every chunk of the download and writes `rec` (new epoch, offset 0),
     /// if the stored record is still at `old_epoch`.
     pub async fn restart(&self, old_epoch: u32, rec: &Record) -> Result<(), StoreError> {
-        let (rec_js, range) = (rec.to_js(), all_chunks_of(&rec.id)?);
-        self.guarded(
-            &rec.id,
-            old_epoch,
-            false,
-            Box::new(move |downloads, chunks, _| {
-                chunks.delete(&range)?;
-                downloads.put(&rec_js)?;
-                Ok(())
-            }),
-        )
-        .await
+        self.drop_chunks(old_epoch, rec, all_chunks_of(&rec.id)?)
+            .await
     }
 
     /// Cuts the stored bytes back to the first `keep` chunks and writes `rec` describing them.
     pub async fn truncate(&self, rec: &Record, keep: u32) -> Result<(), StoreError> {
-        let (rec_js, range) = (rec.to_js(), chunks_from(&rec.id, rec.epoch, keep)?);
+        self.drop_chunks(rec.epoch, rec, chunks_from(&rec.id, rec.epoch, keep)?)
+            .await
+    }
+
+    /// Deletes the chunks in `range` and writes `rec`, if the stored record is at `epoch`.
+    async fn drop_chunks(
+        &self,
+        epoch: u32,
+        rec: &Record,
+        range: IdbKeyRange,
+    ) -> Result<(), StoreError> {
+        let rec_js = rec.to_js();
         self.guarded(
             &rec.id,
-            rec.epoch,
+            epoch,
             false,
             Box::new(move |downloads, chunks, _| {
                 chunks.delete(&range)?;
