@@ -8,8 +8,9 @@ started=$(date +%s)
 
 ./scripts/setup.sh
 
-echo "== lint: rustfmt, clippy (native and wasm32)"
+echo "== lint: rustfmt, clippy (native and wasm32), layering"
 cargo fmt --all --check
+python3 scripts/check_layers.py
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 cargo clippy --quiet --target wasm32-unknown-unknown --all-targets -- -D warnings
 

@@ -1,7 +1,11 @@
 //! Resumable, cancellable browser downloads with honest progress.
 //!
-//! - [`core`]: pure decisions (header parsing, progress, timeouts, errors), tested natively.
-//! - `web`: browser adapters (fetch with an abort guard, stream reading, clock, timers).
+//! Layers, lowest first; imports run one way (`api → engine → {core, web}`, `web → core`):
+//! - [`core`]: pure decisions (headers, resume, the run machine, lifecycle, retry, progress,
+//!   timeouts, naming), tested natively.
+//! - `web`: browser adapters, each owning its JS resources (fetch with an abort guard, the
+//!   body reader, IndexedDB, locks and channels, clock, one codec for JS objects).
+//! - `engine`: the single-threaded runtime (registry, queue, runs, tabs, events, ownership).
 //! - `api`: the `#[wasm_bindgen]` surface used from JavaScript.
 #![deny(missing_docs)]
 
@@ -9,6 +13,9 @@ pub mod core;
 
 #[cfg(target_arch = "wasm32")]
 mod web;
+
+#[cfg(target_arch = "wasm32")]
+mod engine;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

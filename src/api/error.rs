@@ -1,36 +1,9 @@
-//! Conversion of [`DownloadError`] into a JS `Error` named `"DownloadError"`, in one place.
+//! `isDownloadError`, and the one conversion of errors to JS (in `crate::web::codec`).
 
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
-use crate::core::{DownloadError, ErrorCode};
-
-/// The JS form: an `Error` with `name = "DownloadError"`, `code`, and `status` /
-/// `retryAfterMs` where they apply.
-pub(crate) fn to_js(e: &DownloadError) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("DownloadError");
-    let set = |k: &str, v: JsValue| {
-        // Setting a data property on a fresh Error cannot fail.
-        let _ = Reflect::set(&err, &JsValue::from_str(k), &v);
-    };
-    set("code", JsValue::from_str(e.code.as_str()));
-    if let Some(s) = e.status {
-        set("status", JsValue::from(s));
-    }
-    if let Some(ms) = e.retry_after_ms {
-        set("retryAfterMs", JsValue::from(ms as f64));
-    }
-    err.into()
-}
-
-/// The error stored with a failed download's record (an unknown code reads as `STORAGE`).
-pub(crate) fn restored_error(code: &str, message: &str) -> DownloadError {
-    DownloadError::new(
-        ErrorCode::parse(code).unwrap_or(ErrorCode::Storage),
-        message,
-    )
-}
+pub(crate) use crate::web::codec::error_to_js as to_js;
 
 /// `true` when `value` is an error raised by this library: its `name` is `"DownloadError"` and
 /// it has a string `code`. Works across realms and bundled copies, unlike `instanceof`.

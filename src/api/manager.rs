@@ -1,346 +1,49 @@
-//! [`DownloadManager`]: owns the downloads, their storage, the manager-level listeners and the
-//! settings.
+//! [`DownloadManager`]: the page's handle on a manager. It owns the manager (as does every
+//! `Download` handle and every queued or running download); `close()`, `free()` and `using`
+//! close it deliberately.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::future::Future;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
-use super::download::{DownloadCell, State};
-use super::error::{restored_error, to_js};
-use super::events::{object, Events, EVENT_TYPES};
-use super::options::{parse_add_options, parse_manager_options, parse_url, ManagerConfig};
-use super::task::RunConfig;
-use crate::core::queue::{stable_order, Queue};
-use crate::core::{DownloadError, ErrorCode, Quoted};
-use crate::web::env::request_persistence;
-use crate::web::js::prop;
-use crate::web::store::{database_name, Record, Store, StoreError};
-use crate::web::tabs::Channel;
-use crate::web::writer::{Backend, Writer};
+use super::download::Download;
+use super::error::to_js;
+use super::options::{parse_add_options, parse_manager_options, parse_url};
+use crate::core::{DownloadError, Quoted};
+use crate::engine::download::DownloadCell;
+use crate::engine::events::EVENT_TYPES;
+use crate::engine::manager::ManagerInner;
+use crate::web::codec::object;
 
-/// Shared state of a manager.
-pub(crate) struct ManagerInner {
-    config: ManagerConfig,
-    events: Rc<Events>,
-    /// A no-op rejection handler shared by every `done` promise.
-    swallow: JsValue,
-    /// `None` when IndexedDB is unavailable: downloads then live in memory.
-    store: Option<Rc<Store>>,
-    storage_error: Option<DownloadError>,
-    persistence_requested: std::cell::Cell<bool>,
-    /// Runs in progress, and who waits for them all to end.
-    runs: Rc<RefCell<Runs>>,
-    /// Who runs and who waits.
-    queue: RefCell<Queue>,
-    /// Downloads settled since the manager was last idle, for the batch notification:
-    /// (completed, failed, cancelled).
-    batch: std::cell::Cell<(u32, u32, u32)>,
-    /// Something was queued or running since the last `idle`.
-    busy: std::cell::Cell<bool>,
-    /// The channel to the other tabs using this name; `None` without Web Locks and
-    /// `BroadcastChannel` (or without IndexedDB): single-tab behaviour.
-    channel: RefCell<Option<Channel>>,
-    s: RefCell<Registry>,
+#[wasm_bindgen(inline_js = "
+export function close_on_free(manager) {
+  const proto = Object.getPrototypeOf(manager);
+  if (Object.prototype.hasOwnProperty.call(proto, '__closeOnFree')) return;
+  const free = proto.free;
+  const closing = function () {
+    if (this.__wbg_ptr) { try { this.close(); } catch (e) { /* already closed */ } }
+    return free.call(this);
+  };
+  Object.defineProperty(proto, '__closeOnFree', { value: true });
+  proto.free = closing;
+  if (typeof Symbol === 'function' && Symbol.dispose) proto[Symbol.dispose] = closing;
 }
-
-#[derive(Default)]
-struct Runs {
-    active: u32,
-    idle_waiters: Vec<futures::channel::oneshot::Sender<()>>,
-}
-
-/// Held by a running download task; dropping it tells the manager the run has ended.
-pub(crate) struct RunGuard(Rc<RefCell<Runs>>);
-
-impl Drop for RunGuard {
-    fn drop(&mut self) {
-        let waiters = {
-            let mut r = self.0.borrow_mut();
-            r.active -= 1;
-            if r.active > 0 {
-                return;
-            }
-            std::mem::take(&mut r.idle_waiters)
-        };
-        for w in waiters {
-            let _ = w.send(());
-        }
-    }
-}
-
-#[derive(Default)]
-struct Registry {
-    closed: bool,
-    order: Vec<String>,
-    by_id: HashMap<String, Rc<DownloadCell>>,
-}
-
-impl ManagerInner {
-    fn ensure_open(&self) -> Result<(), DownloadError> {
-        if self.s.borrow().closed {
-            return Err(DownloadError::invalid("manager", "is closed"));
-        }
-        Ok(())
-    }
-
-    fn cells(&self) -> Vec<Rc<DownloadCell>> {
-        let s = self.s.borrow();
-        s.order
-            .iter()
-            .filter_map(|id| s.by_id.get(id).cloned())
-            .collect()
-    }
-
-    /// Counts a run until the returned guard drops.
-    pub fn run_started(&self) -> RunGuard {
-        self.runs.borrow_mut().active += 1;
-        RunGuard(self.runs.clone())
-    }
-
-    /// Resolves once no run is in progress.
-    fn runs_ended(&self) -> impl Future<Output = ()> {
-        let rx = {
-            let mut r = self.runs.borrow_mut();
-            (r.active > 0).then(|| {
-                let (tx, rx) = futures::channel::oneshot::channel();
-                r.idle_waiters.push(tx);
-                rx
-            })
-        };
-        async move {
-            if let Some(rx) = rx {
-                let _ = rx.await;
-            }
-        }
-    }
-
-    pub fn swallow(&self) -> JsValue {
-        self.swallow.clone()
-    }
-
-    pub fn run_config(&self) -> RunConfig {
-        RunConfig {
-            timeouts: self.config.timeouts,
-            retry: self.config.retry,
-            progress_interval_ms: self.config.progress_interval_ms,
-        }
-    }
-
-    /// Asks once per manager for persistent storage, when a download first starts.
-    pub fn request_persistence(&self) {
-        if self.store.is_some() && !self.persistence_requested.replace(true) {
-            request_persistence();
-        }
-    }
-
-    /// Starts deleting a download's stored bytes. The transaction is created before this
-    /// returns, so it is ordered before any write created later.
-    pub fn delete_stored(&self, id: &str) -> Option<impl Future<Output = Result<(), StoreError>>> {
-        self.store.as_ref().map(|s| s.delete(id))
-    }
-
-    /// The Web Lock that makes one tab the writer of a download; `None` in single-tab mode.
-    pub fn lock_name(&self, id: &str) -> Option<String> {
-        self.channel.borrow().as_ref()?;
-        Some(format!("{}/{id}", database_name(&self.config.name)))
-    }
-
-    /// Posts to the other tabs.
-    pub fn post(&self, message: &JsValue) {
-        if let Some(c) = self.channel.borrow().as_ref() {
-            c.post(message);
-        }
-    }
-
-    /// The stored record of `id`.
-    pub async fn load_record(&self, id: &str) -> Option<Record> {
-        self.store.as_ref()?.load(id).await.ok().flatten()
-    }
-
-    /// A message from another tab: an event of a download it runs, or a command for one this
-    /// tab runs.
-    fn on_message(self: &Rc<Self>, msg: JsValue) {
-        let field = |k: &str| prop(&msg, k).and_then(|v| v.as_string());
-        let (Some(kind), Some(id)) = (field("type"), field("id")) else {
-            return;
-        };
-        if self.s.borrow().closed {
-            return;
-        }
-        let cell = self.cell(&id);
-        if kind == "command" {
-            let Some(cell) = cell.filter(|c| !c.is_remote()) else {
-                return;
-            };
-            match field("command").as_deref() {
-                Some("pause") => cell.pause(),
-                Some("resume") => cell.resume(&self.swallow),
-                Some("cancel") => {
-                    if let Some(f) = cell.cancel() {
-                        wasm_bindgen_futures::spawn_local(f);
-                    }
-                }
-                _ => {}
-            }
-            return;
-        }
-        match cell {
-            Some(cell) => cell.apply_mirror(&kind, &msg),
-            // A download another tab added: read it from storage, then mirror it.
-            None => {
-                let inner = self.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    let Some(rec) = inner.load_record(&id).await else {
-                        return;
-                    };
-                    let cell = match inner.cell(&id) {
-                        Some(c) => c,
-                        None => inner.restored_cell(rec),
-                    };
-                    cell.apply_mirror(&kind, &msg);
-                });
-            }
-        }
-    }
-
-    /// A cell for a stored record (restored, or added by another tab).
-    fn restored_cell(self: &Rc<Self>, rec: Record) -> Rc<DownloadCell> {
-        let state = State::parse(&rec.state);
-        let error = rec
-            .error
-            .as_ref()
-            .filter(|_| state == State::Failed)
-            .map(|(code, message)| restored_error(code, message));
-        let state = match state {
-            // Were running when the page went away, or run in another tab: they queue here.
-            State::Running | State::Queued => State::Queued,
-            s => s,
-        };
-        let writer = Writer::new(self.backend(), rec, self.config.chunk_bytes);
-        let cell = DownloadCell::new(
-            writer,
-            state,
-            error,
-            self.events.clone(),
-            Rc::downgrade(self),
-            &self.swallow,
-        );
-        self.register(&cell);
-        cell
-    }
-
-    fn cell(&self, id: &str) -> Option<Rc<DownloadCell>> {
-        self.s.borrow().by_id.get(id).cloned()
-    }
-
-    fn start_granted(&self, ids: Vec<String>) {
-        for id in ids {
-            match self.cell(&id) {
-                Some(c) => c.start_run(),
-                None => self.dequeue(&id),
-            }
-        }
-    }
-
-    /// Puts a download in line for a slot.
-    pub fn enqueue(&self, cell: &Rc<DownloadCell>) {
-        self.busy.set(true);
-        let started = self.queue.borrow_mut().enqueue(&cell.id, cell.priority);
-        self.start_granted(started);
-    }
-
-    /// Takes a download out of line (or out of its slot).
-    pub fn dequeue(&self, id: &str) {
-        let started = self.queue.borrow_mut().remove(id);
-        self.start_granted(started);
-    }
-
-    /// True if the download holds a slot.
-    pub fn is_running(&self, id: &str) -> bool {
-        self.queue.borrow().is_running(id)
-    }
-
-    /// A run ended: its slot frees. A download resumed while its run was winding down gets
-    /// back in line.
-    pub fn run_ended(&self, cell: &Rc<DownloadCell>) {
-        self.dequeue(&cell.id);
-        if cell.state() == State::Queued && !self.s.borrow().closed {
-            self.enqueue(cell);
-        }
-        self.check_idle();
-    }
-
-    /// Records a state change of a download that is not running.
-    pub fn save_record_state(&self, rec: Record) {
-        if let Some(store) = self.store.clone() {
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = store.update(&rec).await;
-            });
-        }
-    }
-
-    /// Counts a settled download for the batch notification.
-    pub fn note_settled(&self, state: State) {
-        let (mut c, mut f, mut x) = self.batch.get();
-        match state {
-            State::Completed => c += 1,
-            State::Failed => f += 1,
-            State::Cancelled => x += 1,
-            _ => {}
-        }
-        self.batch.set((c, f, x));
-    }
-
-    /// Emits `idle` when the last queued or running download stops, and shows the batch
-    /// notification if it was asked for, something settled, and the page is hidden.
-    pub fn check_idle(&self) {
-        if self.s.borrow().closed {
-            return;
-        }
-        let busy = self
-            .cells()
-            .iter()
-            .any(|c| matches!(c.state(), State::Queued | State::Running));
-        if busy || !self.busy.replace(false) {
-            return;
-        }
-        self.events
-            .emit("idle", &object(&[("type", "idle".into())]));
-        let (c, f, x) = self.batch.replace((0, 0, 0));
-        if let (Some(title), true) = (&self.config.notify_title, c + f + x > 0) {
-            crate::web::env::notify_if_hidden(title, &batch_summary(c, f, x));
-        }
-    }
-    fn backend(&self) -> Backend {
-        match &self.store {
-            Some(s) => Backend::Idb(s.clone()),
-            None => Backend::Memory(Vec::new()),
-        }
-    }
-
-    fn register(&self, cell: &Rc<DownloadCell>) {
-        let mut s = self.s.borrow_mut();
-        if s.by_id.insert(cell.id.clone(), cell.clone()).is_none() {
-            s.order.push(cell.id.clone());
-        }
-    }
-
-    /// Storage went away under the manager: every active download pauses with `STORAGE`.
-    fn storage_lost(&self, why: &str) {
-        for cell in self.cells() {
-            cell.storage_lost(why);
-        }
-    }
+")]
+extern "C" {
+    /// Makes `free()` and `[Symbol.dispose]` of the manager class close the manager first.
+    /// A manager the garbage collector frees is not closed: its work goes on (I15).
+    fn close_on_free(manager: &JsValue);
 }
 
 /// Downloads with timeouts, progress, persistence and resume, and manager-level events.
 #[wasm_bindgen]
 pub struct DownloadManager {
     inner: Rc<ManagerInner>,
+}
+
+fn handle(cell: &Rc<DownloadCell>) -> JsValue {
+    cell.handle()
 }
 
 #[wasm_bindgen]
@@ -356,109 +59,30 @@ impl DownloadManager {
     /// false and `storageError` says why.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` naming the offending option.
+    /// `INVALID_ARGUMENT` naming the offending option; `STORAGE` if the stored downloads
+    /// cannot be read.
     #[wasm_bindgen(unchecked_return_type = "Promise<DownloadManager>")]
     pub fn open(
         #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<
             js_sys::Object,
         >,
     ) -> js_sys::Promise {
-        crate::web::js::promise(async move { Self::open_inner(options).await.map(JsValue::from) })
-    }
-
-    async fn open_inner(options: Option<js_sys::Object>) -> Result<DownloadManager, JsValue> {
-        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
-        let config = parse_manager_options(&options).map_err(|e| to_js(&e))?;
-        let config_concurrency = config.concurrency;
-        let weak: Rc<RefCell<Weak<ManagerInner>>> = Rc::default();
-        let weak2 = weak.clone();
-        let on_lost: Rc<dyn Fn(&str)> = Rc::new(move |why: &str| {
-            if let Some(m) = weak2.borrow().upgrade() {
-                m.storage_lost(why);
-            }
-        });
-        let (store, storage_error) = if !config.persist {
-            (None, None)
-        } else {
-            match Store::open(&config.name, on_lost).await {
-                Ok(s) => (Some(Rc::new(s)), None),
-                Err(e) => (None, Some(e)),
-            }
-        };
-        let records = match &store {
-            Some(s) => s.load_all().await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let inner = Rc::new(ManagerInner {
-            config,
-            events: Rc::new(Events::default()),
-            swallow: Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value(),
-            store,
-            storage_error,
-            persistence_requested: std::cell::Cell::new(false),
-            runs: Rc::default(),
-            queue: RefCell::new(Queue::new(config_concurrency)),
-            batch: std::cell::Cell::new((0, 0, 0)),
-            busy: std::cell::Cell::new(false),
-            channel: RefCell::new(None),
-            s: RefCell::new(Registry::default()),
-        });
-        *weak.borrow_mut() = Rc::downgrade(&inner);
-        if inner.store.is_some() && crate::web::tabs::available() {
-            let weak = Rc::downgrade(&inner);
-            *inner.channel.borrow_mut() =
-                Channel::open(&database_name(&inner.config.name), move |msg| {
-                    if let Some(m) = weak.upgrade() {
-                        m.on_message(msg);
-                    }
-                });
-        }
-        let manager = DownloadManager { inner };
-        manager.restore(records).await;
-        Ok(manager)
-    }
-
-    async fn restore(&self, mut records: Vec<Record>) {
-        let inner = &self.inner;
-        let now = js_sys::Date::now();
-        let expire = inner.config.expire_after_ms as f64;
-        let created: Vec<f64> = records.iter().map(|r| r.created_at).collect();
-        let mut to_start = Vec::new();
-        for i in stable_order(&created) {
-            let rec = std::mem::take(&mut records[i]);
-            let state = State::parse(&rec.state);
-            if state != State::Completed && expire > 0.0 && now - rec.updated_at > expire {
-                if let Some(d) = inner.delete_stored(&rec.id) {
-                    let _ = d.await;
-                }
-                continue;
-            }
-            let cell = inner.restored_cell(rec);
-            if cell.state() == State::Queued {
-                to_start.push(cell);
-            }
-        }
-        if to_start.is_empty() {
-            return;
-        }
-        // Start after the caller's `await open()` has resumed and attached its listeners, so
-        // that they see every event of the restored downloads.
-        wasm_bindgen_futures::spawn_local(async move {
-            crate::web::clock::sleep_ms(0.0).await;
-            for cell in to_start {
-                if cell.state() == State::Queued {
-                    if let Some(m) = cell.manager.upgrade() {
-                        m.enqueue(&cell);
-                    }
-                }
-            }
-        });
+        crate::web::js::promise(async move {
+            let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+            let config = parse_manager_options(&options).map_err(|e| to_js(&e))?;
+            let inner = ManagerInner::open(config, Box::new(|h| Download::from(h).into()))
+                .await
+                .map_err(|e| to_js(&e))?;
+            let manager: JsValue = DownloadManager { inner }.into();
+            close_on_free(&manager);
+            Ok(manager)
+        })
     }
 
     /// The name this manager was opened with.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
-        self.inner.config.name.clone()
+        self.inner.config().name.clone()
     }
 
     /// True when tabs coordinate: one tab writes each download (a Web Lock), the others mirror
@@ -467,23 +91,20 @@ impl DownloadManager {
     /// each write checks the stored offset.
     #[wasm_bindgen(getter, js_name = multiTab)]
     pub fn multi_tab(&self) -> bool {
-        self.inner.channel.borrow().is_some()
+        self.inner.multi_tab()
     }
 
     /// True when downloads are kept in IndexedDB and survive a reload.
     #[wasm_bindgen(getter)]
     pub fn persistent(&self) -> bool {
-        self.inner.store.is_some()
+        self.inner.persistent()
     }
 
     /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `null` (also when
     /// it was opened with `persist: false`).
     #[wasm_bindgen(getter, js_name = storageError, unchecked_return_type = "DownloadError | null")]
     pub fn storage_error(&self) -> JsValue {
-        self.inner
-            .storage_error
-            .as_ref()
-            .map_or(JsValue::NULL, to_js)
+        self.inner.storage_error().map_or(JsValue::NULL, to_js)
     }
 
     /// Adds a download and starts it. Options: `{ id, filename, headers, signal, integrity }`.
@@ -503,113 +124,27 @@ impl DownloadManager {
         >,
     ) -> Result<JsValue, JsValue> {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
-        self.add_inner(&url, &options).map_err(|e| to_js(&e))
-    }
-
-    fn add_inner(&self, url: &JsValue, options: &JsValue) -> Result<JsValue, DownloadError> {
-        let inner = &self.inner;
-        inner.ensure_open()?;
-        let url = parse_url(url)?;
-        let opts = parse_add_options(options)?;
-        let id = opts.id.unwrap_or_else(|| id_for_url(&url));
-        if let Some(existing) = inner.s.borrow().by_id.get(&id) {
-            if existing.url != url {
-                return Err(DownloadError::invalid(
-                    "options.id",
-                    format!("{} is already used for {}", Quoted(&id), existing.url),
-                ));
-            }
-            if existing.state() != State::Cancelled {
-                return Ok(existing.handle());
-            }
-        }
-        let now = js_sys::Date::now();
-        let rec = Record {
-            id: id.clone(),
-            url,
-            filename: opts.filename,
-            headers: opts.headers,
-            integrity: opts.integrity,
-            state: "running".into(),
-            priority: opts.priority,
-            created_at: now,
-            updated_at: now,
-            ..Record::default()
-        };
-        // The record's transaction is created now, so that a cancel issued right after this
-        // call is ordered after it.
-        let created = inner.store.as_ref().map(|s| s.create(&rec));
-        let writer = Writer::new(inner.backend(), rec, inner.config.chunk_bytes);
-        let cell = DownloadCell::new(
-            writer,
-            State::Queued,
-            None,
-            inner.events.clone(),
-            Rc::downgrade(inner),
-            &inner.swallow,
-        );
-        inner.register(&cell);
-        if let Some(signal) = opts.signal {
-            if signal.aborted() {
-                let cancelling = cell.cancel();
-                wasm_bindgen_futures::spawn_local(async move {
-                    if let Some(c) = created {
-                        let _ = c.await;
-                    }
-                    if let Some(c) = cancelling {
-                        c.await;
-                    }
-                });
-                return Ok(cell.handle());
-            }
-            let weak = Rc::downgrade(&cell);
-            let listener = gloo_events::EventListener::once(&signal, "abort", move |_| {
-                if let Some(c) = weak.upgrade() {
-                    if let Some(f) = c.cancel() {
-                        wasm_bindgen_futures::spawn_local(f);
-                    }
-                }
-            });
-            cell.m.borrow_mut().signal_listener = Some(listener);
-        }
-        let starting = cell.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let ok = match created {
-                Some(c) => c.await,
-                None => Ok(()),
-            };
-            match ok {
-                Ok(()) if starting.state() == State::Queued => {
-                    if let Some(w) = starting.m.borrow_mut().writer.as_mut() {
-                        w.mark_in_sync();
-                    }
-                    starting.request_run()
-                }
-                Ok(()) => {}
-                // Another tab (or an earlier page) stored this download: adopt it rather than
-                // start a second transfer; its lock decides who writes.
-                Err(StoreError::Exists) => starting.adopt_stored().await,
-                Err(e) => starting.fail_to_store(e.to_download_error()),
-            }
-        });
-        Ok(cell.handle())
+        let added = (|| {
+            self.inner.ensure_open()?;
+            let url = parse_url(&url)?;
+            let opts = parse_add_options(&options)?;
+            self.inner.add(url, opts)
+        })();
+        added.map(|c| handle(&c)).map_err(|e| to_js(&e))
     }
 
     /// The download with this id, or `undefined`.
     #[wasm_bindgen(unchecked_return_type = "Download | undefined")]
     pub fn get(&self, id: &str) -> JsValue {
         self.inner
-            .s
-            .borrow()
-            .by_id
-            .get(id)
-            .map_or(JsValue::UNDEFINED, |c| c.handle())
+            .cell(id)
+            .map_or(JsValue::UNDEFINED, |c| handle(&c))
     }
 
     /// Every download, in the order they were added.
     #[wasm_bindgen(unchecked_return_type = "Download[]")]
     pub fn list(&self) -> Array {
-        self.inner.cells().iter().map(|c| c.handle()).collect()
+        self.inner.cells().iter().map(handle).collect()
     }
 
     /// Cancels the download if it is active, deletes its stored bytes, and forgets it.
@@ -618,23 +153,7 @@ impl DownloadManager {
     /// # Errors
     /// `INVALID_ARGUMENT` after `close()`.
     pub async fn remove(&self, id: String) -> Result<bool, JsValue> {
-        self.inner.ensure_open().map_err(|e| to_js(&e))?;
-        let removed = {
-            let mut s = self.inner.s.borrow_mut();
-            s.order.retain(|x| x != &id);
-            s.by_id.remove(&id)
-        };
-        let Some(cell) = removed else {
-            return Ok(false);
-        };
-        if let Some(cancelling) = cell.cancel() {
-            cancelling.await;
-        } else if let Some(d) = self.inner.delete_stored(&id) {
-            d.await.map_err(|e| to_js(&e.to_download_error()))?;
-        }
-        // The handle refers back to the cell; drop that link so both can be freed.
-        cell.m.borrow_mut().handle = JsValue::UNDEFINED;
-        Ok(true)
+        self.inner.remove(&id).await.map_err(|e| to_js(&e))
     }
 
     /// Adds a listener for `'progress' | 'statechange' | 'complete' | 'error' | 'idle' |
@@ -659,8 +178,8 @@ impl DownloadManager {
         let f: Function = listener
             .dyn_into()
             .map_err(|_| DownloadError::invalid("listener", "must be a function"))?;
-        let id = self.inner.events.add(kind, f);
-        let events = Rc::downgrade(&self.inner.events);
+        let id = self.inner.on(kind, f)?;
+        let events = Rc::downgrade(&self.inner.listeners());
         let unsubscribe = Closure::<dyn Fn()>::new(move || {
             if let Some(e) = events.upgrade() {
                 e.remove(id);
@@ -683,37 +202,24 @@ impl DownloadManager {
         #[wasm_bindgen(unchecked_optional_param_type = "string[]")] ids: JsValue,
     ) -> Result<js_sys::Promise, JsValue> {
         let cells = self.when_all_cells(&ids).map_err(|e| to_js(&e))?;
-        let inner = Rc::downgrade(&self.inner);
+        let inner = self.inner.clone();
         Ok(crate::web::js::promise(async move {
-            for c in &cells {
-                c.settled().await;
-            }
-            if inner.upgrade().is_none_or(|m| m.s.borrow().closed) {
-                return Err(to_js(&DownloadError::new(
-                    ErrorCode::Aborted,
-                    "the manager was closed",
-                )));
-            }
-            let (completed, failed, cancelled) = (Array::new(), Array::new(), Array::new());
-            for c in &cells {
-                let id = JsValue::from_str(&c.id);
-                match c.state() {
-                    State::Completed => completed.push(&id),
-                    State::Cancelled => cancelled.push(&id),
-                    _ => {
-                        let code =
-                            c.m.borrow()
-                                .error
-                                .as_ref()
-                                .map_or("STORAGE", |e| e.code.as_str());
-                        failed.push(&object(&[("id", id), ("code", code.into())]))
-                    }
-                };
-            }
+            let sum = inner.when_all(cells).await.map_err(|e| to_js(&e))?;
+            let ids = |v: &[String]| -> JsValue {
+                v.iter()
+                    .map(|s| JsValue::from_str(s))
+                    .collect::<Array>()
+                    .into()
+            };
+            let failed: Array = sum
+                .failed
+                .iter()
+                .map(|(id, code)| object(&[("id", id.as_str().into()), ("code", (*code).into())]))
+                .collect();
             Ok(object(&[
-                ("completed", completed.into()),
+                ("completed", ids(&sum.completed)),
                 ("failed", failed.into()),
-                ("cancelled", cancelled.into()),
+                ("cancelled", ids(&sum.cancelled)),
             ]))
         }))
     }
@@ -752,11 +258,7 @@ impl DownloadManager {
     /// `INVALID_ARGUMENT` after `close()`.
     #[wasm_bindgen(js_name = pauseAll)]
     pub fn pause_all(&self) -> Result<(), JsValue> {
-        self.inner.ensure_open().map_err(|e| to_js(&e))?;
-        for c in self.inner.cells() {
-            c.pause();
-        }
-        Ok(())
+        self.inner.pause_all().map_err(|e| to_js(&e))
     }
 
     /// Resumes every paused download (they queue for slots in their original order).
@@ -765,13 +267,7 @@ impl DownloadManager {
     /// `INVALID_ARGUMENT` after `close()`.
     #[wasm_bindgen(js_name = resumeAll)]
     pub fn resume_all(&self) -> Result<(), JsValue> {
-        self.inner.ensure_open().map_err(|e| to_js(&e))?;
-        for c in self.inner.cells() {
-            if c.state() == State::Paused {
-                c.resume(&self.inner.swallow);
-            }
-        }
-        Ok(())
+        self.inner.resume_all().map_err(|e| to_js(&e))
     }
 
     /// Asks the user for permission to show the `notifyWhenDone` notification. Browsers only
@@ -782,59 +278,20 @@ impl DownloadManager {
         crate::web::env::request_notification_permission()
     }
 
-    /// Stops every transfer and releases the listeners. The bytes that arrived are committed
-    /// and the stored state stays: a download that was running continues when a manager opens
-    /// this database again. The `done` of each active download rejects with `ABORTED`.
-    /// Further calls on this manager throw `INVALID_ARGUMENT`; calling it twice is harmless.
-    /// The returned promise resolves once every transfer has stopped and committed, which is
-    /// when another manager on the same database can take over without fetching anything twice.
+    /// Stops every transfer and releases the listeners, the channel to other tabs and the
+    /// database connection. The bytes that arrived are committed and the stored state stays:
+    /// a download that was running continues when a manager opens this database again. The
+    /// `done` of each active download rejects with `ABORTED`. Further calls on this manager
+    /// throw `INVALID_ARGUMENT`; calling it twice is harmless. The returned promise resolves
+    /// once every transfer has stopped and committed, which is when another manager on the
+    /// same database can take over without fetching anything twice. `free()` and `using`
+    /// close the manager too.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> js_sys::Promise {
-        let cells = {
-            let mut s = self.inner.s.borrow_mut();
-            if !s.closed {
-                s.closed = true;
-                s.order.clear();
-                std::mem::take(&mut s.by_id)
-            } else {
-                HashMap::new()
-            }
-        };
-        self.inner.events.clear();
-        for cell in cells.into_values() {
-            cell.close(DownloadError::new(
-                ErrorCode::Aborted,
-                "the manager was closed",
-            ));
-            cell.m.borrow_mut().handle = JsValue::UNDEFINED;
-        }
-        let ended = self.inner.runs_ended();
+        let closed = self.inner.close();
         crate::web::js::promise(async move {
-            ended.await;
+            closed.await;
             Ok(JsValue::UNDEFINED)
         })
     }
-}
-
-/// The body of the batch notification.
-fn batch_summary(completed: u32, failed: u32, cancelled: u32) -> String {
-    let mut parts = vec![format!("{completed} completed")];
-    if failed > 0 {
-        parts.push(format!("{failed} failed"));
-    }
-    if cancelled > 0 {
-        parts.push(format!("{cancelled} cancelled"));
-    }
-    parts.join(", ")
-}
-
-/// The default id: a stable hash of the absolute URL.
-fn id_for_url(url: &str) -> String {
-    // FNV-1a, 64 bit.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in url.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("dl-{h:016x}")
 }

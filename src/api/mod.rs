@@ -1,14 +1,11 @@
-//! The JavaScript surface: [`DownloadManager`], [`Download`], [`is_download_error`].
-//!
-//! Exported classes hold `Rc` state; methods take `&self`; no `RefCell` borrow is held across
-//! an `.await` or across a call into JS (listeners may call back into the manager).
+//! The JavaScript surface: [`DownloadManager`], [`Download`], [`is_download_error`]: the
+//! exported classes, argument and return conversion, and the TypeScript declarations. The
+//! engine they bind is `crate::engine`.
 
 mod download;
 mod error;
-mod events;
 mod manager;
 mod options;
-mod task;
 mod types;
 
 pub use download::Download;

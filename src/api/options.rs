@@ -6,65 +6,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
 use crate::core::integrity::parse_integrity;
-use crate::core::retry::RetryPolicy;
-use crate::core::timeouts::Timeouts;
 use crate::core::{DownloadError, Quoted};
 use crate::web::js::{describe, prop};
 
-/// Manager settings with their defaults.
-#[derive(Clone, Debug)]
-pub(crate) struct ManagerConfig {
-    /// IndexedDB database name; separate names never share data.
-    pub name: String,
-    /// The three timeouts.
-    pub timeouts: Timeouts,
-    /// Bytes per stored chunk.
-    pub chunk_bytes: u64,
-    /// At most one progress event per download per this many ms.
-    pub progress_interval_ms: u64,
-    /// Automatic retries.
-    pub retry: RetryPolicy,
-    /// Unfinished downloads untouched for this long are deleted when a manager opens; 0 =
-    /// never.
-    pub expire_after_ms: u64,
-    /// Downloads running at once.
-    pub concurrency: usize,
-    /// Title of the notification shown when a batch finishes while the page is hidden; `None`
-    /// = no notification.
-    pub notify_title: Option<String>,
-    /// Keep downloads in IndexedDB (resume across reloads); false keeps them in memory only.
-    pub persist: bool,
-}
-
-impl Default for ManagerConfig {
-    fn default() -> Self {
-        ManagerConfig {
-            name: "default".into(),
-            timeouts: Timeouts::default(),
-            chunk_bytes: 4 * 1024 * 1024,
-            progress_interval_ms: 100,
-            retry: RetryPolicy::default(),
-            expire_after_ms: 7 * 24 * 60 * 60 * 1000,
-            concurrency: 4,
-            notify_title: None,
-            persist: true,
-        }
-    }
-}
+pub(crate) use crate::engine::config::{AddOptions, ManagerConfig};
 
 /// Smallest and largest accepted `chunkBytes`.
 pub(crate) const CHUNK_BYTES_RANGE: (u64, u64) = (64 * 1024, 256 * 1024 * 1024);
-
-/// Options of one `add()` call.
-#[derive(Default)]
-pub(crate) struct AddOptions {
-    pub id: Option<String>,
-    pub filename: Option<String>,
-    pub headers: Vec<(String, String)>,
-    pub signal: Option<AbortSignal>,
-    pub integrity: Option<String>,
-    pub priority: i32,
-}
 
 /// A JS object being read field by field, with the path used in error messages.
 struct Fields {

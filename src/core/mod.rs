@@ -6,14 +6,18 @@
 //!
 //! All byte counts and offsets are `u64`: `usize` is 32 bits on `wasm32`.
 
+pub mod chunks;
 pub mod error;
 pub mod headers;
 pub mod integrity;
+pub mod lifecycle;
+pub mod naming;
 pub mod progress;
 pub mod queue;
 pub mod response;
 pub mod resume;
 pub mod retry;
+pub mod run;
 pub mod timeouts;
 
 pub use error::{DownloadError, ErrorCode, Quoted};

@@ -4,6 +4,7 @@
 pub mod abort;
 pub mod cancel;
 pub mod clock;
+pub mod codec;
 pub mod env;
 pub mod js;
 pub mod store;

@@ -22,6 +22,7 @@ use web_sys::{
     IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
+use crate::core::lifecycle::State;
 use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::js::describe;
 
@@ -115,8 +116,8 @@ pub struct Record {
     pub offset: u64,
     /// Committed chunks in this epoch.
     pub chunks: u32,
-    /// Lifecycle state string.
-    pub state: String,
+    /// Lifecycle state.
+    pub state: State,
     /// Code and message of the last failure.
     pub error: Option<(String, String)>,
     /// Expected SRI value.
@@ -250,7 +251,9 @@ impl Record {
             no_range: field(o, "noRange").as_bool().unwrap_or(false),
             offset: field_u64(o, "offset").unwrap_or(0),
             chunks: field_u64(o, "chunks").unwrap_or(0) as u32,
-            state: field_str(o, "state").unwrap_or_else(|| "paused".into()),
+            state: field_str(o, "state")
+                .and_then(|s| State::parse(&s))
+                .unwrap_or_default(),
             error,
             integrity: field_str(o, "integrity"),
             hash,
@@ -508,6 +511,13 @@ impl Store {
             _versionchange: versionchange,
             _close: close,
         })
+    }
+
+    /// Closes the connection now (the manager was closed); later operations fail with
+    /// `STORAGE`.
+    pub fn close(&self) {
+        self.lost.set(true);
+        self.db.close();
     }
 
     fn tx(&self, stores: &[&str], mode: IdbTransactionMode) -> Result<IdbTransaction, StoreError> {

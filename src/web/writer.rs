@@ -14,6 +14,7 @@ use std::rc::Rc;
 use js_sys::{Array, Uint8Array};
 use web_sys::{Blob, BlobPropertyBag};
 
+use crate::core::chunks::{good_prefix, Recount, StoredChunk};
 use crate::core::integrity::Sha256State;
 use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
@@ -72,11 +73,6 @@ impl Writer {
     /// The committed record.
     pub fn record(&self) -> &Record {
         &self.rec
-    }
-
-    /// The size of a stored chunk.
-    pub fn chunk_bytes(&self) -> u64 {
-        self.chunk_bytes
     }
 
     /// Committed plus pending bytes.
@@ -280,6 +276,12 @@ impl Writer {
         Ok(wasted)
     }
 
+    /// Sets the lifecycle state in memory, for a caller that stores the record itself (a
+    /// download that is not running).
+    pub fn set_state(&mut self, state: crate::core::lifecycle::State) {
+        self.rec.state = state;
+    }
+
     /// Replaces the committed state by `rec` (read from storage by the caller).
     pub fn adopt(&mut self, rec: Record) {
         self.discard_pending();
@@ -331,29 +333,33 @@ impl Writer {
         self.rec = rec;
         self.staged = false;
         self.in_sync = false;
-        let (mut offset, mut keep, mut hash) = (0u64, 0u32, None);
-        for (i, c) in chunks.iter().enumerate() {
-            let Some(c) = c else { break };
-            let whole = c.blob.size() == c.len as f64 && c.len > 0;
-            if c.index as usize != i
-                || c.offset != offset
-                || !whole
-                || offset + c.len > self.rec.offset
-            {
-                break;
-            }
-            offset += c.len;
-            keep += 1;
-            hash = c.hash.clone();
-        }
-        if offset == self.rec.offset && keep == self.rec.chunks {
-            self.hasher = hasher_for(&self.rec);
-            return Ok(0);
-        }
+        let seen: Vec<Option<StoredChunk>> = chunks
+            .iter()
+            .map(|c| {
+                c.as_ref().map(|c| StoredChunk {
+                    index: c.index,
+                    offset: c.offset,
+                    len: c.len,
+                    size: c.blob.size() as u64,
+                    hash: c.hash.clone(),
+                })
+            })
+            .collect();
+        let integrity = self.rec.integrity.is_some();
+        let (offset, keep, hash) =
+            match good_prefix(self.rec.offset, self.rec.chunks, integrity, &seen) {
+                Recount::Intact => {
+                    self.hasher = hasher_for(&self.rec);
+                    return Ok(0);
+                }
+                Recount::Restart => return self.restart().await,
+                Recount::Cut {
+                    offset,
+                    chunks,
+                    hash,
+                } => (offset, chunks, hash),
+            };
         let cut = self.rec.offset - offset;
-        if self.rec.integrity.is_some() && offset > 0 && hash.is_none() {
-            return self.restart().await;
-        }
         let mut next = self.rec.clone();
         next.offset = offset;
         next.chunks = keep;

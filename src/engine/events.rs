@@ -3,14 +3,13 @@
 
 use std::cell::{Cell, RefCell};
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use crate::core::DownloadError;
 use crate::web::js::console_error;
 
 /// The event types, as the strings `on()` accepts.
-pub(crate) const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 7] = [
     "progress",
     "statechange",
     "complete",
@@ -28,7 +27,7 @@ struct Listener {
 
 /// Registered listeners.
 #[derive(Default)]
-pub(crate) struct Events {
+pub struct Events {
     listeners: RefCell<Vec<Listener>>,
     next_id: Cell<u64>,
 }
@@ -76,18 +75,4 @@ impl Events {
     pub fn has(&self, kind: &str) -> bool {
         self.listeners.borrow().iter().any(|l| l.kind == kind)
     }
-}
-
-/// A plain JS object from key/value pairs.
-pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in pairs {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
-}
-
-/// `DownloadError` as the `error` field of an event.
-pub(crate) fn error_value(e: &DownloadError) -> JsValue {
-    super::error::to_js(e)
 }

@@ -1,0 +1,1241 @@
+//! The run machine of one download: sans-IO, like quinn-proto. It is fed facts (the stored
+//! state was recounted, a response head arrived, the body ended, a write failed, a wait is
+//! over) and answers with the next action (fetch with this Range, restart with this reason,
+//! wait this long, commit, done with this outcome). It owns every counter and limit of a run:
+//! retries, restarts, storage failures, malformed partials, the quota check, the deadline and
+//! the integrity restart. The driver in `crate::engine` carries actions out and reports facts;
+//! it decides nothing.
+//!
+//! A stop (pause, cancel, close) is not the machine's business: the driver drops the machine
+//! wherever it is, and nothing it would have done next happens.
+
+use super::error::{DownloadError, ErrorCode};
+use super::integrity::{parse_integrity, verify, Integrity};
+use super::response::ResponseHead;
+use super::resume::{
+    after_bad_partial, decide, on_body_end, plan, Accepted, BodyEnd, Decision, Plan, Restart,
+    ResumeState,
+};
+use super::retry::{RetryPolicy, RetryState, Verdict};
+use super::timeouts::{deadline_from, Timeouts};
+
+/// Restarts allowed in one run before the download fails: a resource that changes on every
+/// request cannot be downloaded consistently.
+pub const MAX_RESTARTS: u32 = 5;
+/// Consecutive failed storage writes tolerated (each followed by a recount) in one run.
+pub const MAX_STORAGE_FAILURES: u32 = 2;
+/// Integrity mismatches that restart the download before it fails with `INTEGRITY`.
+pub const MAX_INTEGRITY_RESTARTS: u32 = 1;
+
+/// Settings of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    /// The three timeouts.
+    pub timeouts: Timeouts,
+    /// Automatic retries.
+    pub retry: RetryPolicy,
+    /// Progress report interval.
+    pub progress_interval_ms: u64,
+    /// Bytes per stored chunk: what fits in one is not checked against the storage estimate
+    /// (its own write tells).
+    pub chunk_bytes: u64,
+}
+
+/// A storage failure, as the machine sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageFault {
+    /// Someone else changed the download (a cancel, another writer): this run no longer owns
+    /// it.
+    Stale,
+    /// The quota is exhausted.
+    Quota(DownloadError),
+    /// Any other failure.
+    Failed(DownloadError),
+}
+
+/// What the stored bytes look like now, as the driver's writer knows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// The committed bytes' resume facts (`bad_partials` is the machine's and ignored).
+    pub resume: ResumeState,
+    /// Committed plus pending bytes.
+    pub received: u64,
+    /// Integrity restarts so far (stored with the record, so a reload does not reset them).
+    pub integrity_restarts: u32,
+}
+
+/// The world around the machine at the moment of a fact.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Env {
+    /// Monotonic ms (the deadline and retry clock).
+    pub now_ms: f64,
+    /// Wall-clock ms since the Unix epoch (HTTP dates).
+    pub unix_now_ms: f64,
+    /// A uniform random number in `[0, 1)` for jitter.
+    pub random: f64,
+    /// The browser says it is offline.
+    pub offline: bool,
+}
+
+/// A fact reported to the machine; each answers the action before it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fact {
+    /// The run begins.
+    Start,
+    /// [`Action::Recount`] is done; `cut` bytes were given up.
+    Counted {
+        /// Bytes cut back.
+        cut: u64,
+    },
+    /// A wait ([`Action::Wait`], [`Action::WaitOnline`]) is over.
+    Waited,
+    /// A record change ([`Action::DisableRange`], [`Action::Restart`],
+    /// [`Action::CountIntegrityRestart`]) is stored.
+    Saved,
+    /// [`Action::Fetch`] got a response head.
+    Head {
+        /// The response head.
+        head: ResponseHead,
+        /// The response URL after redirects.
+        final_url: String,
+    },
+    /// [`Action::Fetch`] failed before a head (network, timeout).
+    RequestFailed(DownloadError),
+    /// [`Action::CheckSpace`]'s answer: free bytes, when the browser says.
+    Space(Option<f64>),
+    /// [`Action::ReadBody`] ended: cleanly or with an error, after `received` body bytes.
+    BodyEnded {
+        /// The stream's end.
+        end: Result<(), DownloadError>,
+        /// Body bytes this attempt delivered.
+        received: u64,
+    },
+    /// [`Action::Verify`]'s answer: the digest of every byte received, when hashed.
+    Digest(Option<[u8; 32]>),
+    /// [`Action::Commit`] is done.
+    Committed,
+    /// The last action's storage operation failed.
+    Storage(StorageFault),
+}
+
+/// What the driver does next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Re-read the stored state from storage and cut it back to its good prefix; answer
+    /// [`Fact::Counted`].
+    Recount,
+    /// Wait for the browser's `online` event; answer [`Fact::Waited`].
+    WaitOnline,
+    /// Send a request, with `Range: bytes=<start>-` when set; answer [`Fact::Head`] or
+    /// [`Fact::RequestFailed`].
+    Fetch {
+        /// Start of the requested range.
+        range_start: Option<u64>,
+    },
+    /// Store that this resource must be asked for without `Range`; answer [`Fact::Saved`].
+    DisableRange,
+    /// Discard the stored bytes (a new epoch) and announce why (I9); answer [`Fact::Saved`].
+    Restart(Restart),
+    /// Ask the browser how much it may still store; answer [`Fact::Space`].
+    CheckSpace {
+        /// Bytes still to come.
+        needed: u64,
+    },
+    /// Store the response's identity with the next commit, then read the body into storage;
+    /// answer [`Fact::BodyEnded`].
+    ReadBody(Accepted),
+    /// Hash what was received; answer [`Fact::Digest`].
+    Verify,
+    /// Commit the pending bytes; with `completed`, the completed state lands in the same
+    /// transaction. Answer [`Fact::Committed`].
+    Commit {
+        /// Mark the download completed.
+        completed: bool,
+    },
+    /// Store one more integrity restart; answer [`Fact::Saved`].
+    CountIntegrityRestart,
+    /// Announce a retry and wait; answer [`Fact::Waited`].
+    Wait {
+        /// How long.
+        delay_ms: u64,
+        /// The 1-based retry number.
+        attempt: u32,
+        /// What failed.
+        error: DownloadError,
+    },
+    /// The run is over.
+    Done(Outcome),
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every byte stored and verified (I6), and the completed state stored with them.
+    Completed,
+    /// Failed; the partial is kept.
+    Failed(DownloadError),
+    /// The download was changed elsewhere (a cancel, another writer): stop writing.
+    Lost,
+}
+
+/// What the machine waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Begin,
+    Counting,
+    /// A wait, a range flag save or a restart: then the next request.
+    Pausing,
+    Fetching {
+        range_start: Option<u64>,
+    },
+    /// A restart before writing the body of `accepted` (a 200 to a resume).
+    RestartingFor(Accepted),
+    CheckingSpace(Accepted),
+    Reading(Accepted, u64),
+    /// Hashing the bytes of a complete body before its last commit.
+    VerifyingBody(u64),
+    Committing {
+        end: BodyEnd,
+        completed: bool,
+        mismatch: Option<DownloadError>,
+        committed_before: u64,
+    },
+    /// Hashing stored bytes that are complete without a request.
+    Verifying,
+    Completing,
+    CountingIntegrity,
+    Done,
+}
+
+/// One run of one download.
+#[derive(Clone, Debug)]
+pub struct RunMachine {
+    cfg: RunConfig,
+    integrity: Result<Option<Integrity>, DownloadError>,
+    retry: RetryState,
+    restarts: u32,
+    storage_failures: u32,
+    bad_partials: u32,
+    quota_checked: bool,
+    deadline_at: Option<f64>,
+    step: Step,
+}
+
+impl RunMachine {
+    /// A run starting at `now_ms` (a new run gets a new deadline: time spent queued or paused
+    /// never counts), checking `integrity` (the SRI string stored with the download).
+    pub fn new(cfg: RunConfig, integrity: Option<&str>, now_ms: f64) -> RunMachine {
+        RunMachine {
+            cfg,
+            integrity: integrity.map(parse_integrity).transpose(),
+            retry: RetryState::new(),
+            restarts: 0,
+            storage_failures: 0,
+            bad_partials: 0,
+            quota_checked: false,
+            deadline_at: deadline_from(&cfg.timeouts, now_ms),
+            step: Step::Begin,
+        }
+    }
+
+    /// The absolute end of this run (same clock as [`Env::now_ms`]), when there is one.
+    pub fn deadline_at(&self) -> Option<f64> {
+        self.deadline_at
+    }
+
+    /// Restarts so far in this run.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// True while a restart is under way after which the body of the response just judged is
+    /// written (a `200` to a resume): the driver keeps that response.
+    pub fn writes_after_restart(&self) -> bool {
+        matches!(self.step, Step::RestartingFor(_))
+    }
+
+    /// True once [`Action::Done`] was returned.
+    pub fn is_done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// Takes a fact, returns the next action. After [`Action::Done`] every fact gets the same
+    /// `Done` back; a fact that does not answer the last action is a driver bug and fails the
+    /// run rather than guessing.
+    pub fn next(&mut self, fact: Fact, view: &View, env: &Env) -> Action {
+        let step = std::mem::replace(&mut self.step, Step::Done);
+        let action = self.on(step, fact, view, env);
+        if matches!(action, Action::Done(_)) {
+            self.step = Step::Done;
+        }
+        action
+    }
+
+    fn on(&mut self, step: Step, fact: Fact, view: &View, env: &Env) -> Action {
+        match (step, fact) {
+            (Step::Done, _) => Action::Done(Outcome::Lost),
+            (Step::Begin, Fact::Start) => {
+                if let Err(e) = &self.integrity {
+                    return Action::Done(Outcome::Failed(e.clone()));
+                }
+                self.step = Step::Counting;
+                Action::Recount
+            }
+            (Step::Counting | Step::Pausing, Fact::Counted { .. } | Fact::Waited | Fact::Saved) => {
+                self.request(view, env)
+            }
+            (Step::Fetching { range_start }, Fact::RequestFailed(e)) => {
+                // Chromium refuses a content-encoded answer to a request with Range (range
+                // requests advertise only `identity`), so a server that compresses everything
+                // fails the very first `bytes=0-` request. Ask once without Range before
+                // counting the failure.
+                if e.code == ErrorCode::Network
+                    && range_start == Some(0)
+                    && view.resume.identity.is_none()
+                    && !view.resume.no_range
+                {
+                    self.step = Step::Pausing;
+                    return Action::DisableRange;
+                }
+                self.back_off(e, false, env)
+            }
+            (Step::Fetching { range_start }, Fact::Head { head, final_url }) => {
+                let mut rs = view.resume.clone();
+                rs.bad_partials = self.bad_partials;
+                match decide(&rs, range_start, &head, &final_url, env.unix_now_ms) {
+                    Decision::Write(accepted) => {
+                        self.bad_partials = 0;
+                        match accepted.restart {
+                            Some(reason) => {
+                                let action = self.restart(reason);
+                                if matches!(action, Action::Restart(_)) {
+                                    self.step = Step::RestartingFor(accepted);
+                                }
+                                action
+                            }
+                            None => self.accept(accepted, view),
+                        }
+                    }
+                    Decision::Refetch(reason) => self.restart(reason),
+                    Decision::RetryWithoutRange => {
+                        self.step = Step::Pausing;
+                        Action::DisableRange
+                    }
+                    Decision::Fail(e) => {
+                        if e.code == ErrorCode::BadResponse && range_start.is_some_and(|n| n > 0) {
+                            if let Some(reason) = after_bad_partial(&mut rs) {
+                                self.bad_partials = 0;
+                                return self.restart(reason);
+                            }
+                            self.bad_partials = rs.bad_partials;
+                        }
+                        self.back_off(e, false, env)
+                    }
+                }
+            }
+            (Step::RestartingFor(accepted), Fact::Saved) => self.accept(accepted, view),
+            (Step::CheckingSpace(accepted), Fact::Space(free)) => {
+                let needed = self.needed(&accepted, view);
+                match free {
+                    Some(free) if free < needed as f64 => {
+                        Action::Done(Outcome::Failed(DownloadError::new(
+                            ErrorCode::Quota,
+                            format!(
+                                "the download needs {needed} more bytes but only {} are available",
+                                free.max(0.0) as u64
+                            ),
+                        )))
+                    }
+                    _ => self.read(accepted, view),
+                }
+            }
+            (Step::Reading(accepted, committed_before), Fact::BodyEnded { end, received }) => {
+                // Judged as the bytes will stand once the pending ones are committed: a
+                // complete download (that passes its integrity check) commits its last bytes
+                // and its completed state in one transaction.
+                let mut end_state = view.resume.clone();
+                end_state.offset = view.received;
+                match on_body_end(&end_state, &accepted, end, received) {
+                    BodyEnd::Complete if self.hashed() => {
+                        self.step = Step::VerifyingBody(committed_before);
+                        Action::Verify
+                    }
+                    BodyEnd::Complete => {
+                        self.commit(BodyEnd::Complete, true, None, committed_before)
+                    }
+                    end => self.commit(end, false, None, committed_before),
+                }
+            }
+            (Step::VerifyingBody(committed_before), Fact::Digest(digest)) => {
+                match self.check(digest) {
+                    Ok(()) => self.commit(BodyEnd::Complete, true, None, committed_before),
+                    Err(e) => self.commit(BodyEnd::Complete, false, Some(e), committed_before),
+                }
+            }
+            (
+                Step::Committing {
+                    end,
+                    completed,
+                    mismatch,
+                    committed_before,
+                },
+                Fact::Committed,
+            ) => {
+                self.storage_failures = 0;
+                if completed {
+                    return Action::Done(Outcome::Completed);
+                }
+                let made_progress = view.resume.offset > committed_before;
+                match (end, mismatch) {
+                    (_, Some(e)) => self.integrity_failed(e, view),
+                    (BodyEnd::Complete, None) => self.finalize(),
+                    (BodyEnd::Continue, None) => {
+                        self.retry.reset();
+                        self.request(view, env)
+                    }
+                    (BodyEnd::Failed(e), None) => self.back_off(e, made_progress, env),
+                }
+            }
+            (Step::Reading(..) | Step::Committing { .. }, Fact::Storage(fault)) => {
+                self.storage_failed(fault)
+            }
+            (Step::Verifying, Fact::Digest(digest)) => match self.check(digest) {
+                Ok(()) => {
+                    self.step = Step::Completing;
+                    Action::Commit { completed: true }
+                }
+                Err(e) => self.integrity_failed(e, view),
+            },
+            (Step::Completing, Fact::Committed) => Action::Done(Outcome::Completed),
+            (Step::CountingIntegrity, Fact::Saved) => self.restart(Restart::Integrity),
+            (_, Fact::Storage(fault)) => Action::Done(match fault {
+                StorageFault::Stale => Outcome::Lost,
+                StorageFault::Quota(e) | StorageFault::Failed(e) => Outcome::Failed(e),
+            }),
+            (step, _) => Action::Done(Outcome::Failed(DownloadError::new(
+                ErrorCode::Storage,
+                format!("internal: a fact that does not answer {}", step_name(&step)),
+            ))),
+        }
+    }
+
+    /// The next request, or completion without one.
+    fn request(&mut self, view: &View, env: &Env) -> Action {
+        let mut rs = view.resume.clone();
+        rs.bad_partials = self.bad_partials;
+        match plan(&rs) {
+            Plan::Complete => self.finalize(),
+            Plan::Fetch { .. } if env.offline => {
+                self.step = Step::Pausing;
+                Action::WaitOnline
+            }
+            Plan::Fetch { range_start } => {
+                self.step = Step::Fetching { range_start };
+                Action::Fetch { range_start }
+            }
+        }
+    }
+
+    fn needed(&self, accepted: &Accepted, view: &View) -> u64 {
+        let offset = if accepted.restart.is_some() {
+            0
+        } else {
+            view.resume.offset
+        };
+        accepted.identity.total.unwrap_or(0).saturating_sub(offset)
+    }
+
+    /// A response whose body is to be stored: check the space once per run, then read.
+    fn accept(&mut self, accepted: Accepted, view: &View) -> Action {
+        if let (Some(_), false) = (accepted.identity.total, self.quota_checked) {
+            self.quota_checked = true;
+            let needed = self.needed(&accepted, view);
+            if needed > self.cfg.chunk_bytes {
+                self.step = Step::CheckingSpace(accepted);
+                return Action::CheckSpace { needed };
+            }
+        }
+        self.read(accepted, view)
+    }
+
+    fn read(&mut self, accepted: Accepted, view: &View) -> Action {
+        self.step = Step::Reading(accepted.clone(), view.resume.offset);
+        Action::ReadBody(accepted)
+    }
+
+    fn commit(
+        &mut self,
+        end: BodyEnd,
+        completed: bool,
+        mismatch: Option<DownloadError>,
+        committed_before: u64,
+    ) -> Action {
+        self.step = Step::Committing {
+            end,
+            completed,
+            mismatch,
+            committed_before,
+        };
+        Action::Commit { completed }
+    }
+
+    fn hashed(&self) -> bool {
+        matches!(self.integrity, Ok(Some(_)))
+    }
+
+    fn check(&self, digest: Option<[u8; 32]>) -> Result<(), DownloadError> {
+        match (&self.integrity, digest) {
+            (Ok(Some(expected)), Some(actual)) => verify(expected, &actual),
+            (Ok(Some(_)), None) => Err(DownloadError::new(
+                ErrorCode::Integrity,
+                "the received bytes were not hashed",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The stored bytes are the whole resource: check them (I6), then mark them completed.
+    fn finalize(&mut self) -> Action {
+        if self.hashed() {
+            self.step = Step::Verifying;
+            return Action::Verify;
+        }
+        self.step = Step::Completing;
+        Action::Commit { completed: true }
+    }
+
+    /// A mismatch restarts once (counted in the record, so a reload does not reset it), then
+    /// fails with `INTEGRITY`.
+    fn integrity_failed(&mut self, e: DownloadError, view: &View) -> Action {
+        if view.integrity_restarts >= MAX_INTEGRITY_RESTARTS {
+            return Action::Done(Outcome::Failed(e));
+        }
+        self.step = Step::CountingIntegrity;
+        Action::CountIntegrityRestart
+    }
+
+    /// Discards the stored bytes, within the run's restart budget.
+    fn restart(&mut self, reason: Restart) -> Action {
+        self.restarts += 1;
+        if self.restarts > MAX_RESTARTS {
+            return Action::Done(Outcome::Failed(DownloadError::new(
+                ErrorCode::BadResponse,
+                format!(
+                    "restarted {MAX_RESTARTS} times (last: {}); the resource keeps changing",
+                    reason.as_str()
+                ),
+            )));
+        }
+        self.step = Step::Pausing;
+        Action::Restart(reason)
+    }
+
+    /// A failed write: recount from storage (I4), then go on, a bounded number of times.
+    /// Quota errors stop the download with its partial kept.
+    fn storage_failed(&mut self, fault: StorageFault) -> Action {
+        match fault {
+            StorageFault::Stale => Action::Done(Outcome::Lost),
+            StorageFault::Quota(e) => Action::Done(Outcome::Failed(e)),
+            StorageFault::Failed(e) => {
+                self.storage_failures += 1;
+                if self.storage_failures > MAX_STORAGE_FAILURES {
+                    return Action::Done(Outcome::Failed(e));
+                }
+                self.step = Step::Counting;
+                Action::Recount
+            }
+        }
+    }
+
+    /// Waits as the retry policy says, or gives up. A network failure while the browser is
+    /// offline is not counted: the download waits for the `online` event instead.
+    fn back_off(&mut self, e: DownloadError, made_progress: bool, env: &Env) -> Action {
+        if e.code == ErrorCode::Network && env.offline {
+            self.step = Step::Pausing;
+            return Action::WaitOnline;
+        }
+        match self.retry.on_failure(
+            &self.cfg.retry,
+            &e,
+            made_progress,
+            env.random,
+            env.now_ms,
+            self.deadline_at,
+        ) {
+            Verdict::Retry { delay_ms, attempt } => {
+                self.step = Step::Pausing;
+                Action::Wait {
+                    delay_ms,
+                    attempt,
+                    error: e,
+                }
+            }
+            Verdict::GiveUp(e) => Action::Done(Outcome::Failed(e)),
+        }
+    }
+}
+
+fn step_name(step: &Step) -> &'static str {
+    match step {
+        Step::Begin => "the start",
+        Step::Counting => "a recount",
+        Step::Pausing => "a wait or a save",
+        Step::Fetching { .. } => "a request",
+        Step::RestartingFor(_) => "a restart",
+        Step::CheckingSpace(_) => "a space check",
+        Step::Reading(..) => "a body read",
+        Step::VerifyingBody(_) | Step::Verifying => "a hash check",
+        Step::Committing { .. } | Step::Completing => "a commit",
+        Step::CountingIntegrity => "an integrity restart",
+        Step::Done => "the end",
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::core::resume::Identity;
+    use proptest::prelude::*;
+
+    const ETAG: &str = "\"v1\"";
+
+    fn cfg() -> RunConfig {
+        RunConfig {
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy {
+                limit: 2,
+                ..RetryPolicy::default()
+            },
+            progress_interval_ms: 0,
+            chunk_bytes: 100,
+        }
+    }
+
+    fn env() -> Env {
+        Env {
+            now_ms: 1000.0,
+            unix_now_ms: 1.7e12,
+            random: 0.5,
+            offline: false,
+        }
+    }
+
+    fn full(len: u64) -> ResponseHead {
+        ResponseHead {
+            status: 200,
+            content_length: Some(len.to_string()),
+            etag: Some(ETAG.into()),
+            accept_ranges: Some("bytes".into()),
+            ..ResponseHead::default()
+        }
+    }
+
+    fn partial(first: u64, total: u64, etag: &str) -> ResponseHead {
+        ResponseHead {
+            status: 206,
+            content_length: Some((total - first).to_string()),
+            content_range: Some(format!("bytes {first}-{}/{total}", total - 1)),
+            etag: Some(etag.into()),
+            ..ResponseHead::default()
+        }
+    }
+
+    fn stored(offset: u64, total: u64) -> View {
+        View {
+            resume: ResumeState {
+                offset,
+                identity: Some(Identity {
+                    etag: Some(ETAG.into()),
+                    last_modified: None,
+                    total: Some(total),
+                    ranges: true,
+                }),
+                final_url: Some("u".into()),
+                ..ResumeState::default()
+            },
+            received: offset,
+            integrity_restarts: 0,
+        }
+    }
+
+    fn started(m: &mut RunMachine, view: &View) -> Action {
+        assert_eq!(m.next(Fact::Start, view, &env()), Action::Recount);
+        m.next(Fact::Counted { cut: 0 }, view, &env())
+    }
+
+    #[test]
+    fn a_fresh_download_fetches_reads_and_completes_in_one_commit() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let mut view = View::default();
+        assert_eq!(
+            started(&mut m, &view),
+            Action::Fetch {
+                range_start: Some(0)
+            }
+        );
+        let head = full(50);
+        let Action::ReadBody(a) = m.next(
+            Fact::Head {
+                head: head.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        ) else {
+            panic!("expected a body read");
+        };
+        assert_eq!(
+            (a.offset, a.expected_len, a.identity.total),
+            (0, Some(50), Some(50))
+        );
+        view.resume.identity = Some(a.identity);
+        view.received = 50;
+        let ended = Fact::BodyEnded {
+            end: Ok(()),
+            received: 50,
+        };
+        assert_eq!(
+            m.next(ended, &view, &env()),
+            Action::Commit { completed: true }
+        );
+        view.resume.offset = 50;
+        assert_eq!(
+            m.next(Fact::Committed, &view, &env()),
+            Action::Done(Outcome::Completed)
+        );
+        assert!(m.is_done());
+        assert_eq!(
+            m.next(Fact::Committed, &view, &env()),
+            Action::Done(Outcome::Lost)
+        );
+    }
+
+    #[test]
+    fn stored_bytes_that_are_complete_need_no_request() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(80, 80);
+        assert_eq!(started(&mut m, &view), Action::Commit { completed: true });
+        assert_eq!(
+            m.next(Fact::Committed, &view, &env()),
+            Action::Done(Outcome::Completed)
+        );
+    }
+
+    #[test]
+    fn a_resume_asks_for_the_rest_and_a_200_restarts_before_writing() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        assert_eq!(
+            started(&mut m, &view),
+            Action::Fetch {
+                range_start: Some(30)
+            }
+        );
+        let head = full(80);
+        let act = m.next(
+            Fact::Head {
+                head: head.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert_eq!(act, Action::Restart(Restart::RangeIgnored));
+        assert_eq!(m.restarts(), 1);
+        let fresh = View::default();
+        let Action::ReadBody(a) = m.next(Fact::Saved, &fresh, &env()) else {
+            panic!("the 200's body is written after the restart");
+        };
+        assert_eq!(a.offset, 0);
+    }
+
+    #[test]
+    fn a_changed_validator_refetches_from_zero() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let head = partial(30, 80, "\"v2\"");
+        let act = m.next(
+            Fact::Head {
+                head: head.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert_eq!(act, Action::Restart(Restart::ValidatorChanged));
+        let fresh = View::default();
+        assert_eq!(
+            m.next(Fact::Saved, &fresh, &env()),
+            Action::Fetch {
+                range_start: Some(0)
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_partials_retry_once_then_restart() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let mut bad = partial(30, 80, ETAG);
+        bad.content_range = Some("ooga-booga".into());
+        let act = m.next(
+            Fact::Head {
+                head: bad.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert!(matches!(act, Action::Wait { attempt: 1, .. }), "{act:?}");
+        assert_eq!(
+            m.next(Fact::Waited, &view, &env()),
+            Action::Fetch {
+                range_start: Some(30)
+            }
+        );
+        let act = m.next(
+            Fact::Head {
+                head: bad.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert_eq!(act, Action::Restart(Restart::BadPartial));
+    }
+
+    #[test]
+    fn a_first_request_failing_with_range_is_asked_again_without() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let mut view = View::default();
+        started(&mut m, &view);
+        let e = DownloadError::new(ErrorCode::Network, "refused");
+        assert_eq!(
+            m.next(Fact::RequestFailed(e.clone()), &view, &env()),
+            Action::DisableRange
+        );
+        view.resume.no_range = true;
+        assert_eq!(
+            m.next(Fact::Saved, &view, &env()),
+            Action::Fetch { range_start: None }
+        );
+        // Without Range, a failure is a failure.
+        assert!(matches!(
+            m.next(Fact::RequestFailed(e), &view, &env()),
+            Action::Wait { .. }
+        ));
+    }
+
+    #[test]
+    fn retries_are_bounded_and_offline_waits_are_not_counted() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let e = DownloadError::new(ErrorCode::Network, "reset");
+        let offline = Env {
+            offline: true,
+            ..env()
+        };
+        for _ in 0..5 {
+            assert_eq!(
+                m.next(Fact::RequestFailed(e.clone()), &view, &offline),
+                Action::WaitOnline
+            );
+            assert_eq!(m.next(Fact::Waited, &view, &offline), Action::WaitOnline);
+            assert_eq!(
+                m.next(Fact::Waited, &view, &env()),
+                Action::Fetch {
+                    range_start: Some(30)
+                }
+            );
+        }
+        for attempt in 1..=2 {
+            let act = m.next(Fact::RequestFailed(e.clone()), &view, &env());
+            assert!(
+                matches!(act, Action::Wait { attempt: a, .. } if a == attempt),
+                "{act:?}"
+            );
+            m.next(Fact::Waited, &view, &env());
+        }
+        assert_eq!(
+            m.next(Fact::RequestFailed(e.clone()), &view, &env()),
+            Action::Done(Outcome::Failed(e))
+        );
+    }
+
+    #[test]
+    fn restarts_are_bounded() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let head = partial(30, 80, "\"other\"");
+        for _ in 0..MAX_RESTARTS {
+            let act = m.next(
+                Fact::Head {
+                    head: head.clone(),
+                    final_url: "u".into(),
+                },
+                &view,
+                &env(),
+            );
+            assert_eq!(act, Action::Restart(Restart::ValidatorChanged));
+            assert_eq!(
+                m.next(Fact::Saved, &view, &env()),
+                Action::Fetch {
+                    range_start: Some(30)
+                }
+            );
+        }
+        let act = m.next(
+            Fact::Head {
+                head: head.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert!(
+            matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::BadResponse),
+            "{act:?}"
+        );
+    }
+
+    #[test]
+    fn an_integrity_mismatch_restarts_once_then_fails() {
+        // sha256 of "" in SRI form; the digest reported is of other bytes.
+        let sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        for restarts_so_far in [0, 1] {
+            let mut m = RunMachine::new(cfg(), Some(sri), 0.0);
+            let mut view = stored(80, 80);
+            view.integrity_restarts = restarts_so_far;
+            assert_eq!(started(&mut m, &view), Action::Verify);
+            let act = m.next(Fact::Digest(Some([7; 32])), &view, &env());
+            if restarts_so_far == 0 {
+                assert_eq!(act, Action::CountIntegrityRestart);
+                assert_eq!(
+                    m.next(Fact::Saved, &view, &env()),
+                    Action::Restart(Restart::Integrity)
+                );
+            } else {
+                assert!(
+                    matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Integrity)
+                );
+            }
+        }
+        // The right digest completes.
+        let mut m = RunMachine::new(cfg(), Some(sri), 0.0);
+        let view = stored(80, 80);
+        started(&mut m, &view);
+        let empty = crate::core::integrity::Sha256State::default().finalize();
+        assert_eq!(
+            m.next(Fact::Digest(Some(empty)), &view, &env()),
+            Action::Commit { completed: true }
+        );
+    }
+
+    #[test]
+    fn a_malformed_integrity_fails_at_once() {
+        let mut m = RunMachine::new(cfg(), Some("md5-xyz"), 0.0);
+        let act = m.next(Fact::Start, &View::default(), &env());
+        assert!(matches!(act, Action::Done(Outcome::Failed(_))), "{act:?}");
+    }
+
+    #[test]
+    fn storage_failures_recount_a_bounded_number_of_times() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let failed = || {
+            Fact::Storage(StorageFault::Failed(DownloadError::new(
+                ErrorCode::Storage,
+                "x",
+            )))
+        };
+        for _ in 0..MAX_STORAGE_FAILURES {
+            let head = partial(30, 80, ETAG);
+            assert!(matches!(
+                m.next(
+                    Fact::Head {
+                        head: head.clone(),
+                        final_url: "u".into()
+                    },
+                    &view,
+                    &env()
+                ),
+                Action::ReadBody(_)
+            ));
+            assert_eq!(m.next(failed(), &view, &env()), Action::Recount);
+            assert_eq!(
+                m.next(Fact::Counted { cut: 0 }, &view, &env()),
+                Action::Fetch {
+                    range_start: Some(30)
+                }
+            );
+        }
+        let head = partial(30, 80, ETAG);
+        m.next(
+            Fact::Head {
+                head: head.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert!(matches!(
+            m.next(failed(), &view, &env()),
+            Action::Done(Outcome::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn quota_and_stale_writes_end_the_run() {
+        for (fault, lost) in [
+            (
+                StorageFault::Quota(DownloadError::new(ErrorCode::Quota, "full")),
+                false,
+            ),
+            (StorageFault::Stale, true),
+        ] {
+            let mut m = RunMachine::new(cfg(), None, 0.0);
+            let view = stored(30, 80);
+            started(&mut m, &view);
+            let head = partial(30, 80, ETAG);
+            m.next(
+                Fact::Head {
+                    head: head.clone(),
+                    final_url: "u".into(),
+                },
+                &view,
+                &env(),
+            );
+            let act = m.next(Fact::Storage(fault), &view, &env());
+            assert_eq!(matches!(act, Action::Done(Outcome::Lost)), lost, "{act:?}");
+            assert!(matches!(act, Action::Done(_)));
+        }
+    }
+
+    #[test]
+    fn the_space_is_checked_once_for_what_does_not_fit_in_a_chunk() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = View::default();
+        started(&mut m, &view);
+        let head = full(1000);
+        let act = m.next(
+            Fact::Head {
+                head: head.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        assert_eq!(act, Action::CheckSpace { needed: 1000 });
+        let act = m.next(Fact::Space(Some(999.0)), &view, &env());
+        assert!(matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Quota));
+
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        started(&mut m, &view);
+        let small = full(100);
+        assert!(matches!(
+            m.next(
+                Fact::Head {
+                    head: small.clone(),
+                    final_url: "u".into()
+                },
+                &view,
+                &env()
+            ),
+            Action::ReadBody(_)
+        ));
+    }
+
+    #[test]
+    fn a_short_partial_continues_and_a_cut_body_retries() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let mut view = stored(30, 80);
+        started(&mut m, &view);
+        let mut short = partial(30, 80, ETAG);
+        short.content_range = Some("bytes 30-49/80".into());
+        short.content_length = Some("20".into());
+        assert!(matches!(
+            m.next(
+                Fact::Head {
+                    head: short.clone(),
+                    final_url: "u".into()
+                },
+                &view,
+                &env()
+            ),
+            Action::ReadBody(_)
+        ));
+        view.received = 50;
+        assert_eq!(
+            m.next(
+                Fact::BodyEnded {
+                    end: Ok(()),
+                    received: 20
+                },
+                &view,
+                &env()
+            ),
+            Action::Commit { completed: false }
+        );
+        view.resume.offset = 50;
+        assert_eq!(
+            m.next(Fact::Committed, &view, &env()),
+            Action::Fetch {
+                range_start: Some(50)
+            }
+        );
+        let rest = partial(50, 80, ETAG);
+        m.next(
+            Fact::Head {
+                head: rest.clone(),
+                final_url: "u".into(),
+            },
+            &view,
+            &env(),
+        );
+        view.received = 60;
+        let cut = Fact::BodyEnded {
+            end: Ok(()),
+            received: 10,
+        };
+        assert_eq!(
+            m.next(cut, &view, &env()),
+            Action::Commit { completed: false }
+        );
+        view.resume.offset = 60;
+        let act = m.next(Fact::Committed, &view, &env());
+        assert!(
+            matches!(&act, Action::Wait { attempt: 1, error, .. } if error.code == ErrorCode::Network),
+            "{act:?}"
+        );
+    }
+
+    #[test]
+    fn a_fact_that_answers_nothing_fails_clearly() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let act = m.next(Fact::Committed, &View::default(), &env());
+        assert!(
+            matches!(&act, Action::Done(Outcome::Failed(e)) if e.message.starts_with("internal"))
+        );
+    }
+
+    /// A simulated driver: answers each action with a random plausible fact and keeps a model
+    /// of the stored bytes.
+    fn answer(
+        action: &Action,
+        view: &mut View,
+        pick: u8,
+        heads: &[ResponseHead],
+        pending_since_read: &mut bool,
+    ) -> Fact {
+        match action {
+            Action::Recount => {
+                view.received = view.resume.offset;
+                Fact::Counted { cut: 0 }
+            }
+            Action::WaitOnline | Action::Wait { .. } => Fact::Waited,
+            Action::Fetch { .. } => match pick % 8 {
+                0 => Fact::RequestFailed(DownloadError::new(ErrorCode::Network, "reset")),
+                n => Fact::Head {
+                    head: heads[n as usize % heads.len()].clone(),
+                    final_url: "u".into(),
+                },
+            },
+            Action::DisableRange => {
+                view.resume.no_range = true;
+                Fact::Saved
+            }
+            Action::Restart(_) => {
+                *view = View {
+                    integrity_restarts: view.integrity_restarts,
+                    ..View::default()
+                };
+                *pending_since_read = false;
+                Fact::Saved
+            }
+            Action::CheckSpace { .. } => Fact::Space((pick % 2 == 0).then_some(1e12)),
+            Action::ReadBody(a) => {
+                if a.offset == 0 {
+                    view.resume.offset = 0;
+                }
+                view.resume.identity = Some(a.identity.clone());
+                view.resume.final_url = Some("u".into());
+                let max = a.expected_len.unwrap_or(50);
+                let n = if pick % 3 == 0 { max / 2 } else { max };
+                view.received = view.resume.offset + n;
+                *pending_since_read = true;
+                let end = if pick % 5 == 0 {
+                    Err(DownloadError::new(ErrorCode::Network, "dropped"))
+                } else {
+                    Ok(())
+                };
+                Fact::BodyEnded { end, received: n }
+            }
+            Action::Verify => Fact::Digest(Some([pick; 32])),
+            Action::Commit { .. } => {
+                if pick % 7 == 0 {
+                    view.received = view.resume.offset;
+                    Fact::Storage(StorageFault::Failed(DownloadError::new(
+                        ErrorCode::Storage,
+                        "x",
+                    )))
+                } else {
+                    view.resume.offset = view.received;
+                    Fact::Committed
+                }
+            }
+            Action::CountIntegrityRestart => {
+                view.integrity_restarts += 1;
+                Fact::Saved
+            }
+            Action::Done(_) => unreachable!(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Whatever the server and storage do: every fact the driver gives is understood,
+        /// restarts stay within the budget, nothing is committed after a restart before a new
+        /// response is accepted, and "completed" needs the stored bytes to equal the total.
+        #[test]
+        fn the_machine_holds_its_invariants(picks in proptest::collection::vec(any::<u8>(), 1..300), hashed: bool) {
+            let heads = [
+                full(80),
+                partial(30, 80, ETAG),
+                partial(0, 80, ETAG),
+                partial(30, 80, "\"v2\""),
+                ResponseHead { status: 500, ..ResponseHead::default() },
+                ResponseHead { status: 416, ..ResponseHead::default() },
+                ResponseHead { content_range: Some("garbage".into()), ..partial(30, 80, ETAG) },
+            ];
+            let sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+            let mut m = RunMachine::new(cfg(), hashed.then_some(sri), 0.0);
+            let mut view = stored(30, 80);
+            let mut pending = false;
+            let mut action = m.next(Fact::Start, &view, &env());
+            for pick in picks {
+                if let Action::Done(outcome) = &action {
+                    if let Outcome::Failed(e) = outcome {
+                        prop_assert!(!e.message.starts_with("internal"), "{}", e.message);
+                    }
+                    if *outcome == Outcome::Completed {
+                        let total = view.resume.identity.as_ref().and_then(|i| i.total);
+                        prop_assert_eq!(total, Some(view.resume.offset));
+                    }
+                    break;
+                }
+                if let Action::Commit { completed: false } = action {
+                    prop_assert!(pending, "a commit with no accepted body since the last restart");
+                }
+                prop_assert!(m.restarts() <= MAX_RESTARTS);
+                let e = Env { random: f64::from(pick) / 256.0, ..env() };
+                let fact = answer(&action, &mut view, pick, &heads, &mut pending);
+                action = m.next(fact, &view, &e);
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The settings of a manager and of one download, as parsed from the page's options
+//! (`crate::api` parses and validates them).
+
+use web_sys::AbortSignal;
+
+use crate::core::retry::RetryPolicy;
+use crate::core::run::RunConfig;
+use crate::core::timeouts::Timeouts;
+
+/// Manager settings with their defaults.
+#[derive(Clone, Debug)]
+pub struct ManagerConfig {
+    /// IndexedDB database name; separate names never share data.
+    pub name: String,
+    /// The three timeouts.
+    pub timeouts: Timeouts,
+    /// Bytes per stored chunk.
+    pub chunk_bytes: u64,
+    /// At most one progress event per download per this many ms.
+    pub progress_interval_ms: u64,
+    /// Automatic retries.
+    pub retry: RetryPolicy,
+    /// Unfinished downloads untouched for this long are deleted when a manager opens; 0 =
+    /// never.
+    pub expire_after_ms: u64,
+    /// Downloads running at once.
+    pub concurrency: usize,
+    /// Title of the notification shown when a batch finishes while the page is hidden; `None`
+    /// = no notification.
+    pub notify_title: Option<String>,
+    /// Keep downloads in IndexedDB (resume across reloads); false keeps them in memory only.
+    pub persist: bool,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            name: "default".into(),
+            timeouts: Timeouts::default(),
+            chunk_bytes: 4 * 1024 * 1024,
+            progress_interval_ms: 100,
+            retry: RetryPolicy::default(),
+            expire_after_ms: 7 * 24 * 60 * 60 * 1000,
+            concurrency: 4,
+            notify_title: None,
+            persist: true,
+        }
+    }
+}
+
+impl ManagerConfig {
+    /// What one run needs.
+    pub fn run_config(&self) -> RunConfig {
+        RunConfig {
+            timeouts: self.timeouts,
+            retry: self.retry,
+            progress_interval_ms: self.progress_interval_ms,
+            chunk_bytes: self.chunk_bytes,
+        }
+    }
+}
+
+/// Options of one `add()` call.
+#[derive(Default)]
+pub struct AddOptions {
+    /// The download's id.
+    pub id: Option<String>,
+    /// The name `save()` uses.
+    pub filename: Option<String>,
+    /// Extra request headers, stored.
+    pub headers: Vec<(String, String)>,
+    /// Aborting it cancels the download.
+    pub signal: Option<AbortSignal>,
+    /// The SRI string to check.
+    pub integrity: Option<String>,
+    /// Queue priority.
+    pub priority: i32,
+}

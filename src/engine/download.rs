@@ -1,0 +1,1135 @@
+//! [`DownloadCell`]: one download's lifecycle. Its [`Phase`] says what is going on (idle,
+//! queued, running, run by another tab, settled), each phase holding only what it needs; the
+//! public [`State`] is what the page sees and what is stored. Every method leaves the download
+//! in a phase that a method or an event leaves again: a pause and a resume in the same tick
+//! requeue the download when its run has wound down, and `cancel()` always settles.
+//!
+//! Ownership: a queued or running download keeps its manager alive (`keep`) until it stops;
+//! a page's handle keeps it alive through [`Handle`]. The cell refers to its JS handle only
+//! weakly (a `WeakRef`), and to its settled `done` promise only weakly, so no cycle runs
+//! through the JS heap.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Promise, WeakRef};
+use wasm_bindgen::prelude::*;
+
+use futures::future::LocalBoxFuture;
+
+use super::driver::{self, Report, RunEnd};
+use super::events::Events;
+use super::runs::RunGuard;
+use crate::core::lifecycle::{restored, takes_over, State};
+use crate::core::progress::{Progress, ProgressTracker};
+use crate::core::resume::{Identity, Restart};
+use crate::core::run::{Outcome, RunConfig};
+use crate::core::{DownloadError, ErrorCode};
+use crate::web::cancel::{StopReason, StopToken};
+use crate::web::clock::now_ms;
+use crate::web::codec::{
+    error_from, error_summary, error_to_js, ignore_rejection, object, progress_from, progress_value,
+};
+use crate::web::env::or_stop;
+use crate::web::store::{Record, StoreError};
+use crate::web::tabs::{try_lock, LockGuard, LockWait};
+use crate::web::writer::{Snapshot, Writer};
+
+/// What a download is doing.
+pub(crate) enum Phase {
+    /// Nothing: paused, or waiting for its record to be created or read.
+    Idle,
+    /// In line for a slot.
+    Queued,
+    /// A run task holds the writer; `stop` ends it. `requeue`: resumed while the run winds
+    /// down, so it queues again when the run has ended.
+    Running { stop: StopToken, requeue: bool },
+    /// Another tab runs it; `watch` ends the wait for its lock.
+    Remote { watch: StopToken },
+    /// Completed, failed or cancelled.
+    Settled,
+}
+
+/// What a download needs of its manager (implemented by `super::manager::ManagerInner`).
+pub(crate) trait Host {
+    /// A no-op rejection handler for promises nobody may await.
+    fn swallow(&self) -> JsValue;
+    /// The manager's listeners.
+    fn events(&self) -> Rc<Events>;
+    /// The page's handle for a download.
+    fn make_handle(&self, h: Handle) -> JsValue;
+    /// True after `close()`.
+    fn is_closed(&self) -> bool;
+    /// The settings of a run.
+    fn run_config(&self) -> RunConfig;
+    /// The Web Lock of download `id`; `None` in single-tab mode.
+    fn lock_name(&self, id: &str) -> Option<String>;
+    /// Counts a run until the guard drops.
+    fn run_started(&self) -> RunGuard;
+    /// A run ended: its slot frees.
+    fn run_ended(&self, id: &str);
+    /// Puts a download in line for a slot.
+    fn enqueue(&self, cell: &Rc<DownloadCell>);
+    /// Takes a download out of line (or out of its slot).
+    fn dequeue(&self, id: &str);
+    /// Asks once for persistent storage.
+    fn request_persistence(&self);
+    /// The stored record of `id`.
+    fn load_record(
+        &self,
+        id: &str,
+    ) -> LocalBoxFuture<'static, Result<Option<Record>, DownloadError>>;
+    /// Starts deleting a download's stored bytes (the transaction exists when this returns).
+    fn delete_stored(&self, id: &str) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>>;
+    /// Posts a message about download `id` to the other tabs.
+    fn post(&self, kind: &str, id: &str, pairs: &[(&str, JsValue)]);
+    /// Stores a state change of a download that is not running.
+    fn save_record_state(&self, rec: Record);
+    /// Counts a settled download for the batch notification.
+    fn note_settled(&self, state: State);
+    /// Emits `idle` when nothing is queued or running any more.
+    fn check_idle(&self);
+}
+
+/// Mutable part of a download.
+pub(crate) struct Mutable {
+    pub phase: Phase,
+    /// What the page sees and what is stored.
+    pub state: State,
+    /// Progress when nothing runs here (stored bytes, or another tab's reports).
+    pub progress: Progress,
+    /// The running transfer's tracker: read live, so the rate decays while nothing arrives.
+    pub live: Option<Rc<RefCell<ProgressTracker>>>,
+    pub error: Option<DownloadError>,
+    /// The committed record, as last known.
+    pub record: Record,
+    /// The writer, while no run holds it.
+    pub writer: Option<Writer>,
+    /// Who waits for this download to settle (`whenAll`).
+    settle_waiters: Vec<futures::channel::oneshot::Sender<()>>,
+    /// `done` while unsettled (held strongly: nothing it refers to refers back).
+    done: Option<Promise>,
+    /// `done` once settled, held weakly: it refers to the handle it resolved with.
+    done_settled: Option<WeakRef>,
+    settle: Option<(Function, Function)>,
+    /// The page's handle, weakly, with the serial of the [`Handle`] inside it.
+    handle: Option<(u64, WeakRef)>,
+    pub signal_listener: Option<gloo_events::EventListener>,
+    /// Keeps the manager alive while the download is queued or running (I15).
+    keep: Option<Rc<dyn Host>>,
+    /// The download's Web Lock, held between a takeover and the run it starts.
+    lock: Option<LockGuard>,
+}
+
+/// Shared state of one download.
+pub(crate) struct DownloadCell {
+    pub id: String,
+    pub url: String,
+    /// Queue priority: higher starts first.
+    pub priority: i32,
+    pub events: Rc<Events>,
+    pub manager: Weak<dyn Host>,
+    pub m: RefCell<Mutable>,
+}
+
+/// A page's handle on a download: keeps the download and its manager alive (I15). Dropping
+/// it (garbage collection, `free()`, `using`) only forgets the handle: `get(id)` then makes a
+/// new one, never a dangling one.
+pub(crate) struct Handle {
+    pub cell: Rc<DownloadCell>,
+    /// Owned, never read: the handle keeps its manager alive.
+    _manager: Rc<dyn Host>,
+    serial: u64,
+}
+
+thread_local! {
+    static SERIAL: Cell<u64> = const { Cell::new(0) };
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut m = self.cell.m.borrow_mut();
+        if m.handle.as_ref().is_some_and(|(s, _)| *s == self.serial) {
+            m.handle = None;
+        }
+    }
+}
+
+fn new_done(swallow: &JsValue) -> (Promise, Option<(Function, Function)>) {
+    let mut settle = None;
+    let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    // Callers who only use events never await `done`; its rejection is not "unhandled".
+    ignore_rejection(&done, swallow);
+    (done, settle)
+}
+
+impl DownloadCell {
+    /// A download in `state`, whose stored bytes `writer` holds.
+    pub fn new(
+        writer: Writer,
+        state: State,
+        error: Option<DownloadError>,
+        manager: &Rc<dyn Host>,
+    ) -> Rc<Self> {
+        let record = writer.record().clone();
+        let (done, settle) = new_done(&manager.swallow());
+        let progress = stored_progress(&record);
+        let phase = if state.is_settled() {
+            Phase::Settled
+        } else {
+            Phase::Idle
+        };
+        let cell = Rc::new(DownloadCell {
+            id: record.id.clone(),
+            url: record.url.clone(),
+            priority: record.priority,
+            events: manager.events(),
+            manager: Rc::downgrade(manager),
+            m: RefCell::new(Mutable {
+                phase,
+                state,
+                progress,
+                live: None,
+                error: error.clone(),
+                record,
+                writer: Some(writer),
+                settle_waiters: Vec::new(),
+                done: Some(done),
+                done_settled: None,
+                settle,
+                handle: None,
+                signal_listener: None,
+                keep: None,
+                lock: None,
+            }),
+        });
+        // A download restored as already settled has its promise settled too.
+        if state.is_settled() {
+            cell.settle_promise(error.as_ref());
+        }
+        cell
+    }
+
+    /// The page's handle: the one it holds, or a new one if it dropped it.
+    pub fn handle(self: &Rc<Self>) -> JsValue {
+        if let Some(h) = self.m.borrow().handle.as_ref().and_then(|(_, w)| w.deref()) {
+            return h.into();
+        }
+        let Some(manager) = self.manager.upgrade() else {
+            return JsValue::UNDEFINED;
+        };
+        let serial = SERIAL.with(|s| {
+            s.set(s.get() + 1);
+            s.get()
+        });
+        let handle = manager.make_handle(Handle {
+            cell: self.clone(),
+            _manager: manager.clone(),
+            serial,
+        });
+        if let Some(o) = handle.dyn_ref::<js_sys::Object>() {
+            self.m.borrow_mut().handle = Some((serial, WeakRef::new(o)));
+        }
+        handle
+    }
+
+    /// `done`: the same promise for as long as the page holds it.
+    pub fn done(self: &Rc<Self>) -> Promise {
+        if let Some(p) = self.m.borrow().done.clone() {
+            return p;
+        }
+        if let Some(p) = self
+            .m
+            .borrow()
+            .done_settled
+            .as_ref()
+            .and_then(|w| w.deref())
+        {
+            return p.unchecked_into();
+        }
+        let p = match self.m.borrow().error.clone() {
+            Some(e) if self.state() != State::Completed => {
+                let p = Promise::reject(&error_to_js(&e));
+                ignore_rejection(&p, &self.swallow());
+                p
+            }
+            _ => Promise::resolve(&self.handle()),
+        };
+        self.m.borrow_mut().done_settled = Some(WeakRef::new(&p));
+        p
+    }
+
+    fn swallow(&self) -> JsValue {
+        self.manager
+            .upgrade()
+            .map_or(JsValue::UNDEFINED, |m| m.swallow())
+    }
+
+    pub fn state(&self) -> State {
+        self.m.borrow().state
+    }
+
+    /// True when another tab runs this download.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.m.borrow().phase, Phase::Remote { .. })
+    }
+
+    pub fn set_record(&self, rec: Record) {
+        self.m.borrow_mut().record = rec;
+    }
+
+    /// Current progress. The rate and ETA of a download that is not running here are 0 and
+    /// `null`; a running one's decay while nothing arrives.
+    pub fn progress(&self) -> Progress {
+        let m = self.m.borrow();
+        let mut p = match &m.live {
+            Some(t) => t.borrow().snapshot(now_ms()),
+            None => m.progress,
+        };
+        if m.state != State::Running {
+            p.bytes_per_second = 0.0;
+            p.eta_seconds = p
+                .total_bytes
+                .filter(|t| *t == p.transferred_bytes)
+                .map(|_| 0.0);
+        }
+        p
+    }
+
+    fn settle_promise(self: &Rc<Self>, error: Option<&DownloadError>) {
+        let settle = self.m.borrow_mut().settle.take();
+        if let Some((resolve, reject)) = settle {
+            let _ = match error {
+                None => resolve.call1(&JsValue::UNDEFINED, &self.handle()),
+                Some(e) => reject.call1(&JsValue::UNDEFINED, &error_to_js(e)),
+            };
+        }
+        let mut m = self.m.borrow_mut();
+        if let Some(p) = m.done.take() {
+            m.done_settled = Some(WeakRef::new(&p));
+        }
+    }
+
+    /// Moves the download to `to` and emits `statechange`; `false` if it was settled already.
+    fn transition(self: &Rc<Self>, to: State) -> bool {
+        let from = {
+            let mut m = self.m.borrow_mut();
+            if m.state.is_settled() || m.state == to {
+                return false;
+            }
+            std::mem::replace(&mut m.state, to)
+        };
+        self.emit(
+            "statechange",
+            &[
+                ("state", to.as_str().into()),
+                ("previousState", from.as_str().into()),
+            ],
+        );
+        let error = self
+            .m
+            .borrow()
+            .error
+            .as_ref()
+            .map_or(JsValue::NULL, error_summary);
+        self.mirror(
+            "statechange",
+            &[("state", to.as_str().into()), ("error", error)],
+        );
+        true
+    }
+
+    /// Tells the other tabs what happened to a download this tab runs.
+    fn mirror(&self, kind: &str, pairs: &[(&str, JsValue)]) {
+        if self.is_remote() {
+            return;
+        }
+        if let Some(manager) = self.manager.upgrade() {
+            manager.post(kind, &self.id, pairs);
+        }
+    }
+
+    fn emit(self: &Rc<Self>, kind: &str, extra: &[(&str, JsValue)]) {
+        if !self.events.has(kind) {
+            return;
+        }
+        let mut pairs: Vec<(&str, JsValue)> = vec![
+            ("type", kind.into()),
+            ("id", self.id.as_str().into()),
+            ("download", self.handle()),
+        ];
+        pairs.extend(extra.iter().cloned());
+        self.events.emit(kind, &object(&pairs));
+    }
+
+    /// Emits `progress` for a download this tab runs (or mirrors).
+    pub fn report_progress(self: &Rc<Self>, p: Progress) {
+        if self.state() != State::Running {
+            return;
+        }
+        if self.m.borrow().live.is_none() {
+            self.m.borrow_mut().progress = p;
+        }
+        self.emit("progress", &[("progress", progress_value(&p))]);
+        self.mirror("progress", &[("progress", progress_value(&p))]);
+    }
+
+    pub fn emit_restarted(self: &Rc<Self>, reason: Restart, wasted: u64) {
+        let pairs = [
+            ("reason", JsValue::from(reason.as_str())),
+            ("wastedBytes", JsValue::from(wasted as f64)),
+        ];
+        self.emit("restarted", &pairs);
+        self.mirror("restarted", &pairs);
+    }
+
+    pub fn emit_retry(self: &Rc<Self>, error: &DownloadError, attempt: u32, delay_ms: u64) {
+        self.emit(
+            "retry",
+            &[
+                ("error", error_to_js(error)),
+                ("attempt", attempt.into()),
+                ("delayMs", JsValue::from(delay_ms as f64)),
+            ],
+        );
+    }
+
+    /// Settles the download once: `done`, `statechange`, then `complete` or `error`.
+    fn settle(self: &Rc<Self>, to: State, error: Option<DownloadError>) {
+        let keep = {
+            let mut m = self.m.borrow_mut();
+            if m.state.is_settled() {
+                return;
+            }
+            m.error = error.clone();
+            m.signal_listener = None;
+            if let Phase::Remote { watch } = &m.phase {
+                watch.stop(StopReason::Close);
+            }
+            // A running task still holds the writer and ends by itself; nothing else runs.
+            if !matches!(m.phase, Phase::Running { .. }) {
+                m.phase = Phase::Settled;
+            }
+            m.live = None;
+            m.keep.take()
+        };
+        if !self.transition(to) {
+            return;
+        }
+        self.settle_promise(error.as_ref());
+        self.wake_settle_waiters();
+        match (&error, to) {
+            (None, State::Completed) => self.emit("complete", &[]),
+            (Some(e), State::Failed) => self.emit("error", &[("error", error_to_js(e))]),
+            _ => {}
+        }
+        if let Some(manager) = self.manager.upgrade() {
+            manager.note_settled(to);
+            if !matches!(self.m.borrow().phase, Phase::Running { .. }) {
+                manager.dequeue(&self.id);
+            }
+            manager.check_idle();
+        }
+        drop(keep);
+    }
+
+    fn wake_settle_waiters(&self) {
+        let waiters = std::mem::take(&mut self.m.borrow_mut().settle_waiters);
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+
+    /// Completes when the download has settled (or its manager closed).
+    pub fn settled(&self) -> impl std::future::Future<Output = ()> {
+        let rx = {
+            let mut m = self.m.borrow_mut();
+            (!m.state.is_settled()).then(|| {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                m.settle_waiters.push(tx);
+                rx
+            })
+        };
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
+    }
+
+    /// Stores `state` for a download whose writer is here (not running), so that a reload
+    /// continues exactly what this tab shows (I14).
+    fn store_state(&self, state: State) {
+        let rec = {
+            let mut m = self.m.borrow_mut();
+            let Some(w) = m.writer.as_mut() else { return };
+            let stored = w.record().state;
+            if stored == state || (stored.is_active() && state.is_active()) {
+                return;
+            }
+            w.set_state(state);
+            let rec = w.record().clone();
+            m.record = rec.clone();
+            rec
+        };
+        if let Some(manager) = self.manager.upgrade() {
+            manager.save_record_state(rec);
+        }
+    }
+
+    /// Asks the manager's queue for a slot; the download waits as `queued` until it gets one.
+    /// A download whose run is winding down (paused a moment ago) queues when it has ended.
+    pub fn request_run(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        if manager.is_closed() {
+            return;
+        }
+        let enqueue = {
+            let mut m = self.m.borrow_mut();
+            match &mut m.phase {
+                Phase::Idle => {
+                    m.phase = Phase::Queued;
+                    m.keep = Some(manager.clone());
+                    true
+                }
+                Phase::Running { stop, requeue } if stop.reason().is_some() => {
+                    *requeue = true;
+                    m.keep = Some(manager.clone());
+                    false
+                }
+                _ => return,
+            }
+        };
+        self.transition(State::Queued);
+        if enqueue {
+            self.store_state(State::Queued);
+            manager.enqueue(self);
+        }
+    }
+
+    /// Runs the transfer task; called by the manager when the queue grants a slot.
+    pub fn start_run(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        let (writer, stop) = {
+            let mut m = self.m.borrow_mut();
+            if !matches!(m.phase, Phase::Queued) {
+                drop(m);
+                manager.dequeue(&self.id);
+                return;
+            }
+            let Some(writer) = m.writer.take() else {
+                drop(m);
+                manager.dequeue(&self.id);
+                return;
+            };
+            let stop = StopToken::default();
+            m.phase = Phase::Running {
+                stop: stop.clone(),
+                requeue: false,
+            };
+            (writer, stop)
+        };
+        let cfg = manager.run_config();
+        let lock_name = manager.lock_name(&self.id);
+        let cell = self.clone();
+        let running = manager.run_started();
+        wasm_bindgen_futures::spawn_local(async move {
+            // The run keeps its manager alive until it has ended (I15).
+            let manager = manager;
+            let mut writer = writer;
+            // One writer per download: the tab that holds its lock.
+            let held = cell.m.borrow_mut().lock.take();
+            let guard = match (held, &lock_name) {
+                (Some(g), _) => Some(g),
+                (None, Some(name)) => match try_lock(name).await {
+                    Some(g) => Some(g),
+                    None => {
+                        cell.owned_elsewhere(writer);
+                        manager.run_ended(&cell.id);
+                        return;
+                    }
+                },
+                (None, None) => None,
+            };
+            let end = if stop.reason().is_some() {
+                RunEnd::Stopped(stop.reason().unwrap_or(StopReason::Pause))
+            } else {
+                cell.transition(State::Running);
+                manager.request_persistence();
+                if !writer.record().state.is_active() {
+                    // Resumed after a pause or a failure: stored before any byte (I14).
+                    let _ = writer.save(|r| r.state = State::Running).await;
+                }
+                let tracker = Rc::new(RefCell::new(ProgressTracker::new(
+                    cfg.progress_interval_ms,
+                    writer.received(),
+                )));
+                cell.m.borrow_mut().live = Some(tracker.clone());
+                driver::run(&cell, &mut writer, &cfg, &stop, &tracker).await
+            };
+            let requeue = cell.finish_run(writer, end).await;
+            manager.run_ended(&cell.id);
+            if requeue {
+                // Resumed while the run wound down: it queues again, keeping its lock.
+                cell.m.borrow_mut().lock = guard;
+                cell.request_run();
+            } else {
+                // Released only once the final state is stored, so that a tab taking over
+                // reads it.
+                drop(guard);
+            }
+            drop(running);
+        });
+    }
+
+    /// Another tab holds the download's lock: this tab mirrors it and waits to take over.
+    fn owned_elsewhere(self: &Rc<Self>, writer: Writer) {
+        let requeue = {
+            let mut m = self.m.borrow_mut();
+            m.writer = Some(writer);
+            m.keep = None;
+            let requeue = matches!(m.phase, Phase::Running { requeue: true, .. });
+            m.phase = Phase::Idle;
+            requeue || m.state == State::Queued
+        };
+        if requeue && !self.state().is_settled() {
+            self.become_remote();
+        }
+    }
+
+    /// Mirrors a download another tab runs, and queues for its lock to take over.
+    fn become_remote(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        let Some(name) = manager.lock_name(&self.id) else {
+            return;
+        };
+        let watch = {
+            let mut m = self.m.borrow_mut();
+            match m.phase {
+                Phase::Idle => {}
+                Phase::Remote { .. } => {
+                    drop(m);
+                    self.transition(State::Running);
+                    return;
+                }
+                _ => return,
+            }
+            let watch = StopToken::default();
+            m.phase = Phase::Remote {
+                watch: watch.clone(),
+            };
+            watch
+        };
+        self.transition(State::Running);
+        let cell = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(mut wait) = LockWait::new(&name) else {
+                return;
+            };
+            let granted = or_stop(&watch, Box::pin(wait.granted())).await;
+            let Ok(Some(guard)) = granted else { return };
+            let Some(cell) = cell.upgrade() else { return };
+            cell.take_over(guard).await;
+        });
+    }
+
+    /// The lock of a download another tab ran is ours: the stored record says whether it was
+    /// left running (it continues here from the stored bytes) or not (it stays as it is).
+    async fn take_over(self: &Rc<Self>, guard: LockGuard) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        if !matches!(self.m.borrow().phase, Phase::Remote { .. }) {
+            return;
+        }
+        let rec = match manager.load_record(&self.id).await {
+            Ok(Some(rec)) => rec,
+            Ok(None) => {
+                self.m.borrow_mut().phase = Phase::Idle;
+                self.m.borrow_mut().writer = None;
+                self.settle(State::Cancelled, Some(DownloadError::aborted()));
+                return;
+            }
+            Err(e) => {
+                self.m.borrow_mut().phase = Phase::Idle;
+                self.m.borrow_mut().error = Some(e);
+                self.transition(State::Paused);
+                return;
+            }
+        };
+        if !matches!(self.m.borrow().phase, Phase::Remote { .. }) {
+            return;
+        }
+        self.adopt(rec.clone());
+        self.m.borrow_mut().phase = Phase::Idle;
+        if takes_over(rec.state) {
+            self.m.borrow_mut().lock = Some(guard);
+            self.request_run();
+        } else {
+            self.show_stored(rec);
+        }
+    }
+
+    /// Replaces what this tab believes by the stored record.
+    fn adopt(&self, rec: Record) {
+        let mut m = self.m.borrow_mut();
+        m.progress = stored_progress(&rec);
+        m.record = rec.clone();
+        if let Some(w) = m.writer.as_mut() {
+            w.adopt(rec);
+        }
+    }
+
+    /// Shows a stored record's state on an idle download: settled ones settle, others pause.
+    fn show_stored(self: &Rc<Self>, rec: Record) {
+        match rec.state {
+            State::Completed => self.settle(State::Completed, None),
+            State::Failed => {
+                let e = restored_error(&rec);
+                self.settle(State::Failed, Some(e));
+            }
+            State::Cancelled => self.settle(State::Cancelled, Some(DownloadError::aborted())),
+            _ => {
+                self.transition(State::Paused);
+                if let Some(manager) = self.manager.upgrade() {
+                    manager.check_idle();
+                }
+            }
+        }
+    }
+
+    fn stop_watching(&self) {
+        let mut m = self.m.borrow_mut();
+        if let Phase::Remote { watch } = &m.phase {
+            watch.stop(StopReason::Close);
+            m.phase = Phase::Idle;
+        }
+    }
+
+    /// Applies an event posted by the tab that runs this download.
+    pub fn apply_mirror(
+        self: &Rc<Self>,
+        kind: &str,
+        msg: &JsValue,
+        field: impl Fn(&str) -> JsValue,
+    ) {
+        let _ = msg;
+        // A download this tab runs is the truth here.
+        if matches!(self.m.borrow().phase, Phase::Running { .. } | Phase::Queued) {
+            return;
+        }
+        if self.state().is_settled() && self.state() != State::Failed {
+            return;
+        }
+        match kind {
+            "progress" => {
+                self.become_remote();
+                if let Some(p) = progress_from(&field("progress")) {
+                    self.m.borrow_mut().progress = p;
+                    self.report_progress(p);
+                }
+            }
+            "restarted" => self.emit(
+                "restarted",
+                &[
+                    ("reason", field("reason")),
+                    ("wastedBytes", field("wastedBytes")),
+                ],
+            ),
+            "statechange" => {
+                let state = field("state").as_string().and_then(|s| State::parse(&s));
+                match state {
+                    Some(State::Running | State::Queued) => {
+                        if self.state() == State::Failed {
+                            self.renew_done();
+                        }
+                        self.become_remote()
+                    }
+                    Some(State::Paused) => {
+                        self.stop_watching();
+                        self.transition(State::Paused);
+                    }
+                    Some(State::Cancelled) => {
+                        self.stop_watching();
+                        self.m.borrow_mut().writer = None;
+                        self.settle(State::Cancelled, Some(DownloadError::aborted()));
+                    }
+                    Some(to @ (State::Completed | State::Failed)) => {
+                        let error = (to == State::Failed).then(|| error_from(&field("error")));
+                        self.stop_watching();
+                        // The stored record (its chunks, its final size) comes from storage.
+                        let cell = self.clone();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            if let Some(manager) = cell.manager.upgrade() {
+                                if let Ok(Some(rec)) = manager.load_record(&cell.id).await {
+                                    cell.adopt(rec);
+                                }
+                            }
+                            cell.settle(to, error);
+                        });
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Settles or parks the download after its run; true when it is to queue again (resumed
+    /// while the run wound down).
+    async fn finish_run(self: &Rc<Self>, mut writer: Writer, end: RunEnd) -> bool {
+        let live = self.m.borrow_mut().live.take();
+        let requeue = matches!(self.m.borrow().phase, Phase::Running { requeue: true, .. });
+        match end {
+            RunEnd::Machine(Outcome::Completed) => {
+                let p = stored_progress(writer.record());
+                self.m.borrow_mut().progress = p;
+                self.emit("progress", &[("progress", progress_value(&p))]);
+                self.put_back(writer, Phase::Settled);
+                self.settle(State::Completed, None);
+            }
+            RunEnd::Machine(Outcome::Failed(e)) => {
+                // The partial is kept (I8): the user may resume.
+                let stored = (e.code.as_str().to_owned(), e.message.clone());
+                let _ = writer
+                    .save(|r| {
+                        r.state = State::Failed;
+                        r.error = Some(stored);
+                    })
+                    .await;
+                self.keep_progress(live.as_ref(), &writer);
+                self.put_back(writer, Phase::Settled);
+                self.settle(State::Failed, Some(e));
+            }
+            RunEnd::Machine(Outcome::Lost) => {
+                // Changed elsewhere (cancelled in another tab, or taken over): what is stored
+                // says what it is now.
+                self.put_back(writer, Phase::Idle);
+                let manager = self.manager.upgrade();
+                if let Some(manager) = manager {
+                    match manager.load_record(&self.id).await {
+                        Ok(Some(rec)) => {
+                            self.adopt(rec.clone());
+                            self.show_stored(rec);
+                        }
+                        Ok(None) => {
+                            self.m.borrow_mut().writer = None;
+                            self.settle(State::Cancelled, Some(DownloadError::aborted()));
+                        }
+                        Err(e) => self.pause_with(e),
+                    }
+                }
+            }
+            RunEnd::Stopped(StopReason::Cancel) => {
+                self.m.borrow_mut().phase = Phase::Settled;
+            }
+            RunEnd::Stopped(reason) => {
+                if reason == StopReason::Pause && !requeue {
+                    let _ = writer.save(|r| r.state = State::Paused).await;
+                }
+                self.keep_progress(live.as_ref(), &writer);
+                let settled = self.state().is_settled();
+                self.put_back(writer, if settled { Phase::Settled } else { Phase::Idle });
+                if requeue && reason == StopReason::Pause && !settled {
+                    return true;
+                }
+                self.m.borrow_mut().keep = None;
+            }
+        }
+        false
+    }
+
+    fn keep_progress(&self, live: Option<&Rc<RefCell<ProgressTracker>>>, w: &Writer) {
+        let mut p = live.map_or_else(
+            || stored_progress(w.record()),
+            |t| t.borrow().snapshot(now_ms()),
+        );
+        p.transferred_bytes = w.record().offset;
+        self.m.borrow_mut().progress = p;
+    }
+
+    fn put_back(&self, writer: Writer, phase: Phase) {
+        let mut m = self.m.borrow_mut();
+        m.record = writer.record().clone();
+        m.writer = Some(writer);
+        m.phase = phase;
+    }
+
+    /// A storage failure outside a run: the download pauses with it.
+    fn pause_with(self: &Rc<Self>, e: DownloadError) {
+        self.m.borrow_mut().error = Some(e);
+        self.m.borrow_mut().keep = None;
+        self.transition(State::Paused);
+    }
+
+    /// `add()` found this download already stored (by another tab, or an earlier page):
+    /// continue from the stored record.
+    pub async fn adopt_stored(self: &Rc<Self>) {
+        let Some(manager) = self.manager.upgrade() else {
+            return;
+        };
+        let rec = match manager.load_record(&self.id).await {
+            Ok(Some(rec)) => rec,
+            Ok(None) => {
+                return self.fail_to_store(DownloadError::new(
+                    ErrorCode::Storage,
+                    "the stored download vanished",
+                ))
+            }
+            Err(e) => return self.fail_to_store(e),
+        };
+        self.adopt(rec.clone());
+        self.m.borrow_mut().phase = Phase::Idle;
+        if restored(rec.state) == State::Queued {
+            self.request_run();
+        } else {
+            self.show_stored(rec);
+            manager.dequeue(&self.id);
+        }
+    }
+
+    /// The download's record could not even be created (quota, storage failure).
+    pub fn fail_to_store(self: &Rc<Self>, e: DownloadError) {
+        self.m.borrow_mut().phase = Phase::Settled;
+        self.settle(State::Failed, Some(e));
+    }
+
+    /// Pauses a queued or running download; its stored bytes stay and its slot frees.
+    pub fn pause(self: &Rc<Self>) {
+        if self.forward("pause") {
+            return;
+        }
+        let was_queued = {
+            let mut m = self.m.borrow_mut();
+            match &mut m.phase {
+                Phase::Queued => {
+                    m.phase = Phase::Idle;
+                    m.keep = None;
+                    m.lock = None;
+                    true
+                }
+                Phase::Running { stop, requeue } => {
+                    stop.stop(StopReason::Pause);
+                    *requeue = false;
+                    false
+                }
+                _ => return,
+            }
+        };
+        self.transition(State::Paused);
+        if let Some(manager) = self.manager.upgrade() {
+            if was_queued {
+                manager.dequeue(&self.id);
+                self.store_state(State::Paused);
+            }
+            manager.check_idle();
+        }
+    }
+
+    /// Stops a run because storage went away; the download pauses with `STORAGE`.
+    pub fn storage_lost(self: &Rc<Self>, why: &str) {
+        {
+            let mut m = self.m.borrow_mut();
+            match &m.phase {
+                Phase::Running { stop, .. } => stop.stop(StopReason::StorageLost),
+                Phase::Queued => {
+                    m.phase = Phase::Idle;
+                    m.keep = None;
+                    m.lock = None;
+                }
+                _ => return,
+            }
+            m.error = Some(DownloadError::new(ErrorCode::Storage, why));
+        }
+        self.transition(State::Paused);
+        if let Some(manager) = self.manager.upgrade() {
+            manager.dequeue(&self.id);
+        }
+    }
+
+    /// A failed download gets a new `done` for its new run.
+    fn renew_done(self: &Rc<Self>) {
+        let (done, settle) = new_done(&self.swallow());
+        let mut m = self.m.borrow_mut();
+        m.done = Some(done);
+        m.done_settled = None;
+        m.settle = settle;
+        m.error = None;
+        m.state = State::Paused;
+        m.phase = Phase::Idle;
+    }
+
+    /// Continues a paused or failed download from its stored bytes.
+    pub fn resume(self: &Rc<Self>) {
+        if self.forward("resume") {
+            return;
+        }
+        match self.state() {
+            State::Failed => self.renew_done(),
+            State::Paused => {}
+            // Paused and resumed again before the pause took effect: the run goes on.
+            State::Queued | State::Running => {}
+            _ => return,
+        }
+        self.m.borrow_mut().error = None;
+        self.request_run();
+    }
+
+    /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
+    /// when the stored bytes are deleted.
+    pub fn cancel(
+        self: &Rc<Self>,
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> {
+        if self.state().is_settled() {
+            return None;
+        }
+        if self.forward("cancel") {
+            // The tab that runs it cancels it; this one settles when that tab says so.
+            return Some(Box::pin(self.settled()));
+        }
+        {
+            let mut m = self.m.borrow_mut();
+            if let Phase::Running { stop, .. } = &m.phase {
+                stop.stop(StopReason::Cancel);
+            }
+            m.writer = None;
+            m.lock = None;
+        }
+        // The delete transaction is created now, before any later write can be.
+        let deleting = self
+            .manager
+            .upgrade()
+            .and_then(|m| m.delete_stored(&self.id));
+        self.settle(State::Cancelled, Some(DownloadError::aborted()));
+        Some(Box::pin(async move {
+            if let Some(d) = deleting {
+                let _ = d.await;
+            }
+        }))
+    }
+
+    /// Sends a command to the tab that runs this download; false if this tab runs it (or no
+    /// other tab does).
+    fn forward(&self, command: &str) -> bool {
+        if !self.is_remote() {
+            return false;
+        }
+        if let Some(manager) = self.manager.upgrade() {
+            manager.post("command", &self.id, &[("command", command.into())]);
+        }
+        true
+    }
+
+    /// The manager is closing: a running download stops where it is. Its record keeps its
+    /// state, so the next manager on this database resumes it. Its `done` rejects, since
+    /// nothing will settle it through this handle.
+    pub fn close(self: &Rc<Self>, err: DownloadError) {
+        let (settle, keep) = {
+            let mut m = self.m.borrow_mut();
+            if m.state.is_settled() {
+                return;
+            }
+            match &m.phase {
+                Phase::Running { stop, .. } => stop.stop(StopReason::Close),
+                Phase::Remote { watch } => watch.stop(StopReason::Close),
+                _ => {}
+            }
+            if !matches!(m.phase, Phase::Running { .. }) {
+                m.phase = Phase::Idle;
+            }
+            m.state = State::Paused;
+            m.signal_listener = None;
+            m.lock = None;
+            m.live = None;
+            (m.settle.take(), m.keep.take())
+        };
+        if let Some((_, reject)) = settle {
+            let _ = reject.call1(&JsValue::UNDEFINED, &error_to_js(&err));
+        }
+        self.wake_settle_waiters();
+        drop(keep);
+    }
+
+    pub fn resumable(&self) -> bool {
+        let r = &self.m.borrow().record;
+        r.accepted
+            && Identity {
+                etag: r.etag.clone(),
+                last_modified: r.last_modified.clone(),
+                total: r.total,
+                ranges: r.ranges,
+            }
+            .resumable()
+    }
+
+    /// What `blob()` needs: the committed bytes of a completed download.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` unless completed; `STORAGE` if the stored bytes are gone.
+    pub fn snapshot(&self) -> Result<(Snapshot, String), DownloadError> {
+        let m = self.m.borrow();
+        if m.state != State::Completed {
+            return Err(DownloadError::invalid(
+                "download",
+                format!(
+                    "is {}, not completed; the Blob exists once it completes",
+                    m.state.as_str()
+                ),
+            ));
+        }
+        let mime = m
+            .record
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let snapshot =
+            m.writer.as_ref().map(Writer::snapshot).ok_or_else(|| {
+                DownloadError::new(ErrorCode::Storage, "the stored bytes are gone")
+            })?;
+        Ok((snapshot, mime))
+    }
+}
+
+/// The error stored with a failed download's record (an unknown code reads as `STORAGE`).
+pub(crate) fn restored_error(rec: &Record) -> DownloadError {
+    let (code, message) = rec.error.clone().unwrap_or_default();
+    DownloadError::new(
+        ErrorCode::parse(&code).unwrap_or(ErrorCode::Storage),
+        message,
+    )
+}
+
+/// The progress figures of stored bytes.
+pub(crate) fn stored_progress(rec: &Record) -> Progress {
+    let mut p = ProgressTracker::new(0, rec.offset);
+    p.set_total(rec.total);
+    p.snapshot(0.0)
+}
+
+impl Report for Rc<DownloadCell> {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn record(&self, rec: &Record) {
+        self.set_record(rec.clone());
+    }
+
+    fn progress(&self, p: Progress) {
+        self.report_progress(p);
+    }
+
+    fn restarted(&self, reason: Restart, wasted: u64) {
+        self.emit_restarted(reason, wasted);
+    }
+
+    fn retry(&self, error: &DownloadError, attempt: u32, delay_ms: u64) {
+        self.emit_retry(error, attempt, delay_ms);
+    }
+}

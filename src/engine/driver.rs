@@ -1,0 +1,257 @@
+//! The driver of one run: feeds [`RunMachine`] with what the browser does (the stored state,
+//! response heads, body ends, storage failures, timers) and carries out what it answers. It
+//! decides nothing itself; a stop (pause, cancel, close) ends it at the next await.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::core::progress::ProgressTracker;
+use crate::core::run::{Action, Env, Fact, Outcome, RunConfig, RunMachine, StorageFault, View};
+use crate::web::cancel::{StopReason, StopToken};
+use crate::web::clock::{now_ms, unix_now_ms};
+use crate::web::env::{is_offline, sleep_or_stop, storage_available, wait_online};
+use crate::web::store::{Record, StoreError};
+use crate::web::transfer::{Attempt, TransferEnd, TransferLimits, TransferSpec};
+use crate::web::writer::Writer;
+
+use crate::core::progress::Progress;
+use crate::core::resume::Restart;
+use crate::core::DownloadError;
+
+/// What a run tells the download it runs.
+pub(crate) trait Report {
+    /// The URL to fetch.
+    fn url(&self) -> &str;
+    /// The record changed (an accepted response, a commit, a restart).
+    fn record(&self, rec: &Record);
+    /// A progress report is due.
+    fn progress(&self, p: Progress);
+    /// The stored bytes were discarded (I9).
+    fn restarted(&self, reason: Restart, wasted: u64);
+    /// An automatic retry is scheduled.
+    fn retry(&self, error: &DownloadError, attempt: u32, delay_ms: u64);
+}
+
+/// How a run ended, as the engine sees it.
+pub(crate) enum RunEnd {
+    /// What the run machine concluded.
+    Machine(Outcome),
+    /// A pause, cancel, close or storage loss stopped it.
+    Stopped(StopReason),
+}
+
+fn fault(e: StoreError) -> StorageFault {
+    match e {
+        StoreError::Stale => StorageFault::Stale,
+        StoreError::Quota(_) => StorageFault::Quota(e.to_download_error()),
+        other => StorageFault::Failed(other.to_download_error()),
+    }
+}
+
+fn stored<T>(r: Result<T, StoreError>, ok: impl FnOnce(T) -> Fact) -> Fact {
+    r.map_or_else(|e| Fact::Storage(fault(e)), ok)
+}
+
+fn view(w: &Writer) -> View {
+    View {
+        resume: w.resume_state(),
+        received: w.received(),
+        integrity_restarts: w.record().integrity_restarts,
+    }
+}
+
+fn env() -> Env {
+    Env {
+        now_ms: now_ms(),
+        unix_now_ms: unix_now_ms(),
+        random: js_sys::Math::random(),
+        offline: is_offline(),
+    }
+}
+
+fn fresh_progress(cfg: &RunConfig, w: &Writer) -> ProgressTracker {
+    let mut p = ProgressTracker::new(cfg.progress_interval_ms, w.received());
+    p.set_total(w.record().total);
+    p
+}
+
+/// Runs the download until it completes, fails, or is stopped. The caller settles it.
+pub(crate) async fn run(
+    cell: &impl Report,
+    writer: &mut Writer,
+    cfg: &RunConfig,
+    stop: &StopToken,
+    progress: &Rc<RefCell<ProgressTracker>>,
+) -> RunEnd {
+    let mut machine = RunMachine::new(*cfg, writer.record().integrity.as_deref(), now_ms());
+    let limits = TransferLimits {
+        timeouts: cfg.timeouts,
+        deadline_at: machine.deadline_at(),
+    };
+    *progress.borrow_mut() = fresh_progress(cfg, writer);
+    let mut attempt: Option<Attempt<'_>> = None;
+    // The judged response's type and URL, for the record once its body is accepted.
+    let mut source: (Option<String>, String) = (None, String::new());
+    let mut fact = Fact::Start;
+    loop {
+        if let Some(r) = stop.reason() {
+            return RunEnd::Stopped(r);
+        }
+        let action = machine.next(fact, &view(writer), &env());
+        fact = match action {
+            Action::Done(outcome) => return RunEnd::Machine(outcome),
+            Action::Recount => stored(writer.recount_if_needed().await, |cut| {
+                if cut > 0 {
+                    restart_progress(cell, cfg, writer, progress);
+                }
+                Fact::Counted { cut }
+            }),
+            Action::WaitOnline => match wait_online(stop).await {
+                Ok(()) => Fact::Waited,
+                Err(r) => return RunEnd::Stopped(r),
+            },
+            Action::Wait {
+                delay_ms,
+                attempt: n,
+                error,
+            } => {
+                cell.retry(&error, n, delay_ms);
+                match sleep_or_stop(delay_ms as f64, stop).await {
+                    Ok(()) => Fact::Waited,
+                    Err(r) => return RunEnd::Stopped(r),
+                }
+            }
+            Action::Fetch { range_start } => {
+                attempt = None;
+                let spec = TransferSpec {
+                    url: cell.url().to_owned(),
+                    headers: writer.record().headers.clone(),
+                };
+                match Attempt::start(&spec, range_start, &limits, stop).await {
+                    Ok((a, head, final_url)) => {
+                        attempt = Some(a);
+                        source = (head.content_type.clone(), final_url.clone());
+                        Fact::Head { head, final_url }
+                    }
+                    Err(TransferEnd::Failed(e)) => Fact::RequestFailed(e),
+                    Err(TransferEnd::Stopped(r)) => return RunEnd::Stopped(r),
+                    Err(TransferEnd::Storage(e)) => Fact::Storage(fault(e)),
+                }
+            }
+            Action::DisableRange => {
+                stored(writer.save(|r| r.no_range = true).await, |()| Fact::Saved)
+            }
+            Action::Restart(reason) => {
+                attempt_keep_for_restart(&mut attempt, &machine);
+                stored(writer.restart().await, |wasted| {
+                    cell.record(writer.record());
+                    restart_progress(cell, cfg, writer, progress);
+                    cell.restarted(reason, wasted);
+                    Fact::Saved
+                })
+            }
+            Action::CheckSpace { .. } => Fact::Space(storage_available().await),
+            Action::ReadBody(accepted) => {
+                let Some(mut a) = attempt.take() else {
+                    return RunEnd::Machine(Outcome::Lost);
+                };
+                let identity = accepted.identity.clone();
+                let (content_type, final_url) = std::mem::take(&mut source);
+                // Stored with the first chunk (or the next save): bytes never land without it.
+                writer.stage(|r| {
+                    r.accepted = true;
+                    r.etag = identity.etag;
+                    r.last_modified = identity.last_modified;
+                    r.total = identity.total;
+                    r.ranges = identity.ranges;
+                    r.final_url = Some(final_url);
+                    r.content_type = content_type;
+                });
+                cell.record(writer.record());
+                let first = {
+                    let mut p = progress.borrow_mut();
+                    p.set_total(accepted.identity.total);
+                    p.start_transfer(now_ms());
+                    p.emit(now_ms())
+                };
+                cell.progress(first);
+                let before = writer.received();
+                let read = a
+                    .read_body(accepted.expected_len, writer, &mut |n| {
+                        let due = progress.borrow_mut().on_bytes(n, now_ms());
+                        if let Some(p) = due {
+                            cell.progress(p);
+                        }
+                    })
+                    .await;
+                drop(a);
+                let received = writer.received() - before;
+                match read {
+                    Ok(_) => Fact::BodyEnded {
+                        end: Ok(()),
+                        received,
+                    },
+                    Err(TransferEnd::Failed(e)) => Fact::BodyEnded {
+                        end: Err(e),
+                        received,
+                    },
+                    // A cancel drops everything; a pause or a close loses nothing that arrived.
+                    Err(TransferEnd::Stopped(StopReason::Cancel)) => {
+                        return RunEnd::Stopped(StopReason::Cancel)
+                    }
+                    Err(TransferEnd::Stopped(r)) => {
+                        let _ = writer.commit().await;
+                        return RunEnd::Stopped(r);
+                    }
+                    Err(TransferEnd::Storage(e)) => Fact::Storage(fault(e)),
+                }
+            }
+            Action::Verify => Fact::Digest(writer.digest()),
+            Action::Commit { completed } => {
+                let committed = if completed {
+                    writer.commit_and(mark_completed).await
+                } else {
+                    writer.commit().await
+                };
+                stored(committed, |()| {
+                    cell.record(writer.record());
+                    Fact::Committed
+                })
+            }
+            Action::CountIntegrityRestart => {
+                stored(writer.save(|r| r.integrity_restarts += 1).await, |()| {
+                    Fact::Saved
+                })
+            }
+        };
+    }
+}
+
+/// A restart before a body is read keeps the response whose body will be written (a `200` to
+/// a resume); any other restart drops the attempt it judged.
+fn attempt_keep_for_restart(attempt: &mut Option<Attempt<'_>>, machine: &RunMachine) {
+    if !machine.writes_after_restart() {
+        *attempt = None;
+    }
+}
+
+/// Progress after an announced restart or cut: the only time it may go backwards (I5).
+fn restart_progress(
+    cell: &impl Report,
+    cfg: &RunConfig,
+    w: &Writer,
+    progress: &Rc<RefCell<ProgressTracker>>,
+) {
+    let mut p = fresh_progress(cfg, w);
+    p.start_transfer(now_ms());
+    let report = p.emit(now_ms());
+    *progress.borrow_mut() = p;
+    cell.progress(report);
+}
+
+/// The record of a download whose bytes are all stored and verified.
+pub(crate) fn mark_completed(r: &mut Record) {
+    r.total = Some(r.offset);
+    r.state = crate::core::lifecycle::State::Completed;
+    r.error = None;
+}

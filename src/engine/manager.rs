@@ -1,0 +1,664 @@
+//! [`ManagerInner`]: the registry of downloads, the queue, run accounting, storage, the
+//! manager-level listeners and the channel to other tabs; open, restore and close.
+//!
+//! Ownership (I15): the page's `DownloadManager`, every `Download` handle, every queued or
+//! running download and every run task hold an `Rc` to it. When none is left, it drops, and
+//! with it the BroadcastChannel, the IndexedDB connection and every pending lock request.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+
+use futures::future::LocalBoxFuture;
+use std::rc::{Rc, Weak};
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use super::config::{AddOptions, ManagerConfig};
+use super::download::{restored_error, DownloadCell, Handle, Host};
+use super::events::Events;
+use super::runs::{RunGuard, Runs};
+use crate::core::lifecycle::{expired, restored, Batch, State};
+use crate::core::naming::id_for_url;
+use crate::core::queue::{stable_order, Queue};
+use crate::core::run::RunConfig;
+use crate::core::{DownloadError, ErrorCode, Quoted};
+use crate::web::codec::{object, read_tab_message, tab_message};
+use crate::web::env::request_persistence;
+use crate::web::js::prop;
+use crate::web::store::{database_name, Record, Store, StoreError};
+use crate::web::tabs::Channel;
+use crate::web::writer::{Backend, Writer};
+
+/// Makes the page's handle for a download (the `Download` class lives in `crate::api`).
+pub(crate) type HandleMaker = Box<dyn Fn(Handle) -> JsValue>;
+
+/// Shared state of a manager.
+pub(crate) struct ManagerInner {
+    config: ManagerConfig,
+    events: Rc<Events>,
+    /// A no-op rejection handler shared by every `done` promise.
+    swallow: JsValue,
+    /// `None` when IndexedDB is unavailable or `persist: false`: downloads live in memory.
+    store: Option<Rc<Store>>,
+    storage_error: Option<DownloadError>,
+    persistence_requested: Cell<bool>,
+    /// Runs in progress, and who waits for them all to end.
+    runs: Runs,
+    /// Who runs and who waits.
+    queue: RefCell<Queue>,
+    /// Downloads settled since the manager was last idle, for the batch notification.
+    batch: Cell<Batch>,
+    /// Something was queued or running since the last `idle`.
+    busy: Cell<bool>,
+    /// The channel to the other tabs using this name; `None` without Web Locks and
+    /// `BroadcastChannel` (or without IndexedDB): single-tab behaviour.
+    channel: RefCell<Option<Channel>>,
+    make_handle: HandleMaker,
+    s: RefCell<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
+    closed: bool,
+    order: Vec<String>,
+    by_id: HashMap<String, Rc<DownloadCell>>,
+}
+
+/// What `whenAll` resolves with.
+pub(crate) struct Summary {
+    pub completed: Vec<String>,
+    pub failed: Vec<(String, &'static str)>,
+    pub cancelled: Vec<String>,
+}
+
+impl Drop for ManagerInner {
+    fn drop(&mut self) {
+        // Nothing refers to the manager any more: no download is queued or running, no page
+        // holds a handle. Withdraw the lock requests of downloads other tabs run; the channel
+        // and the database connection close as their owners drop.
+        let cells: Vec<Rc<DownloadCell>> = self.s.get_mut().by_id.drain().map(|(_, c)| c).collect();
+        for cell in cells {
+            cell.close(DownloadError::new(
+                ErrorCode::Aborted,
+                "the manager was released",
+            ));
+        }
+    }
+}
+
+impl ManagerInner {
+    /// Opens a manager: its storage (or memory), its channel, and every stored download.
+    ///
+    /// # Errors
+    /// `STORAGE` when the stored downloads cannot be read (the manager would otherwise claim
+    /// to be persistent while showing none of them).
+    pub async fn open(
+        config: ManagerConfig,
+        make_handle: HandleMaker,
+    ) -> Result<Rc<ManagerInner>, DownloadError> {
+        let weak: Rc<RefCell<Weak<ManagerInner>>> = Rc::default();
+        let weak2 = weak.clone();
+        let on_lost: Rc<dyn Fn(&str)> = Rc::new(move |why: &str| {
+            if let Some(m) = weak2.borrow().upgrade() {
+                m.storage_lost(why);
+            }
+        });
+        let (store, storage_error) = if !config.persist {
+            (None, None)
+        } else {
+            match Store::open(&config.name, on_lost).await {
+                Ok(s) => (Some(Rc::new(s)), None),
+                Err(e) => (None, Some(e)),
+            }
+        };
+        let records = match &store {
+            Some(s) => s.load_all().await.map_err(|e| {
+                DownloadError::new(
+                    ErrorCode::Storage,
+                    format!(
+                        "the stored downloads could not be read: {}",
+                        e.to_download_error().message
+                    ),
+                )
+            })?,
+            None => Vec::new(),
+        };
+        let concurrency = config.concurrency;
+        let inner = Rc::new(ManagerInner {
+            config,
+            events: Rc::new(Events::default()),
+            swallow: Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value(),
+            store,
+            storage_error,
+            persistence_requested: Cell::new(false),
+            runs: Runs::default(),
+            queue: RefCell::new(Queue::new(concurrency)),
+            batch: Cell::new(Batch::default()),
+            busy: Cell::new(false),
+            channel: RefCell::new(None),
+            make_handle,
+            s: RefCell::new(Registry::default()),
+        });
+        *weak.borrow_mut() = Rc::downgrade(&inner);
+        if inner.store.is_some() && crate::web::tabs::available() {
+            let weak = Rc::downgrade(&inner);
+            *inner.channel.borrow_mut() =
+                Channel::open(&database_name(&inner.config.name), move |msg| {
+                    if let Some(m) = weak.upgrade() {
+                        m.on_message(msg);
+                    }
+                });
+        }
+        inner.restore(records).await;
+        Ok(inner)
+    }
+
+    async fn restore(self: &Rc<Self>, mut records: Vec<Record>) {
+        let now = js_sys::Date::now();
+        let created: Vec<f64> = records.iter().map(|r| r.created_at).collect();
+        let mut to_start = Vec::new();
+        for i in stable_order(&created) {
+            let rec = std::mem::take(&mut records[i]);
+            if expired(rec.state, rec.updated_at, now, self.config.expire_after_ms) {
+                if let Some(d) = self.delete_stored(&rec.id) {
+                    let _ = d.await;
+                }
+                continue;
+            }
+            let cell = self.restored_cell(rec);
+            if cell.state() == State::Queued {
+                to_start.push(cell);
+            }
+        }
+        if to_start.is_empty() {
+            return;
+        }
+        // Start after the caller's `await open()` has resumed and attached its listeners, so
+        // that they see every event of the restored downloads.
+        wasm_bindgen_futures::spawn_local(async move {
+            crate::web::clock::sleep_ms(0.0).await;
+            for cell in to_start {
+                if cell.state() == State::Queued {
+                    cell.request_run();
+                }
+            }
+        });
+    }
+
+    /// A cell for a stored record (restored, or added by another tab). Downloads that were
+    /// running or queued wait as queued until `request_run`.
+    fn restored_cell(self: &Rc<Self>, rec: Record) -> Rc<DownloadCell> {
+        let state = restored(rec.state);
+        let error = (state == State::Failed).then(|| restored_error(&rec));
+        let writer = Writer::new(self.backend(), rec, self.config.chunk_bytes);
+        let cell = DownloadCell::new(writer, state, error, &self.host());
+        self.register(&cell);
+        cell
+    }
+
+    /// This manager, as its downloads see it.
+    fn host(self: &Rc<Self>) -> Rc<dyn Host> {
+        self.clone()
+    }
+
+    /// The listeners.
+    pub fn listeners(&self) -> Rc<Events> {
+        self.events.clone()
+    }
+
+    pub fn config(&self) -> &ManagerConfig {
+        &self.config
+    }
+
+    /// True when downloads are kept in IndexedDB.
+    pub fn persistent(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Why the manager is not persistent.
+    pub fn storage_error(&self) -> Option<&DownloadError> {
+        self.storage_error.as_ref()
+    }
+
+    /// True when tabs coordinate.
+    pub fn multi_tab(&self) -> bool {
+        self.channel.borrow().is_some()
+    }
+
+    /// `INVALID_ARGUMENT` after `close()`.
+    pub fn ensure_open(&self) -> Result<(), DownloadError> {
+        if self.is_closed() {
+            return Err(DownloadError::invalid("manager", "is closed"));
+        }
+        Ok(())
+    }
+
+    /// Every download, in the order they were added.
+    pub fn cells(&self) -> Vec<Rc<DownloadCell>> {
+        let s = self.s.borrow();
+        s.order
+            .iter()
+            .filter_map(|id| s.by_id.get(id).cloned())
+            .collect()
+    }
+
+    /// The download with this id.
+    pub fn cell(&self, id: &str) -> Option<Rc<DownloadCell>> {
+        self.s.borrow().by_id.get(id).cloned()
+    }
+
+    /// A message from another tab: an event of a download it runs, or a command for one this
+    /// tab runs.
+    fn on_message(self: &Rc<Self>, msg: JsValue) {
+        let Some((kind, id)) = read_tab_message(&msg) else {
+            return;
+        };
+        if self.is_closed() {
+            return;
+        }
+        let field = |k: &str| prop(&msg, k).unwrap_or(JsValue::UNDEFINED);
+        let cell = self.cell(&id);
+        if kind == "command" {
+            let Some(cell) = cell.filter(|c| !c.is_remote()) else {
+                return;
+            };
+            match field("command").as_string().as_deref() {
+                Some("pause") => cell.pause(),
+                Some("resume") => cell.resume(),
+                Some("cancel") => {
+                    if let Some(f) = cell.cancel() {
+                        wasm_bindgen_futures::spawn_local(f);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        match cell {
+            Some(cell) => cell.apply_mirror(&kind, &msg, field),
+            // A download another tab added: read it from storage, then mirror it.
+            None => {
+                let inner = self.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let Ok(Some(rec)) = inner.load_record(&id).await else {
+                        return;
+                    };
+                    let cell = match inner.cell(&id) {
+                        Some(c) => c,
+                        None => {
+                            let c = inner.restored_cell(rec);
+                            if c.state() == State::Queued {
+                                // Runs elsewhere: shown as paused until the mirror says more.
+                                c.m.borrow_mut().state = State::Paused;
+                            }
+                            c
+                        }
+                    };
+                    let field = |k: &str| prop(&msg, k).unwrap_or(JsValue::UNDEFINED);
+                    cell.apply_mirror(&kind, &msg, field);
+                });
+            }
+        }
+    }
+
+    fn start_granted(&self, ids: Vec<String>) {
+        for id in ids {
+            match self.cell(&id) {
+                Some(c) => c.start_run(),
+                None => self.dequeue(&id),
+            }
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match &self.store {
+            Some(s) => Backend::Idb(s.clone()),
+            None => Backend::Memory(Vec::new()),
+        }
+    }
+
+    fn register(&self, cell: &Rc<DownloadCell>) {
+        let mut s = self.s.borrow_mut();
+        if s.by_id.insert(cell.id.clone(), cell.clone()).is_none() {
+            s.order.push(cell.id.clone());
+        }
+    }
+
+    /// Storage went away under the manager: every active download pauses with `STORAGE`.
+    fn storage_lost(&self, why: &str) {
+        for cell in self.cells() {
+            cell.storage_lost(why);
+        }
+    }
+
+    /// Adds a download (or returns the known one with this id) and queues it.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` after `close()`, or for an id used with another URL.
+    pub fn add(
+        self: &Rc<Self>,
+        url: String,
+        opts: AddOptions,
+    ) -> Result<Rc<DownloadCell>, DownloadError> {
+        self.ensure_open()?;
+        let id = opts.id.unwrap_or_else(|| id_for_url(&url));
+        if let Some(existing) = self.cell(&id) {
+            if existing.url != url {
+                return Err(DownloadError::invalid(
+                    "options.id",
+                    format!("{} is already used for {}", Quoted(&id), existing.url),
+                ));
+            }
+            if existing.state() != State::Cancelled {
+                return Ok(existing);
+            }
+        }
+        let now = js_sys::Date::now();
+        let rec = Record {
+            id: id.clone(),
+            url,
+            filename: opts.filename,
+            headers: opts.headers,
+            integrity: opts.integrity,
+            state: State::Running,
+            priority: opts.priority,
+            created_at: now,
+            updated_at: now,
+            ..Record::default()
+        };
+        // The record's transaction is created now, so that a cancel issued right after this
+        // call is ordered after it.
+        let created = self.store.as_ref().map(|s| s.create(&rec));
+        let writer = Writer::new(self.backend(), rec, self.config.chunk_bytes);
+        // Queued from the start (the page sees `queued` at once); the slot is asked for
+        // once the record exists.
+        let cell = DownloadCell::new(writer, State::Queued, None, &self.host());
+        self.register(&cell);
+        if let Some(signal) = opts.signal {
+            if signal.aborted() {
+                let cancelling = cell.cancel();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(c) = created {
+                        let _ = c.await;
+                    }
+                    if let Some(c) = cancelling {
+                        c.await;
+                    }
+                });
+                return Ok(cell);
+            }
+            let weak = Rc::downgrade(&cell);
+            let listener = gloo_events::EventListener::once(&signal, "abort", move |_| {
+                if let Some(c) = weak.upgrade() {
+                    if let Some(f) = c.cancel() {
+                        wasm_bindgen_futures::spawn_local(f);
+                    }
+                }
+            });
+            cell.m.borrow_mut().signal_listener = Some(listener);
+        }
+        let starting = cell.clone();
+        // The new download keeps its manager alive until its record exists and it queues.
+        let keep = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let ok = match created {
+                Some(c) => c.await,
+                None => Ok(()),
+            };
+            match ok {
+                Ok(()) if starting.state() == State::Queued => {
+                    if let Some(w) = starting.m.borrow_mut().writer.as_mut() {
+                        w.mark_in_sync();
+                    }
+                    starting.request_run()
+                }
+                Ok(()) => {}
+                // Another tab (or an earlier page) stored this download: adopt it rather than
+                // start a second transfer; its lock decides who writes.
+                Err(StoreError::Exists) => starting.adopt_stored().await,
+                Err(e) => starting.fail_to_store(e.to_download_error()),
+            }
+            drop(keep);
+        });
+        Ok(cell)
+    }
+
+    /// Cancels the download if it is active, deletes its stored bytes, and forgets it.
+    /// Resolves with `true` if it existed.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` after `close()`; `STORAGE` if the delete fails.
+    pub async fn remove(&self, id: &str) -> Result<bool, DownloadError> {
+        self.ensure_open()?;
+        let removed = {
+            let mut s = self.s.borrow_mut();
+            s.order.retain(|x| x != id);
+            s.by_id.remove(id)
+        };
+        let Some(cell) = removed else {
+            return Ok(false);
+        };
+        if let Some(cancelling) = cell.cancel() {
+            cancelling.await;
+        } else if let Some(d) = self.delete_stored(id) {
+            d.await.map_err(|e| e.to_download_error())?;
+        }
+        Ok(true)
+    }
+
+    /// Adds a listener; returns its id for [`Events::remove`].
+    pub fn on(&self, kind: &'static str, f: Function) -> Result<u64, DownloadError> {
+        self.ensure_open()?;
+        Ok(self.events.add(kind, f))
+    }
+
+    /// Waits until every one of `cells` has settled.
+    ///
+    /// # Errors
+    /// `ABORTED` if the manager was closed first.
+    pub async fn when_all(
+        self: Rc<Self>,
+        cells: Vec<Rc<DownloadCell>>,
+    ) -> Result<Summary, DownloadError> {
+        for c in &cells {
+            c.settled().await;
+        }
+        if self.is_closed() {
+            return Err(DownloadError::new(
+                ErrorCode::Aborted,
+                "the manager was closed",
+            ));
+        }
+        let mut sum = Summary {
+            completed: Vec::new(),
+            failed: Vec::new(),
+            cancelled: Vec::new(),
+        };
+        for c in &cells {
+            match c.state() {
+                State::Completed => sum.completed.push(c.id.clone()),
+                State::Cancelled => sum.cancelled.push(c.id.clone()),
+                _ => {
+                    let code =
+                        c.m.borrow()
+                            .error
+                            .as_ref()
+                            .map_or("STORAGE", |e| e.code.as_str());
+                    sum.failed.push((c.id.clone(), code));
+                }
+            }
+        }
+        Ok(sum)
+    }
+
+    /// Pauses every queued or running download.
+    pub fn pause_all(&self) -> Result<(), DownloadError> {
+        self.ensure_open()?;
+        for c in self.cells() {
+            c.pause();
+        }
+        Ok(())
+    }
+
+    /// Resumes every paused download (they queue for slots in their original order).
+    pub fn resume_all(&self) -> Result<(), DownloadError> {
+        self.ensure_open()?;
+        for c in self.cells() {
+            if c.state() == State::Paused {
+                c.resume();
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every transfer and releases the listeners; completes once every transfer has
+    /// stopped and committed, and the channel and the database connection are closed.
+    pub fn close(self: &Rc<Self>) -> impl Future<Output = ()> {
+        let cells = {
+            let mut s = self.s.borrow_mut();
+            if !s.closed {
+                s.closed = true;
+                s.order.clear();
+                std::mem::take(&mut s.by_id)
+            } else {
+                HashMap::new()
+            }
+        };
+        self.events.clear();
+        for cell in cells.into_values() {
+            cell.close(DownloadError::new(
+                ErrorCode::Aborted,
+                "the manager was closed",
+            ));
+        }
+        let ended = self.runs.ended();
+        let inner = self.clone();
+        async move {
+            ended.await;
+            inner.channel.borrow_mut().take();
+            if let Some(store) = &inner.store {
+                store.close();
+            }
+        }
+    }
+}
+
+impl Host for ManagerInner {
+    fn events(&self) -> Rc<Events> {
+        self.events.clone()
+    }
+
+    fn swallow(&self) -> JsValue {
+        self.swallow.clone()
+    }
+
+    fn make_handle(&self, h: Handle) -> JsValue {
+        (self.make_handle)(h)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.s.borrow().closed
+    }
+
+    fn run_config(&self) -> RunConfig {
+        self.config.run_config()
+    }
+
+    /// Asks once per manager for persistent storage, when a download first starts.
+    fn request_persistence(&self) {
+        if self.store.is_some() && !self.persistence_requested.replace(true) {
+            request_persistence();
+        }
+    }
+
+    /// The Web Lock that makes one tab the writer of a download; `None` in single-tab mode.
+    fn lock_name(&self, id: &str) -> Option<String> {
+        self.channel.borrow().as_ref()?;
+        Some(format!("{}/{id}", database_name(&self.config.name)))
+    }
+
+    /// Posts a message about download `id` to the other tabs.
+    fn post(&self, kind: &str, id: &str, pairs: &[(&str, JsValue)]) {
+        if let Some(c) = self.channel.borrow().as_ref() {
+            c.post(&tab_message(kind, id, pairs));
+        }
+    }
+
+    /// Puts a download in line for a slot.
+    fn enqueue(&self, cell: &Rc<DownloadCell>) {
+        self.busy.set(true);
+        let started = self.queue.borrow_mut().enqueue(&cell.id, cell.priority);
+        self.start_granted(started);
+    }
+
+    /// Takes a download out of line (or out of its slot).
+    fn dequeue(&self, id: &str) {
+        let started = self.queue.borrow_mut().remove(id);
+        self.start_granted(started);
+    }
+
+    /// A run ended: its slot frees.
+    fn run_ended(&self, id: &str) {
+        self.dequeue(id);
+        self.check_idle();
+    }
+
+    /// Records a state change of a download that is not running.
+    fn save_record_state(&self, rec: Record) {
+        if let Some(store) = self.store.clone() {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = store.update(&rec).await;
+            });
+        }
+    }
+
+    /// Counts a settled download for the batch notification.
+    fn note_settled(&self, state: State) {
+        let mut b = self.batch.get();
+        b.note(state);
+        self.batch.set(b);
+    }
+
+    /// Emits `idle` when the last queued or running download stops, and shows the batch
+    /// notification if it was asked for, something settled, and the page is hidden.
+    fn check_idle(&self) {
+        if self.is_closed() {
+            return;
+        }
+        let busy = self.cells().iter().any(|c| c.state().is_active());
+        if busy || !self.busy.replace(false) {
+            return;
+        }
+        self.events
+            .emit("idle", &object(&[("type", "idle".into())]));
+        let batch = self.batch.replace(Batch::default());
+        if let (Some(title), false) = (&self.config.notify_title, batch.is_empty()) {
+            crate::web::env::notify_if_hidden(title, &batch.summary());
+        }
+    }
+
+    fn run_started(&self) -> RunGuard {
+        self.runs.start()
+    }
+
+    fn load_record(
+        &self,
+        id: &str,
+    ) -> LocalBoxFuture<'static, Result<Option<Record>, DownloadError>> {
+        let (store, id) = (self.store.clone(), id.to_owned());
+        Box::pin(async move {
+            match store {
+                Some(s) => s.load(&id).await.map_err(|e| e.to_download_error()),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn delete_stored(&self, id: &str) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>> {
+        self.store
+            .as_ref()
+            .map(|s| Box::pin(s.delete(id)) as LocalBoxFuture<'static, _>)
+    }
+}
