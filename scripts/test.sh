@@ -12,7 +12,8 @@ echo "== lint: rustfmt, clippy (native and wasm32), layering"
 cargo fmt --all --check
 python3 scripts/check_layers.py
 cargo clippy --quiet --workspace --all-targets -- -D warnings
-cargo clippy --quiet --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown --all-targets --features testing -- -D warnings
 
 echo "== native tests: core (incl. proptest) and fixture server"
 cargo test --workspace --quiet
@@ -27,7 +28,7 @@ echo "== browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 # The test files are named so that the slow 1 GiB test stays out (`make test-big` runs it).
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install \
-  -- ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager}
+  -- --features testing ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager --test browser_lifetime}
 
 echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
 ./scripts/consumer-test.sh

@@ -20,12 +20,11 @@ mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod api;
 
-/// Fault injection for the browser tests: makes a real IndexedDB transaction abort, or the
-/// database fail to open. Not part of the JavaScript API.
-#[cfg(target_arch = "wasm32")]
+/// Test hooks for the browser tests (the `testing` feature): injected storage faults and
+/// counters of live managers, connections and channels. Not part of the JavaScript API.
+#[cfg(all(target_arch = "wasm32", feature = "testing"))]
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::web::store::{
-        clear_faults, database_name, inject_open_failure, inject_write_failure,
-    };
+    pub use crate::web::probe::{clear_faults, inject_open_failure, inject_write_failure, live};
+    pub use crate::web::store::database_name;
 }

@@ -75,6 +75,7 @@ pub(crate) struct Summary {
 
 impl Drop for ManagerInner {
     fn drop(&mut self) {
+        crate::web::probe::count(crate::web::probe::MANAGERS, -1);
         // Nothing refers to the manager any more: no download is queued or running, no page
         // holds a handle. Withdraw the lock requests of downloads other tabs run; the channel
         // and the database connection close as their owners drop.
@@ -141,6 +142,7 @@ impl ManagerInner {
             make_handle,
             s: RefCell::new(Registry::default()),
         });
+        crate::web::probe::count(crate::web::probe::MANAGERS, 1);
         *weak.borrow_mut() = Rc::downgrade(&inner);
         if inner.store.is_some() && crate::web::tabs::available() {
             let weak = Rc::downgrade(&inner);

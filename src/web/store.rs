@@ -310,53 +310,6 @@ impl Chunk {
     }
 }
 
-/// Fault injection for the browser tests: the next matching write transaction is aborted
-/// (a real abort of a real transaction) and reported with the given DOMException name.
-#[derive(Default)]
-struct Faults {
-    fail_open: Cell<bool>,
-    /// (writes to let through first, DOMException name)
-    fail_write: RefCell<Option<(u32, String)>>,
-}
-
-thread_local! {
-    static FAULTS: Faults = Faults::default();
-}
-
-/// Makes the chunk write after `after` successful chunk writes fail with a DOMException named `name`
-/// (`"QuotaExceededError"`, `"UnknownError"`, …). One-shot.
-pub fn inject_write_failure(after: u32, name: &str) {
-    FAULTS.with(|f| *f.fail_write.borrow_mut() = Some((after, name.to_owned())));
-}
-
-/// Makes opening a database fail, as if IndexedDB were unavailable.
-pub fn inject_open_failure(fail: bool) {
-    FAULTS.with(|f| f.fail_open.set(fail));
-}
-
-/// Clears every injected fault.
-pub fn clear_faults() {
-    FAULTS.with(|f| {
-        f.fail_open.set(false);
-        *f.fail_write.borrow_mut() = None;
-    });
-}
-
-/// Takes an armed write fault if it is due now.
-fn take_write_fault() -> Option<String> {
-    FAULTS.with(|f| {
-        let mut slot = f.fail_write.borrow_mut();
-        match slot.as_mut() {
-            Some((0, _)) => slot.take().map(|(_, name)| name),
-            Some((n, _)) => {
-                *n -= 1;
-                None
-            }
-            None => None,
-        }
-    })
-}
-
 /// Waits for the first of several events on a target; returns its index.
 async fn first_event(target: &web_sys::EventTarget, events: &[&'static str]) -> usize {
     let (tx, rx) = oneshot::channel::<usize>();
@@ -440,13 +393,15 @@ fn chunks_from(id: &str, epoch: u32, from: u32) -> Result<IdbKeyRange, StoreErro
 pub struct Store {
     db: IdbDatabase,
     lost: Rc<Cell<bool>>,
+    /// `close()` or `Drop` closed the connection.
+    released: Cell<bool>,
     _versionchange: EventListener,
     _close: EventListener,
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.db.close();
+        self.release();
     }
 }
 
@@ -463,7 +418,7 @@ impl Store {
         on_lost: Rc<dyn Fn(&str)>,
     ) -> Result<Store, DownloadError> {
         let storage = |m: String| DownloadError::new(ErrorCode::Storage, m);
-        if FAULTS.with(|f| f.fail_open.get()) {
+        if crate::web::probe::open_fails() {
             return Err(storage("IndexedDB is unavailable (injected)".into()));
         }
         let factory: IdbFactory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
@@ -505,9 +460,11 @@ impl Store {
             lost3.set(true);
             on_lost("the browser closed the database");
         });
+        crate::web::probe::count(crate::web::probe::CONNECTIONS, 1);
         Ok(Store {
             db,
             lost,
+            released: Cell::new(false),
             _versionchange: versionchange,
             _close: close,
         })
@@ -517,7 +474,14 @@ impl Store {
     /// `STORAGE`.
     pub fn close(&self) {
         self.lost.set(true);
-        self.db.close();
+        self.release();
+    }
+
+    fn release(&self) {
+        if !self.released.replace(true) {
+            self.db.close();
+            crate::web::probe::count(crate::web::probe::CONNECTIONS, -1);
+        }
     }
 
     fn tx(&self, stores: &[&str], mode: IdbTransactionMode) -> Result<IdbTransaction, StoreError> {
@@ -617,7 +581,10 @@ impl Store {
             if current.is_undefined() || current_epoch != Some(f64::from(epoch)) {
                 return abort_with(&tx2, &reason2, StoreError::Stale);
             }
-            if let Some(name) = chunk_write.then(take_write_fault).flatten() {
+            if let Some(name) = chunk_write
+                .then(crate::web::probe::take_write_fault)
+                .flatten()
+            {
                 return abort_with(
                     &tx2,
                     &reason2,

@@ -142,6 +142,7 @@ impl Channel {
                 on_message(e.data());
             }
         });
+        crate::web::probe::count(crate::web::probe::CHANNELS, 1);
         Some(Channel {
             bc,
             _listener: listener,
@@ -157,5 +158,6 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         self.bc.close();
+        crate::web::probe::count(crate::web::probe::CHANNELS, -1);
     }
 }

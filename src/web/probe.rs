@@ -1,0 +1,109 @@
+//! Test hooks, compiled only with the `testing` feature (the browser tests enable it; the
+//! published package never does): fault injection (a real IndexedDB transaction aborted, or
+//! the database failing to open) and counters of live managers, connections and channels,
+//! so that a test can check what a released manager gives back. Without the feature the
+//! hooks are empty and compile away.
+
+#[cfg(feature = "testing")]
+mod on {
+    use std::cell::{Cell, RefCell};
+
+    /// Fault injection for the browser tests: the next matching write transaction is aborted
+    /// (a real abort of a real transaction) and reported with the given DOMException name.
+    #[derive(Default)]
+    struct Faults {
+        fail_open: Cell<bool>,
+        /// (writes to let through first, DOMException name)
+        fail_write: RefCell<Option<(u32, String)>>,
+    }
+
+    thread_local! {
+        static FAULTS: Faults = Faults::default();
+    }
+
+    /// Makes the chunk write after `after` successful chunk writes fail with a DOMException named `name`
+    /// (`"QuotaExceededError"`, `"UnknownError"`, …). One-shot.
+    pub fn inject_write_failure(after: u32, name: &str) {
+        FAULTS.with(|f| *f.fail_write.borrow_mut() = Some((after, name.to_owned())));
+    }
+
+    /// Makes opening a database fail, as if IndexedDB were unavailable.
+    pub fn inject_open_failure(fail: bool) {
+        FAULTS.with(|f| f.fail_open.set(fail));
+    }
+
+    /// Clears every injected fault.
+    pub fn clear_faults() {
+        FAULTS.with(|f| {
+            f.fail_open.set(false);
+            *f.fail_write.borrow_mut() = None;
+        });
+    }
+
+    /// Takes an armed write fault if it is due now.
+    pub fn take_write_fault() -> Option<String> {
+        FAULTS.with(|f| {
+            let mut slot = f.fail_write.borrow_mut();
+            match slot.as_mut() {
+                Some((0, _)) => slot.take().map(|(_, name)| name),
+                Some((n, _)) => {
+                    *n -= 1;
+                    None
+                }
+                None => None,
+            }
+        })
+    }
+
+    thread_local! {
+        static LIVE: Cell<[i32; 3]> = const { Cell::new([0; 3]) };
+    }
+
+    /// Counts a live resource: 0 managers, 1 database connections, 2 tab channels.
+    pub fn count(kind: usize, delta: i32) {
+        LIVE.with(|l| {
+            let mut v = l.get();
+            v[kind] += delta;
+            l.set(v);
+        });
+    }
+
+    /// `[managers, connections, channels]` alive now.
+    pub fn live() -> [i32; 3] {
+        LIVE.with(Cell::get)
+    }
+
+    /// True when opening a database is to fail.
+    pub fn open_fails() -> bool {
+        FAULTS.with(|f| f.fail_open.get())
+    }
+}
+
+#[cfg(feature = "testing")]
+pub use on::*;
+
+/// Counts a live resource (managers 0, connections 1, channels 2); nothing without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn count(_kind: usize, _delta: i32) {}
+
+/// Never, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn open_fails() -> bool {
+    false
+}
+
+/// Nothing, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn take_write_fault() -> Option<String> {
+    None
+}
+
+/// A live database manager.
+pub const MANAGERS: usize = 0;
+/// An open database connection.
+pub const CONNECTIONS: usize = 1;
+/// An open tab channel.
+pub const CHANNELS: usize = 2;
