@@ -6,7 +6,8 @@ use wasm_bindgen::prelude::*;
 use crate::core::{DownloadError, ErrorCode};
 
 /// The JS form: an `Error` with `name = "DownloadError"`, `code`, and `status` /
-/// `retryAfterMs` where they apply.
+/// `retryAfterMs` where they apply. A [`Cause`](crate::core::error::Cause) holding a `JsValue`
+/// (`DownloadError::with_cause(js_value)`) becomes `cause`.
 pub(crate) fn to_js(e: &DownloadError) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     err.set_name("DownloadError");
@@ -20,6 +21,9 @@ pub(crate) fn to_js(e: &DownloadError) -> JsValue {
     }
     if let Some(ms) = e.retry_after_ms {
         set("retryAfterMs", JsValue::from(ms as f64));
+    }
+    if let Some(cause) = e.cause.as_ref().and_then(|c| c.downcast_ref::<JsValue>()) {
+        set("cause", cause.clone());
     }
     err.into()
 }
