@@ -815,7 +815,7 @@ impl Download {
         self.cell.url.clone()
     }
 
-    /// The URL of the accepted response, after redirects; `null` until there is one.
+    /// The URL of the accepted response, after redirects; `undefined` until there is one.
     #[wasm_bindgen(getter, js_name = finalUrl)]
     pub fn final_url(&self) -> Option<String> {
         self.cell.m.borrow().record.final_url.clone()
