@@ -1,7 +1,7 @@
 //! Conversion of [`DownloadError`] into a JS `Error` named `"DownloadError"`, in one place.
 
 use js_sys::Reflect;
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsValue;
 
 use crate::core::{DownloadError, ErrorCode};
 
@@ -38,7 +38,10 @@ pub(crate) fn restored_error(code: &str, message: &str) -> DownloadError {
 
 /// `true` when `value` is an error raised by this library: its `name` is `"DownloadError"` and
 /// it has a string `code`. Works across realms and bundled copies, unlike `instanceof`.
-#[wasm_bindgen(js_name = isDownloadError, skip_typescript)]
+///
+/// The package's `isDownloadError` is the same check in plain JS (see
+/// `scripts/finalize-package.mjs`), so that it works before `init()`; this one serves Rust
+/// callers.
 pub fn is_download_error(value: &JsValue) -> bool {
     if !value.is_object() {
         return false;
