@@ -35,4 +35,6 @@ echo "== the tile-grid demo, end to end in headless Chromium"
 # The mid-run screenshot is kept as a test artifact (tests/artifacts/grid.png).
 node tests/e2e/demo.mjs "$FIXTURE_URL" "$root/tests/artifacts/grid.png"
 
+echo "== npm package: its README, entry points before init(), declarations with and without a tsconfig" && ./scripts/package-test.sh
+
 echo "== all tests passed in $(( $(date +%s) - started )) s"
