@@ -26,7 +26,7 @@ echo "== browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 # The test files are named so that the slow 1 GiB test stays out (`make test-big` runs it).
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install \
-  -- ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager}
+  -- ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager --test browser_api}
 
 echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
 ./scripts/consumer-test.sh
