@@ -164,6 +164,15 @@ impl Algorithm {
         }
     }
 
+    /// The name people write (`SHA-256`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "SHA-256",
+            Algorithm::Sha384 => "SHA-384",
+            Algorithm::Sha512 => "SHA-512",
+        }
+    }
+
     /// The digest length in bytes.
     pub fn digest_len(self) -> usize {
         match self {
@@ -336,11 +345,7 @@ pub fn verify(expected: &Integrity, actual: &Digest) -> Result<(), DownloadError
         ErrorCode::Integrity,
         format!(
             "{} mismatch: expected {}, got {}",
-            expected
-                .algorithm
-                .name()
-                .to_ascii_uppercase()
-                .replace("SHA", "SHA-"),
+            expected.algorithm.title(),
             expected_sri.join(" or "),
             sri_token(actual.algorithm, actual.as_bytes())
         ),
