@@ -300,6 +300,35 @@ async fn bad_header_entries_and_non_integers_name_the_field() {
         };
         assert_invalid(&err, field, needle);
     }
+    // What a getter or an iterator throws is kept as the error's cause.
+    let pair = js(
+        "",
+        "const e = new RangeError('from a getter'); \
+         return [e, { get concurrency() { throw e; } }, { *[Symbol.iterator]() { throw e; } }];",
+        &[],
+    )
+    .await;
+    let pair = js_sys::Array::from(&pair);
+    let thrown = pair.get(0);
+    let err = match resumable_downloads::api::DownloadManager::open(Some(
+        wasm_bindgen::JsCast::unchecked_into(pair.get(1)),
+    ))
+    .await
+    {
+        Ok(_) => panic!("a throwing getter accepted"),
+        Err(e) => e,
+    };
+    assert_invalid(&err, "options.concurrency", "RangeError: from a getter");
+    assert!(js_sys::Object::is(&get(&err, "cause"), &thrown), "cause");
+    let err = call(
+        &m,
+        "add",
+        &[url.as_str().into(), obj(&[("headers", pair.get(2))])],
+    )
+    .expect_err("a throwing iterator");
+    assert_invalid(&err, "options.headers", "RangeError: from a getter");
+    assert!(js_sys::Object::is(&get(&err, "cause"), &thrown), "cause");
+
     // Integral numbers are integers, whatever their JS spelling; notifyWhenDone: {} is true.
     let m = open(obj(&[
         ("concurrency", 2.0.into()),

@@ -66,6 +66,12 @@ pub(crate) struct AddOptions {
     pub priority: i32,
 }
 
+/// `INVALID_ARGUMENT` for `path` when reading it threw `e` (a getter, a proxy, an iterator),
+/// with `e` as its `cause`.
+fn thrown(path: &str, e: JsValue) -> DownloadError {
+    DownloadError::invalid(path, describe(&e)).with_cause(e)
+}
+
 /// An object that can hold options: not a function, not an array.
 fn is_options_object(value: &JsValue) -> bool {
     value.is_object() && !value.is_function() && !js_sys::Array::is_array(value)
@@ -112,7 +118,7 @@ impl Fields {
     /// The value at `key`; `undefined` means absent.
     fn get(&self, key: &str) -> Result<Option<JsValue>, DownloadError> {
         let v = Reflect::get(&self.obj, &JsValue::from_str(key))
-            .map_err(|e| DownloadError::invalid(&self.path(key), describe(&e)))?;
+            .map_err(|e| thrown(&self.path(key), e))?;
         Ok((!v.is_undefined()).then_some(v))
     }
 
@@ -359,10 +365,10 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
             ),
         ));
     }
-    let iter = js_sys::try_iter(value).map_err(|e| DownloadError::invalid(FIELD, describe(&e)))?;
+    let iter = js_sys::try_iter(value).map_err(|e| thrown(FIELD, e))?;
     if let Some(iter) = iter {
         for (i, entry) in iter.enumerate() {
-            let entry = entry.map_err(|e| DownloadError::invalid(FIELD, describe(&e)))?;
+            let entry = entry.map_err(|e| thrown(FIELD, e))?;
             let path = format!("{FIELD}[{i}]");
             let pair = js_sys::Array::is_array(&entry)
                 .then(|| js_sys::Array::from(&entry))
