@@ -28,7 +28,7 @@ echo "== browser tests (headless Chromium)"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 # The test files are named so that the slow 1 GiB test stays out (`make test-big` runs it).
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install \
-  -- --features testing ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager --test browser_lifetime}
+  -- --features testing ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager --test browser_lifetime --test browser_api}
 
 echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
 ./scripts/consumer-test.sh
@@ -36,5 +36,7 @@ echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript 
 echo "== the tile-grid demo, end to end in headless Chromium"
 # The mid-run screenshot is kept as a test artifact (tests/artifacts/grid.png).
 node tests/e2e/demo.mjs "$FIXTURE_URL" "$root/tests/artifacts/grid.png"
+
+echo "== npm package: its README, entry points before init(), declarations with and without a tsconfig" && ./scripts/package-test.sh
 
 echo "== all tests passed in $(( $(date +%s) - started )) s"

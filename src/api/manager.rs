@@ -100,11 +100,11 @@ impl DownloadManager {
         self.inner.persistent()
     }
 
-    /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `null` (also when
-    /// it was opened with `persist: false`).
-    #[wasm_bindgen(getter, js_name = storageError, unchecked_return_type = "DownloadError | null")]
+    /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `undefined` (also
+    /// when it was opened with `persist: false`).
+    #[wasm_bindgen(getter, js_name = storageError, unchecked_return_type = "DownloadError | undefined")]
     pub fn storage_error(&self) -> JsValue {
-        self.inner.storage_error().map_or(JsValue::NULL, to_js)
+        self.inner.storage_error().map_or(JsValue::UNDEFINED, to_js)
     }
 
     /// Adds a download and starts it. Options: `{ id, filename, headers, signal, integrity }`.

@@ -14,6 +14,17 @@ pub(crate) use crate::engine::config::{AddOptions, ManagerConfig};
 /// Smallest and largest accepted `chunkBytes`.
 pub(crate) const CHUNK_BYTES_RANGE: (u64, u64) = (64 * 1024, 256 * 1024 * 1024);
 
+/// `INVALID_ARGUMENT` for `path` when reading it threw `e` (a getter, a proxy, an iterator),
+/// with `e` as its `cause`.
+fn thrown(path: &str, e: JsValue) -> DownloadError {
+    DownloadError::invalid(path, describe(&e)).with_cause(e)
+}
+
+/// An object that can hold options: not a function, not an array.
+fn is_options_object(value: &JsValue) -> bool {
+    value.is_object() && !value.is_function() && !js_sys::Array::is_array(value)
+}
+
 /// A JS object being read field by field, with the path used in error messages.
 struct Fields {
     obj: Object,
@@ -26,8 +37,11 @@ impl Fields {
         if value.is_undefined() || value.is_null() {
             return Ok(None);
         }
-        if !value.is_object() || value.is_function() || js_sys::Array::is_array(value) {
-            return Err(DownloadError::invalid(path, "must be an object"));
+        if !is_options_object(value) {
+            return Err(DownloadError::invalid(
+                path,
+                format!("must be an object, got {}", shown(value)),
+            ));
         }
         let obj: Object = value.clone().unchecked_into();
         for key in Object::keys(&obj).iter() {
@@ -52,33 +66,32 @@ impl Fields {
     /// The value at `key`; `undefined` means absent.
     fn get(&self, key: &str) -> Result<Option<JsValue>, DownloadError> {
         let v = Reflect::get(&self.obj, &JsValue::from_str(key))
-            .map_err(|e| DownloadError::invalid(&self.path(key), describe(&e)))?;
+            .map_err(|e| thrown(&self.path(key), e))?;
         Ok((!v.is_undefined()).then_some(v))
     }
 
-    /// A finite number in `min..=max`, rounded down to an integer.
+    /// An integer in `min..=max`.
     fn uint(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, DownloadError> {
         let Some(v) = self.get(key)? else {
             return Ok(None);
         };
-        let n = v
-            .as_f64()
-            .ok_or_else(|| DownloadError::invalid(&self.path(key), "must be a number"))?;
-        if !n.is_finite() || n < min as f64 || n > max as f64 {
-            return Err(DownloadError::invalid(
+        match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
+            _ => Err(DownloadError::invalid(
                 &self.path(key),
-                // JS formats the number: Rust's float formatting would add kilobytes.
-                format!(
-                    "must be a number from {min} to {max}, got {}",
-                    String::from(
-                        js_sys::Number::from(n)
-                            .to_string_with_radix(10)
-                            .unwrap_or_default()
-                    )
-                ),
-            ));
+                format!("must be an integer from {min} to {max}, got {}", shown(&v)),
+            )),
         }
-        Ok(Some(n.floor() as u64))
+    }
+
+    /// A boolean.
+    fn boolean(&self, key: &str) -> Result<Option<bool>, DownloadError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        v.as_bool()
+            .map(Some)
+            .ok_or_else(|| DownloadError::invalid(&self.path(key), "must be true or false"))
     }
 
     /// A string of 1..=`max_len` characters.
@@ -96,6 +109,33 @@ impl Fields {
             ));
         }
         Ok(Some(s))
+    }
+}
+
+/// A short rendering of a rejected value for a message: a number as JS prints it (Rust's float
+/// formatting would add kilobytes), a string quoted, anything else by its type.
+fn shown(v: &JsValue) -> String {
+    if let Some(n) = v.as_f64() {
+        return String::from(
+            js_sys::Number::from(n)
+                .to_string_with_radix(10)
+                .unwrap_or_default(),
+        );
+    }
+    if let Some(s) = v.as_string() {
+        return Quoted(&s).to_string();
+    }
+    if v.is_null() {
+        return "null".into();
+    }
+    if js_sys::Array::is_array(v) {
+        return "an array".into();
+    }
+    match v.js_typeof().as_string().as_deref() {
+        Some("undefined") => "undefined".into(),
+        Some(t @ "object") => format!("an {t}"),
+        Some(t) => format!("a {t}"),
+        None => "a value".into(),
     }
 }
 
@@ -159,11 +199,7 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             p.max_retry_after_ms = r
                 .uint("maxRetryAfterMs", 0, MAX_TIMEOUT_MS)?
                 .unwrap_or(p.max_retry_after_ms);
-            if let Some(j) = r.get("jitter")? {
-                p.jitter = j.as_bool().ok_or_else(|| {
-                    DownloadError::invalid("options.retry.jitter", "must be a boolean")
-                })?;
-            }
+            p.jitter = r.boolean("jitter")?.unwrap_or(p.jitter);
         }
     }
     cfg.expire_after_ms = f
@@ -172,11 +208,7 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     cfg.concurrency = f
         .uint("concurrency", 1, 1000)?
         .map_or(cfg.concurrency, |n| n as usize);
-    if let Some(v) = f.get("persist")? {
-        cfg.persist = v
-            .as_bool()
-            .ok_or_else(|| DownloadError::invalid("options.persist", "must be a boolean"))?;
-    }
+    cfg.persist = f.boolean("persist")?.unwrap_or(cfg.persist);
     if let Some(v) = f.get("notifyWhenDone")? {
         cfg.notify_title = parse_notify(&v)?;
     }
@@ -194,11 +226,17 @@ fn parse_notify(v: &JsValue) -> Result<Option<String>, DownloadError> {
     if let Some(b) = v.as_bool() {
         return Ok(b.then(|| DEFAULT_TITLE.to_owned()));
     }
-    let Some(f) = Fields::new(v, "options.notifyWhenDone", &["title"])? else {
+    if !is_options_object(v) {
         return Err(DownloadError::invalid(
             "options.notifyWhenDone",
-            "must be a boolean or { title }",
+            format!(
+                "must be true, false or an object {{ title }}, got {}",
+                shown(v)
+            ),
         ));
+    }
+    let Some(f) = Fields::new(v, "options.notifyWhenDone", &["title"])? else {
+        return Ok(Some(DEFAULT_TITLE.to_owned()));
     };
     Ok(Some(
         f.string("title", 200)?
@@ -260,50 +298,85 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
     Ok(out)
 }
 
-/// Headers from a plain object of strings or a `Headers` instance.
+/// Headers in any form `fetch` takes: a plain object of strings, a `Headers`, or an array (any
+/// iterable) of `[name, value]` pairs. Names must be HTTP tokens and values must not contain
+/// line breaks or NUL, so a bad header is refused here, naming it, rather than by `fetch`.
 fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError> {
-    let pairs: Vec<(String, String)> = if let Some(h) = value.dyn_ref::<web_sys::Headers>() {
-        let iter = js_sys::try_iter(h)
-            .ok()
-            .flatten()
-            .ok_or_else(|| DownloadError::invalid("options.headers", "is not iterable"))?;
-        iter.filter_map(Result::ok)
-            .map(|entry| {
-                let entry: js_sys::Array = entry.unchecked_into();
-                (
-                    entry.get(0).as_string().unwrap_or_default(),
-                    entry.get(1).as_string().unwrap_or_default(),
-                )
-            })
-            .collect()
-    } else {
-        if !value.is_object() || js_sys::Array::is_array(value) {
-            return Err(DownloadError::invalid(
-                "options.headers",
-                "must be an object or a Headers",
-            ));
+    const FIELD: &str = "options.headers";
+    let mut pairs = Vec::new();
+    if !value.is_object() || value.is_function() {
+        return Err(DownloadError::invalid(
+            FIELD,
+            format!(
+                "must be an object, a Headers or an array of [name, value] pairs, got {}",
+                shown(value)
+            ),
+        ));
+    }
+    let iter = js_sys::try_iter(value).map_err(|e| thrown(FIELD, e))?;
+    if let Some(iter) = iter {
+        for (i, entry) in iter.enumerate() {
+            let entry = entry.map_err(|e| thrown(FIELD, e))?;
+            let path = format!("{FIELD}[{i}]");
+            let pair = js_sys::Array::is_array(&entry)
+                .then(|| js_sys::Array::from(&entry))
+                .filter(|a| a.length() == 2)
+                .and_then(|a| Some((a.get(0).as_string()?, a.get(1).as_string()?)))
+                .ok_or_else(|| {
+                    DownloadError::invalid(
+                        &path,
+                        format!(
+                            "must be a [name, value] pair of strings, got {}",
+                            shown(&entry)
+                        ),
+                    )
+                })?;
+            pairs.push(pair);
         }
-        let obj: &Object = value.unchecked_ref();
-        let mut v = Vec::new();
-        for entry in Object::entries(obj).iter() {
+    } else {
+        for entry in Object::entries(value.unchecked_ref()).iter() {
             let entry: js_sys::Array = entry.unchecked_into();
             let name = entry.get(0).as_string().unwrap_or_default();
-            let val = entry.get(1).as_string().ok_or_else(|| {
-                DownloadError::invalid(&format!("options.headers.{name}"), "must be a string")
+            let val = entry.get(1);
+            let val = val.as_string().ok_or_else(|| {
+                DownloadError::invalid(
+                    &format!("{FIELD}.{name}"),
+                    format!("must be a string, got {}", shown(&val)),
+                )
             })?;
-            v.push((name, val));
+            pairs.push((name, val));
         }
-        v
-    };
-    for (name, _) in &pairs {
+    }
+    for (name, val) in &pairs {
+        let field = || format!("{FIELD}.{name}");
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(DownloadError::invalid(
+                &format!("{FIELD}[{}]", Quoted(name)),
+                "is not a valid header name",
+            ));
+        }
+        if val
+            .chars()
+            .any(|c| matches!(c, '\r' | '\n' | '\0') || c > '\u{ff}')
+        {
+            return Err(DownloadError::invalid(
+                &field(),
+                "must not contain line breaks, NUL or characters above U+00FF",
+            ));
+        }
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(DownloadError::invalid(
-                &format!("options.headers.{name}"),
+                &field(),
                 "is set by the library and cannot be overridden",
             ));
         }
     }
     Ok(pairs)
+}
+
+/// A `tchar` of RFC 9110: what an HTTP field name is made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Resolves `url` against the page (like `fetch` does) and checks it is http(s) without

@@ -14,7 +14,11 @@ export type DownloadErrorCode =
   | 'NETWORK' | 'STALLED' | 'HEADERS_TIMEOUT' | 'DEADLINE' | 'HTTP_STATUS' | 'RATE_LIMITED'
   | 'BAD_RESPONSE' | 'INTEGRITY' | 'QUOTA' | 'STORAGE' | 'ABORTED' | 'INVALID_ARGUMENT';
 
-/** Every failure: a real `Error` whose `name` is `'DownloadError'`. */
+/**
+ * Every failure: a real `Error` whose `name` is `'DownloadError'`. Absent values are
+ * `undefined` throughout the API (a property that does not apply is not set); only the
+ * unknown numbers of a `Progress` are `null`.
+ */
 export interface DownloadError extends Error {
   name: 'DownloadError';
   code: DownloadErrorCode;
@@ -22,9 +26,11 @@ export interface DownloadError extends Error {
   status?: number;
   /** The server's Retry-After, in milliseconds. */
   retryAfterMs?: number;
+  /** The JS error this one wraps (the `TypeError` of a failed `fetch`, an `AbortSignal`'s `reason`). */
+  cause?: unknown;
 }
 
-/** True when `value` is a `DownloadError` (checks `name`, so it works across bundles). */
+/** True when `value` is a `DownloadError` (checks `name`, so it works across bundles). Works before `init()`. */
 export function isDownloadError(value: unknown): value is DownloadError;
 
 /** A download's progress. `totalBytes` is null when unknown; `percent` never exceeds 100. */
@@ -64,19 +70,22 @@ export interface RetryOptions {
 export interface ManagerOptions {
   /** Database name; separate names never share data. Default 'default'. */
   name?: string;
-  /** Downloads running at once. Default 4. */
+  /** Downloads running at once in this tab (an integer, 1 to 1000). Default 4. */
   concurrency?: number;
   timeouts?: TimeoutOptions;
   retry?: RetryOptions;
-  /** Bytes per stored chunk (64 KiB to 256 MiB). Default 4194304. */
+  /**
+   * Bytes per stored chunk (64 KiB to 256 MiB). Default 4194304. A reload loses at most the
+   * chunk not yet stored, so a file smaller than this starts over after a reload.
+   */
   chunkBytes?: number;
-  /** At most one progress event per download per interval. Default 100. */
+  /** At most one progress event per download per this many ms; 0 = every chunk. Default 100. */
   progressIntervalMs?: number;
-  /** Unfinished downloads untouched this long are deleted on open; 0 = never. Default 7 days. */
+  /** Unfinished downloads untouched this long (ms) are deleted on open; 0 = never. Default 604800000 (7 days). */
   expireAfterMs?: number;
   /** Keep downloads in IndexedDB so they resume after a reload; false keeps them in memory. Default true. */
   persist?: boolean;
-  /** Show a notification when a batch finishes while the page is hidden. Default false. */
+  /** Show a notification (titled `title`, default 'Downloads finished') when a batch finishes while the page is hidden. Default false. */
   notifyWhenDone?: boolean | { title?: string };
 }
 
@@ -86,13 +95,21 @@ export interface AddOptions {
   id?: string;
   /** Name used by `save()`. Default: the last URL path segment. */
   filename?: string;
-  /** Extra request headers, sent again on resume. */
-  headers?: Record<string, string> | Headers;
+  /**
+   * Extra request headers, sent again on resume: any form `fetch` takes (a plain object, a
+   * `Headers`, an array of `[name, value]` pairs). `Range`, `If-Range` and `Accept-Encoding`
+   * are the library's.
+   */
+  headers?: Record<string, string> | Headers | ReadonlyArray<readonly [string, string]>;
   /** Aborting it cancels the download. */
   signal?: AbortSignal;
-  /** `'sha256-<base64>'`: checked when the download completes. */
+  /**
+   * A Subresource Integrity value (`'sha256-<base64>'`, `sha384-`, `sha512-`; several
+   * whitespace-separated values allowed, the strongest algorithm wins): checked when the
+   * download completes.
+   */
   integrity?: string;
-  /** Higher starts first; equal priorities start in the order added. Default 0. */
+  /** Higher starts first; equal priorities start in the order added (an integer, ±1000000). Default 0. */
   priority?: number;
 }
 

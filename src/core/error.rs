@@ -3,7 +3,9 @@
 //! Each failure has exactly one [`ErrorCode`]. The code strings are part of the public
 //! contract (`DownloadError.code` in JS) and never change.
 
+use std::any::Any;
 use std::fmt::{self, Write as _};
+use std::rc::Rc;
 
 /// Why a download failed. The string form ([`ErrorCode::as_str`]) is stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +103,41 @@ pub struct DownloadError {
     pub status: Option<u16>,
     /// The server's Retry-After, in milliseconds, when it sent one.
     pub retry_after_ms: Option<u64>,
+    /// The platform error this one wraps (a JS `Error`, an `AbortSignal`'s `reason`), exposed
+    /// to JS as `cause`.
+    pub cause: Option<Cause>,
+}
+
+/// The platform's own error value that a [`DownloadError`] wraps, kept opaque so that the core
+/// stays free of browser types: the JS layer stores a `JsValue` with [`Cause::new`] and reads
+/// it back with [`Cause::downcast_ref`]. Two causes are equal when they are the same value.
+#[derive(Clone)]
+pub struct Cause(Rc<dyn Any>);
+
+impl Cause {
+    /// Wraps `value`.
+    pub fn new(value: impl Any) -> Self {
+        Cause(Rc::new(value))
+    }
+
+    /// The wrapped value, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cause {}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cause(..)")
+    }
 }
 
 impl DownloadError {
@@ -111,7 +148,15 @@ impl DownloadError {
             message: message.into(),
             status: None,
             retry_after_ms: None,
+            cause: None,
         }
+    }
+
+    /// Keeps the platform error this one wraps (see [`Cause`]); for example the `AbortSignal`'s
+    /// `reason` of an `ABORTED` error, or the `TypeError` of a failed `fetch`.
+    pub fn with_cause(mut self, cause: impl Any) -> Self {
+        self.cause = Some(Cause::new(cause));
+        self
     }
 
     /// `INVALID_ARGUMENT` for the named field.
@@ -248,6 +293,25 @@ mod tests {
             ]
         );
         assert!(!DownloadError::aborted().is_timeout());
+    }
+
+    #[test]
+    fn a_cause_is_kept_through_clones_and_compared_by_identity() {
+        let e = DownloadError::aborted().with_cause(String::from("reason"));
+        let copy = e.clone();
+        assert_eq!(copy, e);
+        let cause = copy.cause.as_ref().expect("kept");
+        assert_eq!(
+            cause.downcast_ref::<String>().map(String::as_str),
+            Some("reason")
+        );
+        assert!(cause.downcast_ref::<u32>().is_none());
+        let other = DownloadError::aborted().with_cause(String::from("reason"));
+        assert_ne!(
+            other, e,
+            "another value, even an equal one, is another cause"
+        );
+        assert_ne!(DownloadError::aborted(), e);
     }
 
     #[test]

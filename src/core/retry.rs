@@ -232,6 +232,7 @@ fn derived(err: &DownloadError, code: ErrorCode, message: String) -> DownloadErr
         message,
         status: err.status,
         retry_after_ms: err.retry_after_ms,
+        cause: err.cause.clone(),
     }
 }
 

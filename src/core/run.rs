@@ -10,7 +10,7 @@
 //! wherever it is, and nothing it would have done next happens.
 
 use super::error::{DownloadError, ErrorCode};
-use super::integrity::{parse_integrity, verify, Integrity};
+use super::integrity::{parse_integrity, verify, Digest, Integrity};
 use super::response::ResponseHead;
 use super::resume::{
     after_bad_partial, decide, on_body_end, plan, Accepted, BodyEnd, Decision, Plan, Restart,
@@ -111,7 +111,7 @@ pub enum Fact {
         received: u64,
     },
     /// [`Action::Verify`]'s answer: the digest of every byte received, when hashed.
-    Digest(Option<[u8; 32]>),
+    Digest(Option<Digest>),
     /// [`Action::Commit`] is done.
     Committed,
     /// The last action's storage operation failed.
@@ -483,7 +483,7 @@ impl RunMachine {
         matches!(self.integrity, Ok(Some(_)))
     }
 
-    fn check(&self, digest: Option<[u8; 32]>) -> Result<(), DownloadError> {
+    fn check(&self, digest: Option<Digest>) -> Result<(), DownloadError> {
         match (&self.integrity, digest) {
             (Ok(Some(expected)), Some(actual)) => verify(expected, &actual),
             (Ok(Some(_)), None) => Err(DownloadError::new(
@@ -594,8 +594,16 @@ fn step_name(step: &Step) -> &'static str {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::core::integrity::{Algorithm, Hasher};
     use crate::core::resume::Identity;
     use proptest::prelude::*;
+
+    /// The SHA-256 digest of `bytes`.
+    fn sha256(bytes: &[u8]) -> Digest {
+        let mut h = Hasher::new(Algorithm::Sha256);
+        h.update(bytes);
+        h.finalize()
+    }
 
     const ETAG: &str = "\"v1\"";
 
@@ -911,7 +919,7 @@ mod tests {
             let mut view = stored(80, 80);
             view.integrity_restarts = restarts_so_far;
             assert_eq!(started(&mut m, &view), Action::Verify);
-            let act = m.next(Fact::Digest(Some([7; 32])), &view, &env());
+            let act = m.next(Fact::Digest(Some(sha256(b"other bytes"))), &view, &env());
             if restarts_so_far == 0 {
                 assert_eq!(act, Action::CountIntegrityRestart);
                 assert_eq!(
@@ -928,7 +936,7 @@ mod tests {
         let mut m = RunMachine::new(cfg(), Some(sri), 0.0);
         let view = stored(80, 80);
         started(&mut m, &view);
-        let empty = crate::core::integrity::Sha256State::default().finalize();
+        let empty = sha256(b"");
         assert_eq!(
             m.next(Fact::Digest(Some(empty)), &view, &env()),
             Action::Commit { completed: true }
@@ -1175,7 +1183,7 @@ mod tests {
                 };
                 Fact::BodyEnded { end, received: n }
             }
-            Action::Verify => Fact::Digest(Some([pick; 32])),
+            Action::Verify => Fact::Digest(Some(sha256(&[pick]))),
             Action::Commit { .. } => {
                 if pick % 7 == 0 {
                     view.received = view.resume.offset;

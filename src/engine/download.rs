@@ -983,9 +983,15 @@ impl DownloadCell {
 
     /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
     /// when the stored bytes are deleted.
-    pub fn cancel(
+    pub fn cancel(self: &Rc<Self>) -> Option<LocalBoxFuture<'static, ()>> {
+        self.cancel_with(DownloadError::aborted())
+    }
+
+    /// [`DownloadCell::cancel`], settling with `error` (a signal's reason as its cause).
+    pub fn cancel_with(
         self: &Rc<Self>,
-    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> {
+        error: DownloadError,
+    ) -> Option<LocalBoxFuture<'static, ()>> {
         if self.state().is_settled() {
             return None;
         }
@@ -1006,7 +1012,7 @@ impl DownloadCell {
             .manager
             .upgrade()
             .and_then(|m| m.delete_stored(&self.id));
-        self.settle(State::Cancelled, Some(DownloadError::aborted()));
+        self.settle(State::Cancelled, Some(error));
         Some(Box::pin(async move {
             if let Some(d) = deleting {
                 let _ = d.await;

@@ -31,6 +31,20 @@ use crate::web::store::{database_name, Record, Store, StoreError};
 use crate::web::tabs::Channel;
 use crate::web::writer::{Backend, Writer};
 
+/// The `ABORTED` error of a download cancelled by its `AbortSignal`, with the signal's
+/// `reason` as its `cause`.
+fn signal_error(signal: &web_sys::AbortSignal) -> DownloadError {
+    let reason = signal.reason();
+    DownloadError::new(
+        ErrorCode::Aborted,
+        format!(
+            "the download was cancelled by its signal: {}",
+            crate::web::js::describe(&reason)
+        ),
+    )
+    .with_cause(reason)
+}
+
 /// Makes the page's handle for a download (the `Download` class lives in `crate::api`).
 pub(crate) type HandleMaker = Box<dyn Fn(Handle) -> JsValue>;
 
@@ -380,7 +394,7 @@ impl ManagerInner {
         self.register(&cell);
         if let Some(signal) = opts.signal {
             if signal.aborted() {
-                let cancelling = cell.cancel();
+                let cancelling = cell.cancel_with(signal_error(&signal));
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Some(c) = created {
                         let _ = c.await;
@@ -392,9 +406,10 @@ impl ManagerInner {
                 return Ok(cell);
             }
             let weak = Rc::downgrade(&cell);
+            let target = signal.clone();
             let listener = gloo_events::EventListener::once(&signal, "abort", move |_| {
                 if let Some(c) = weak.upgrade() {
-                    if let Some(f) = c.cancel() {
+                    if let Some(f) = c.cancel_with(signal_error(&target)) {
                         wasm_bindgen_futures::spawn_local(f);
                     }
                 }

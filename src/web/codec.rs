@@ -23,7 +23,8 @@ pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
 }
 
 /// The JS form of a [`DownloadError`]: an `Error` with `name = "DownloadError"`, `code`, and
-/// `status` / `retryAfterMs` where they apply.
+/// `status` / `retryAfterMs` where they apply. A [`Cause`](crate::core::error::Cause) holding
+/// a `JsValue` (`DownloadError::with_cause(js_value)`) becomes `cause`.
 pub fn error_to_js(e: &DownloadError) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     err.set_name("DownloadError");
@@ -37,6 +38,9 @@ pub fn error_to_js(e: &DownloadError) -> JsValue {
     }
     if let Some(ms) = e.retry_after_ms {
         set("retryAfterMs", JsValue::from(ms as f64));
+    }
+    if let Some(cause) = e.cause.as_ref().and_then(|c| c.downcast_ref::<JsValue>()) {
+        set("cause", cause.clone());
     }
     err.into()
 }

@@ -257,7 +257,7 @@ fn read_head(response: &Response) -> ResponseHead {
 }
 
 fn network_error(e: JsValue) -> DownloadError {
-    DownloadError::new(ErrorCode::Network, describe(&e))
+    DownloadError::new(ErrorCode::Network, describe(&e)).with_cause(e)
 }
 
 fn expired(e: Expiry, timeouts: &Timeouts) -> DownloadError {

@@ -15,7 +15,7 @@ use js_sys::{Array, Uint8Array};
 use web_sys::{Blob, BlobPropertyBag};
 
 use crate::core::chunks::{good_prefix, Recount, StoredChunk};
-use crate::core::integrity::Sha256State;
+use crate::core::integrity::{Digest, Hasher};
 use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::js::describe;
@@ -44,7 +44,7 @@ pub struct Writer {
     pending: Array,
     pending_bytes: u64,
     /// Hash over committed and pending bytes, when integrity is checked.
-    hasher: Option<Sha256State>,
+    hasher: Option<Hasher>,
     /// Where body bytes are copied to be hashed.
     scratch: Vec<u8>,
 }
@@ -81,8 +81,8 @@ impl Writer {
     }
 
     /// The hash of everything written, when integrity is checked.
-    pub fn digest(&self) -> Option<[u8; 32]> {
-        self.hasher.as_ref().map(Sha256State::finalize)
+    pub fn digest(&self) -> Option<Digest> {
+        self.hasher.as_ref().map(Hasher::finalize)
     }
 
     /// The resume facts of the committed bytes.
@@ -181,7 +181,7 @@ impl Writer {
         let mut next = self.rec.clone();
         next.offset += self.pending_bytes;
         next.chunks += 1;
-        next.hash = self.hasher.as_ref().map(Sha256State::to_bytes);
+        next.hash = self.hasher.as_ref().map(Hasher::to_bytes);
         change(&mut next);
         next.updated_at = js_sys::Date::now();
         match &mut self.backend {
@@ -421,12 +421,6 @@ impl Snapshot {
     }
 }
 
-fn hasher_for(rec: &Record) -> Option<Sha256State> {
-    rec.integrity.as_ref()?;
-    Some(
-        rec.hash
-            .as_deref()
-            .and_then(Sha256State::from_bytes)
-            .unwrap_or_default(),
-    )
+fn hasher_for(rec: &Record) -> Option<Hasher> {
+    Hasher::resume(rec.integrity.as_deref()?, rec.hash.as_deref())
 }
