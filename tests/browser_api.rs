@@ -338,3 +338,70 @@ async fn bad_header_entries_and_non_integers_name_the_field() {
     .await;
     call_async(&m, "close", &[]).await.unwrap();
 }
+
+/// Every exported method with arguments of the wrong type (numbers, objects, `undefined`,
+/// `null`, symbols, arrays, functions): each gives `INVALID_ARGUMENT`, thrown by the methods
+/// that return a value and rejected by those that return a promise, and the module still
+/// works afterwards.
+#[wasm_bindgen_test]
+async fn wrong_argument_types_are_invalid_argument_and_harmless() {
+    let t = tag("types");
+    let m = manager(&tag("db")).await;
+    let open_fn = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(
+        |o: JsValue| {
+            resumable_downloads::api::DownloadManager::open(Some(
+                wasm_bindgen::JsCast::unchecked_into(o),
+            ))
+        },
+    )
+    .into_js_value();
+    let out = js(
+        "m, open, url, url2, url3",
+        "const d = m.add(url); await d.done;
+         const problems = [];
+         const invalid = (e) => e && e.name === 'DownloadError' && e.code === 'INVALID_ARGUMENT';
+         const sync = (label, f) => {
+           try { const r = f(); problems.push(label + ': returned ' + typeof r); }
+           catch (e) { if (!invalid(e)) problems.push(label + ': threw ' + e); }
+         };
+         const rejects = async (label, f) => {
+           let p;
+           try { p = f(); } catch (e) { problems.push(label + ': threw instead of rejecting: ' + e); return; }
+           if (!(p instanceof Promise)) { problems.push(label + ': no promise'); return; }
+           try { await p; problems.push(label + ': resolved'); } catch (e) { if (!invalid(e)) problems.push(label + ': rejected with ' + e); }
+         };
+         const values = [42, 2.5, {}, [], undefined, null, Symbol('s'), () => 1, true];
+         for (const v of values) {
+           const t = typeof v === 'symbol' ? 'symbol' : typeof v === 'function' ? 'function' : JSON.stringify(v) ?? 'undefined';
+           const isObj = v !== null && typeof v === 'object' && !Array.isArray(v);
+           sync('get(' + t + ')', () => m.get(v));
+           sync('on(' + t + ')', () => m.on(v, () => {}));
+           if (typeof v !== 'function') sync('on(progress, ' + t + ')', () => m.on('progress', v));
+           sync('add(' + t + ')', () => m.add(v));
+           if (!isObj && v !== undefined && v !== null) sync('add(url, ' + t + ')', () => m.add(url2, v));
+           await rejects('remove(' + t + ')', () => m.remove(v));
+           if (!Array.isArray(v) && v !== undefined && v !== null) await rejects('whenAll(' + t + ')', () => m.whenAll(v));
+           if (v !== undefined && v !== null) await rejects('save(' + t + ')', () => d.save(v));
+           if (!isObj && v !== undefined && v !== null) await rejects('open(' + t + ')', () => open(v));
+         }
+         if (m.get('no such id') !== undefined) problems.push('get(unknown) is not undefined');
+         if ((await m.remove('no such id')) !== false) problems.push('remove(unknown) is not false');
+         const after = m.add(url3);
+         await after.done;
+         return { problems, size: (await after.blob()).size };",
+        &[
+            m.clone(),
+            open_fn,
+            file_url(&t, "size=1000&seed=1").into(),
+            file_url(&t, "size=1000&seed=2").into(),
+            file_url(&t, "size=5000&seed=3").into(),
+        ],
+    )
+    .await;
+    let problems: Vec<String> = js_sys::Array::from(&get(&out, "problems"))
+        .iter()
+        .map(|p| p.as_string().unwrap())
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(get_num(&out, "size"), Some(5000.0));
+}

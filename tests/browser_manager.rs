@@ -248,7 +248,10 @@ async fn when_all_reports_mixed_outcomes_and_never_rejects_for_a_failure() {
     .await
     .unwrap();
     assert_eq!(js_sys::Array::from(&get(&again, "failed")).length(), 1);
-    let e = call(&m, "whenAll", &[js_sys::Array::of1(&"nope".into()).into()]).unwrap_err();
+    // An unknown id rejects (the call itself does not throw).
+    let e = call_async(&m, "whenAll", &[js_sys::Array::of1(&"nope".into()).into()])
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "INVALID_ARGUMENT");
     assert!(get_str(&e, "message").starts_with("ids[0]"));
 }
@@ -335,16 +338,23 @@ async fn every_method_refuses_after_close() {
             "on",
             vec!["progress".into(), js_sys::Function::new_no_args("").into()],
         ),
-        ("whenAll", vec![]),
         ("pauseAll", vec![]),
         ("resumeAll", vec![]),
+        ("get", vec!["x".into()]),
+        ("list", vec![]),
     ] {
         let err = call(&m, method, &args).unwrap_err();
         assert_eq!(code(&err), "INVALID_ARGUMENT", "{method}");
         assert!(get_str(&err, "message").starts_with("manager:"), "{method}");
     }
-    let err = call_async(&m, "remove", &["x".into()]).await.unwrap_err();
-    assert_eq!(code(&err), "INVALID_ARGUMENT");
+    // Methods that return a promise reject, never throw.
+    for (method, args) in [("remove", vec!["x".into()]), ("whenAll", vec![])] {
+        let p = call(&m, method, &args).expect("a promise, not a throw");
+        let err = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(p))
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "INVALID_ARGUMENT", "{method}");
+    }
 }
 
 #[wasm_bindgen_test]

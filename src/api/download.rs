@@ -4,6 +4,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, HtmlAnchorElement};
 
+use super::args;
 use super::error::to_js;
 use crate::core::naming::default_filename;
 use crate::core::{DownloadError, ErrorCode};
@@ -134,9 +135,13 @@ impl Download {
     /// # Errors
     /// `INVALID_ARGUMENT` unless the download has completed; `STORAGE` if the stored chunks
     /// are gone.
-    pub async fn blob(&self) -> Result<Blob, JsValue> {
-        let (snapshot, mime) = self.h.cell.snapshot().map_err(|e| to_js(&e))?;
-        snapshot.blob(&mime).await.map_err(|e| to_js(&e))
+    #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
+    pub fn blob(&self) -> Promise {
+        let snapshot = self.h.cell.snapshot();
+        crate::web::js::promise(async move {
+            let (snapshot, mime) = snapshot.map_err(|e| to_js(&e))?;
+            Ok(snapshot.blob(&mime).await.map_err(|e| to_js(&e))?.into())
+        })
     }
 
     /// Saves the completed file through the browser's download UI (an object URL and
@@ -144,11 +149,25 @@ impl Download {
     /// option, then to the last segment of the URL.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` unless the download has completed, or outside a window.
-    pub async fn save(&self, filename: Option<String>) -> Result<(), JsValue> {
-        let name = filename.unwrap_or_else(|| self.filename());
-        let blob = self.blob().await?;
-        save_blob(&blob, &name).map_err(|e| to_js(&e))
+    /// Rejects with `INVALID_ARGUMENT` for a `filename` that is not a string, unless the
+    /// download has completed, or outside a window.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn save(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] filename: JsValue,
+    ) -> Promise {
+        let name = match args::optional_string(&filename, "filename") {
+            Ok(name) => name.unwrap_or_else(|| self.filename()),
+            Err(e) => return args::rejected(&e),
+        };
+        let blob = self.blob();
+        crate::web::js::promise(async move {
+            let blob: Blob = wasm_bindgen_futures::JsFuture::from(blob)
+                .await?
+                .unchecked_into();
+            save_blob(&blob, &name).map_err(|e| to_js(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 }
 

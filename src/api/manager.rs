@@ -7,6 +7,7 @@ use std::rc::Rc;
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
+use super::args::{self, thrown};
 use super::download::Download;
 use super::error::to_js;
 use super::options::{parse_add_options, parse_manager_options, parse_url};
@@ -133,27 +134,55 @@ impl DownloadManager {
         added.map(|c| handle(&c)).map_err(|e| to_js(&e))
     }
 
-    /// The download with this id, or `undefined`.
+    /// The download with this id, or `undefined` for an unknown id.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for an id that is not a string, or after `close()`.
     #[wasm_bindgen(unchecked_return_type = "Download | undefined")]
-    pub fn get(&self, id: &str) -> JsValue {
-        self.inner
-            .cell(id)
-            .map_or(JsValue::UNDEFINED, |c| handle(&c))
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        thrown((|| {
+            self.inner.ensure_open()?;
+            let id = args::string(&id, "id")?;
+            Ok(self
+                .inner
+                .cell(&id)
+                .map_or(JsValue::UNDEFINED, |c| handle(&c)))
+        })())
     }
 
     /// Every download, in the order they were added.
-    #[wasm_bindgen(unchecked_return_type = "Download[]")]
-    pub fn list(&self) -> Array {
-        self.inner.cells().iter().map(handle).collect()
-    }
-
-    /// Cancels the download if it is active, deletes its stored bytes, and forgets it.
-    /// Resolves with `true` if it existed.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` after `close()`.
-    pub async fn remove(&self, id: String) -> Result<bool, JsValue> {
-        self.inner.remove(&id).await.map_err(|e| to_js(&e))
+    #[wasm_bindgen(unchecked_return_type = "Download[]")]
+    pub fn list(&self) -> Result<Array, JsValue> {
+        thrown(self.inner.ensure_open())?;
+        Ok(self.inner.cells().iter().map(handle).collect())
+    }
+
+    /// Cancels the download if it is active, deletes its stored bytes, and forgets it.
+    /// Resolves with `true` if it existed, `false` for an unknown id.
+    ///
+    /// # Errors
+    /// Rejects with `INVALID_ARGUMENT` for an id that is not a string or after `close()`;
+    /// `STORAGE` if the delete fails.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn remove(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+    ) -> js_sys::Promise {
+        let id = match args::string(&id, "id") {
+            Ok(id) => id,
+            Err(e) => return args::rejected(&e),
+        };
+        let inner = self.inner.clone();
+        crate::web::js::promise(async move {
+            let removed = inner.remove(&id).await.map_err(|e| to_js(&e))?;
+            Ok(removed.into())
+        })
     }
 
     /// Adds a listener for `'progress' | 'statechange' | 'complete' | 'error' | 'idle' |
@@ -163,16 +192,17 @@ impl DownloadManager {
     /// `INVALID_ARGUMENT` for an unknown type or a listener that is not a function, or after
     /// `close()`.
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, kind: &str, listener: JsValue) -> Result<Function, JsValue> {
-        self.on_inner(kind, listener).map_err(|e| to_js(&e))
+    pub fn on(&self, kind: JsValue, listener: JsValue) -> Result<Function, JsValue> {
+        thrown(self.on_inner(&kind, listener))
     }
 
-    fn on_inner(&self, kind: &str, listener: JsValue) -> Result<Function, DownloadError> {
+    fn on_inner(&self, kind: &JsValue, listener: JsValue) -> Result<Function, DownloadError> {
         self.inner.ensure_open()?;
+        let kind = args::string(kind, "type")?;
         let kind = EVENT_TYPES.iter().find(|k| **k == kind).ok_or_else(|| {
             DownloadError::invalid(
                 "type",
-                format!("{} is not one of {}", Quoted(kind), EVENT_TYPES.join(", ")),
+                format!("{} is not one of {}", Quoted(&kind), EVENT_TYPES.join(", ")),
             )
         })?;
         let f: Function = listener
@@ -194,16 +224,19 @@ impl DownloadManager {
     /// the page was visible when the downloads settled.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` for an unknown id or after `close()`; `ABORTED` if the manager
-    /// closes first.
+    /// Rejects with `INVALID_ARGUMENT` for an unknown id or after `close()`, and with
+    /// `ABORTED` if the manager closes first.
     #[wasm_bindgen(js_name = whenAll, unchecked_return_type = "Promise<WhenAllResult>")]
     pub fn when_all(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "string[]")] ids: JsValue,
-    ) -> Result<js_sys::Promise, JsValue> {
-        let cells = self.when_all_cells(&ids).map_err(|e| to_js(&e))?;
+    ) -> js_sys::Promise {
+        let cells = match self.when_all_cells(&ids) {
+            Ok(cells) => cells,
+            Err(e) => return args::rejected(&e),
+        };
         let inner = self.inner.clone();
-        Ok(crate::web::js::promise(async move {
+        crate::web::js::promise(async move {
             let sum = inner.when_all(cells).await.map_err(|e| to_js(&e))?;
             let ids = |v: &[String]| -> JsValue {
                 v.iter()
@@ -221,7 +254,7 @@ impl DownloadManager {
                 ("failed", failed.into()),
                 ("cancelled", ids(&sum.cancelled)),
             ]))
-        }))
+        })
     }
 
     fn when_all_cells(&self, ids: &JsValue) -> Result<Vec<Rc<DownloadCell>>, DownloadError> {

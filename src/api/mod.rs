@@ -2,6 +2,7 @@
 //! exported classes, argument and return conversion, and the TypeScript declarations. The
 //! engine they bind is `crate::engine`.
 
+mod args;
 mod download;
 mod error;
 mod manager;
