@@ -25,6 +25,8 @@ pub mod api;
 #[cfg(all(target_arch = "wasm32", feature = "testing"))]
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::web::probe::{clear_faults, inject_open_failure, inject_write_failure, live};
+    pub use crate::web::probe::{
+        clear_faults, inject_open_failure, inject_read_all_failure, inject_write_failure, live,
+    };
     pub use crate::web::store::database_name;
 }

@@ -415,13 +415,16 @@ async fn rates_reach_zero_when_nothing_arrives() {
          d.pause();
          const paused = d.progress;
          const s = m.add(stall);
+         let stalledReports = 0;
          await untilBytes(s, 300000);
          await sleep(300);
          const before = s.progress.bytesPerSecond;
+         const off = m.on('progress', (e) => { if (e.id === s.id && e.progress.transferredBytes === 300000) stalledReports++; });
          await sleep(3000);
+         off();
          const after = s.progress.bytesPerSecond;
          s.cancel();
-         return { running, pausedRate: paused.bytesPerSecond, pausedEta: paused.etaSeconds, before, after };",
+         return { running, pausedRate: paused.bytesPerSecond, pausedEta: paused.etaSeconds, before, after, reports: stalledReports };",
         &[
             tag("db").into(),
             file_url(&t, "size=2000000&seed=12&throttle=500000").into(),
@@ -440,4 +443,43 @@ async fn rates_reach_zero_when_nothing_arrives() {
         before > 0.0 && after < before / 2.0,
         "a stall decays the rate: {before} -> {after}"
     );
+    let reports = get_num(&out, "reports").unwrap();
+    assert!(
+        reports >= 2.0,
+        "progress is reported during a stall: {reports} reports in 3 s"
+    );
+}
+
+/// Stored downloads that cannot be read are not shown as none: the manager says why, works
+/// in memory, and the next manager finds what was stored.
+#[wasm_bindgen_test]
+async fn an_unreadable_store_is_said_not_hidden() {
+    let t = tag("unreadable");
+    let name = tag("db");
+    let url = file_url(&t, "size=90000&seed=14");
+    let m = open_named(&name, vec![]).await;
+    let d = add(&m, &url, JsValue::UNDEFINED);
+    done(&d).await.unwrap();
+    let id = get_str(&d, "id");
+    call_async(&m, "close", &[]).await.unwrap();
+    resumable_downloads::testing::inject_read_all_failure(true);
+    let m = open_named(&name, vec![]).await;
+    resumable_downloads::testing::clear_faults();
+    assert_eq!(get(&m, "persistent"), JsValue::FALSE);
+    let e = get(&m, "storageError");
+    assert_eq!(code(&e), "STORAGE");
+    assert!(
+        get_str(&e, "message").contains("could not be read"),
+        "{e:?}"
+    );
+    // Still works, in memory.
+    let other = add(&m, &file_url(&t, "size=5000&seed=15"), JsValue::UNDEFINED);
+    done(&other).await.unwrap();
+    assert_bytes(&other, 15, 5000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    // Nothing stored was lost.
+    let m = open_named(&name, vec![]).await;
+    let again = call(&m, "get", &[id.into()]).unwrap();
+    assert_eq!(get_str(&again, "state"), "completed");
+    assert_bytes(&again, 14, 90_000).await;
 }

@@ -126,6 +126,13 @@ impl ProgressTracker {
         due.then(|| self.emit(now_ms))
     }
 
+    /// True when nothing was reported for `silence_ms` (a stall): a report is then due
+    /// although no byte arrived, so that the decaying rate is seen.
+    pub fn silent_for(&self, silence_ms: f64, now_ms: f64) -> bool {
+        self.last_emit_ms
+            .is_some_and(|last| now_ms - last >= silence_ms)
+    }
+
     /// A report now, whatever the interval (start, completion, a state change).
     pub fn emit(&mut self, now_ms: f64) -> Progress {
         self.last_emit_ms = Some(now_ms);
@@ -160,6 +167,22 @@ impl ProgressTracker {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_silent_transfer_is_due_a_report_and_its_rate_decays() {
+        let mut t = ProgressTracker::new(100, 0);
+        assert!(!t.silent_for(1000.0, 0.0), "nothing reported yet");
+        t.start_transfer(0.0);
+        for i in 1..=20 {
+            t.on_bytes(10_000, f64::from(i) * 50.0);
+        }
+        let busy = t.emit(1000.0).bytes_per_second;
+        assert!(busy > 0.0);
+        assert!(!t.silent_for(1000.0, 1500.0));
+        assert!(t.silent_for(1000.0, 2000.0));
+        let stalled = t.emit(4000.0).bytes_per_second;
+        assert!(stalled < busy / 2.0, "{busy} -> {stalled}");
+    }
     use proptest::prelude::*;
 
     #[test]

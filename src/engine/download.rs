@@ -31,6 +31,7 @@ use crate::web::codec::{
     error_from, error_summary, error_to_js, ignore_rejection, object, progress_from, progress_value,
 };
 use crate::web::env::or_stop;
+use crate::web::js::console_warn;
 use crate::web::store::{Record, StoreError};
 use crate::web::tabs::{try_lock, LockGuard, LockWait};
 use crate::web::writer::{Snapshot, Writer};
@@ -84,7 +85,10 @@ pub(crate) trait Host {
     /// Posts a message about download `id` to the other tabs.
     fn post(&self, kind: &str, id: &str, pairs: &[(&str, JsValue)]);
     /// Stores a state change of a download that is not running.
-    fn save_record_state(&self, rec: Record);
+    fn save_record_state(
+        &self,
+        rec: Record,
+    ) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>>;
     /// Counts a settled download for the batch notification.
     fn note_settled(&self, state: State);
     /// Emits `idle` when nothing is queued or running any more.
@@ -459,7 +463,7 @@ impl DownloadCell {
 
     /// Stores `state` for a download whose writer is here (not running), so that a reload
     /// continues exactly what this tab shows (I14).
-    fn store_state(&self, state: State) {
+    fn store_state(self: &Rc<Self>, state: State) {
         let rec = {
             let mut m = self.m.borrow_mut();
             let Some(w) = m.writer.as_mut() else { return };
@@ -472,9 +476,28 @@ impl DownloadCell {
             m.record = rec.clone();
             rec
         };
-        if let Some(manager) = self.manager.upgrade() {
-            manager.save_record_state(rec);
-        }
+        let Some(saving) = self
+            .manager
+            .upgrade()
+            .and_then(|m| m.save_record_state(rec))
+        else {
+            return;
+        };
+        // Saved in the next microtask, before any run of this download writes (a run first
+        // waits for its lock); a failure is the download's error (STORAGE), never silent.
+        let cell = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let (Err(e), Some(cell)) = (saving.await, cell.upgrade()) {
+                cell.m.borrow_mut().error = Some(DownloadError::new(
+                    ErrorCode::Storage,
+                    format!(
+                        "the state {} could not be stored: {}",
+                        state.as_str(),
+                        e.to_download_error().message
+                    ),
+                ));
+            }
+        });
     }
 
     /// Asks the manager's queue for a slot; the download waits as `queued` until it gets one.
@@ -560,16 +583,23 @@ impl DownloadCell {
             } else {
                 cell.transition(State::Running);
                 manager.request_persistence();
-                if !writer.record().state.is_active() {
-                    // Resumed after a pause or a failure: stored before any byte (I14).
-                    let _ = writer.save(|r| r.state = State::Running).await;
+                // Resumed after a pause or a failure: stored before any byte (I14). A state
+                // that cannot be stored fails the run: a reload would not continue it.
+                let stored = match writer.record().state.is_active() {
+                    true => Ok(()),
+                    false => writer.save(|r| r.state = State::Running).await,
+                };
+                match stored {
+                    Ok(()) => {
+                        let tracker = Rc::new(RefCell::new(ProgressTracker::new(
+                            cfg.progress_interval_ms,
+                            writer.received(),
+                        )));
+                        cell.m.borrow_mut().live = Some(tracker.clone());
+                        driver::run(&cell, &mut writer, &cfg, &stop, &tracker).await
+                    }
+                    Err(e) => RunEnd::Machine(Outcome::Failed(e.to_download_error())),
                 }
-                let tracker = Rc::new(RefCell::new(ProgressTracker::new(
-                    cfg.progress_interval_ms,
-                    writer.received(),
-                )));
-                cell.m.borrow_mut().live = Some(tracker.clone());
-                driver::run(&cell, &mut writer, &cfg, &stop, &tracker).await
             };
             let requeue = cell.finish_run(writer, end).await;
             manager.run_ended(&cell.id);
@@ -713,13 +743,7 @@ impl DownloadCell {
     }
 
     /// Applies an event posted by the tab that runs this download.
-    pub fn apply_mirror(
-        self: &Rc<Self>,
-        kind: &str,
-        msg: &JsValue,
-        field: impl Fn(&str) -> JsValue,
-    ) {
-        let _ = msg;
+    pub fn apply_mirror(self: &Rc<Self>, kind: &str, field: &dyn Fn(&str) -> JsValue) {
         // A download this tab runs is the truth here.
         if matches!(self.m.borrow().phase, Phase::Running { .. } | Phase::Queued) {
             return;
@@ -797,12 +821,20 @@ impl DownloadCell {
             RunEnd::Machine(Outcome::Failed(e)) => {
                 // The partial is kept (I8): the user may resume.
                 let stored = (e.code.as_str().to_owned(), e.message.clone());
-                let _ = writer
+                let saved = writer
                     .save(|r| {
                         r.state = State::Failed;
                         r.error = Some(stored);
                     })
                     .await;
+                if let Err(se) = saved {
+                    // The failure stands; a reload will find the download running and try again.
+                    console_warn(&format!(
+                        "resumable-downloads: the failure of {} could not be stored: {}",
+                        self.id,
+                        se.to_download_error().message
+                    ));
+                }
                 self.keep_progress(live.as_ref(), &writer);
                 self.put_back(writer, Phase::Settled);
                 self.settle(State::Failed, Some(e));
@@ -831,7 +863,16 @@ impl DownloadCell {
             }
             RunEnd::Stopped(reason) => {
                 if reason == StopReason::Pause && !requeue {
-                    let _ = writer.save(|r| r.state = State::Paused).await;
+                    if let Err(se) = writer.save(|r| r.state = State::Paused).await {
+                        // Paused here; a reload would continue it: say so on the download.
+                        self.m.borrow_mut().error = Some(DownloadError::new(
+                            ErrorCode::Storage,
+                            format!(
+                                "the pause could not be stored: {}",
+                                se.to_download_error().message
+                            ),
+                        ));
+                    }
                 }
                 self.keep_progress(live.as_ref(), &writer);
                 let settled = self.state().is_settled();

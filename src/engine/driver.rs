@@ -8,7 +8,9 @@ use std::rc::Rc;
 use crate::core::progress::ProgressTracker;
 use crate::core::run::{Action, Env, Fact, Outcome, RunConfig, RunMachine, StorageFault, View};
 use crate::web::cancel::{StopReason, StopToken};
-use crate::web::clock::{now_ms, unix_now_ms};
+use futures::future::{select, Either};
+
+use crate::web::clock::{now_ms, sleep_ms, unix_now_ms};
 use crate::web::env::{is_offline, sleep_or_stop, storage_available, wait_online};
 use crate::web::store::{Record, StoreError};
 use crate::web::transfer::{Attempt, TransferEnd, TransferLimits, TransferSpec};
@@ -31,6 +33,9 @@ pub(crate) trait Report {
     /// An automatic retry is scheduled.
     fn retry(&self, error: &DownloadError, attempt: u32, delay_ms: u64);
 }
+
+/// How often a transfer that receives nothing reports its (decaying) progress.
+const SILENT_REPORT_MS: f64 = 1000.0;
 
 /// How a run ended, as the engine sees it.
 pub(crate) enum RunEnd {
@@ -176,14 +181,32 @@ pub(crate) async fn run(
                 };
                 cell.progress(first);
                 let before = writer.received();
-                let read = a
-                    .read_body(accepted.expected_len, writer, &mut |n| {
-                        let due = progress.borrow_mut().on_bytes(n, now_ms());
+                let mut on_bytes = |n| {
+                    let due = progress.borrow_mut().on_bytes(n, now_ms());
+                    if let Some(p) = due {
+                        cell.progress(p);
+                    }
+                };
+                let reading = a.read_body(accepted.expected_len, writer, &mut on_bytes);
+                // While no byte arrives (a stall), progress is still reported, every
+                // SILENT_REPORT_MS, so that listeners see the rate decay.
+                let silent = async {
+                    loop {
+                        sleep_ms(SILENT_REPORT_MS).await;
+                        let due = {
+                            let mut p = progress.borrow_mut();
+                            p.silent_for(SILENT_REPORT_MS, now_ms())
+                                .then(|| p.emit(now_ms()))
+                        };
                         if let Some(p) = due {
                             cell.progress(p);
                         }
-                    })
-                    .await;
+                    }
+                };
+                let read = match select(Box::pin(reading), Box::pin(silent)).await {
+                    Either::Left((read, _)) => read,
+                    Either::Right((never, _)) => never,
+                };
                 drop(a);
                 let received = writer.received() - before;
                 match read {

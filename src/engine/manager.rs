@@ -105,10 +105,12 @@ impl Drop for ManagerInner {
 
 impl ManagerInner {
     /// Opens a manager: its storage (or memory), its channel, and every stored download.
+    /// When the database cannot be opened, or its downloads cannot be read, the manager
+    /// works in memory and `storage_error` says why (never an empty manager that claims to
+    /// be persistent).
     ///
     /// # Errors
-    /// `STORAGE` when the stored downloads cannot be read (the manager would otherwise claim
-    /// to be persistent while showing none of them).
+    /// None today; the `Result` is the contract for failures that leave no manager.
     pub async fn open(
         config: ManagerConfig,
         make_handle: HandleMaker,
@@ -128,17 +130,24 @@ impl ManagerInner {
                 Err(e) => (None, Some(e)),
             }
         };
-        let records = match &store {
-            Some(s) => s.load_all().await.map_err(|e| {
-                DownloadError::new(
-                    ErrorCode::Storage,
-                    format!(
-                        "the stored downloads could not be read: {}",
-                        e.to_download_error().message
-                    ),
-                )
-            })?,
-            None => Vec::new(),
+        // Stored downloads that cannot be read are not shown as none: the manager works in
+        // memory and says why (`storageError`); what is stored stays for the next manager.
+        let (store, storage_error, records) = match store {
+            Some(s) => match s.load_all().await {
+                Ok(records) => (Some(s), storage_error, records),
+                Err(e) => (
+                    None,
+                    Some(DownloadError::new(
+                        ErrorCode::Storage,
+                        format!(
+                            "the stored downloads could not be read ({}); downloads are kept in memory",
+                            e.to_download_error().message
+                        ),
+                    )),
+                    Vec::new(),
+                ),
+            },
+            None => (None, storage_error, Vec::new()),
         };
         let concurrency = config.concurrency;
         let inner = Rc::new(ManagerInner {
@@ -293,7 +302,7 @@ impl ManagerInner {
             return;
         }
         match cell {
-            Some(cell) => cell.apply_mirror(&kind, &msg, field),
+            Some(cell) => cell.apply_mirror(&kind, &field),
             // A download another tab added: read it from storage, then mirror it.
             None => {
                 let inner = self.clone();
@@ -313,7 +322,7 @@ impl ManagerInner {
                         }
                     };
                     let field = |k: &str| prop(&msg, k).unwrap_or(JsValue::UNDEFINED);
-                    cell.apply_mirror(&kind, &msg, field);
+                    cell.apply_mirror(&kind, &field);
                 });
             }
         }
@@ -623,12 +632,12 @@ impl Host for ManagerInner {
     }
 
     /// Records a state change of a download that is not running.
-    fn save_record_state(&self, rec: Record) {
-        if let Some(store) = self.store.clone() {
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = store.update(&rec).await;
-            });
-        }
+    fn save_record_state(
+        &self,
+        rec: Record,
+    ) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>> {
+        let store = self.store.clone()?;
+        Some(Box::pin(async move { store.update(&rec).await }))
     }
 
     /// Counts a settled download for the batch notification.

@@ -13,6 +13,7 @@ mod on {
     #[derive(Default)]
     struct Faults {
         fail_open: Cell<bool>,
+        fail_read_all: Cell<bool>,
         /// (writes to let through first, DOMException name)
         fail_write: RefCell<Option<(u32, String)>>,
     }
@@ -36,6 +37,7 @@ mod on {
     pub fn clear_faults() {
         FAULTS.with(|f| {
             f.fail_open.set(false);
+            f.fail_read_all.set(false);
             *f.fail_write.borrow_mut() = None;
         });
     }
@@ -77,6 +79,16 @@ mod on {
     pub fn open_fails() -> bool {
         FAULTS.with(|f| f.fail_open.get())
     }
+
+    /// Makes reading every stored download (a manager opening) fail.
+    pub fn inject_read_all_failure(fail: bool) {
+        FAULTS.with(|f| f.fail_read_all.set(fail));
+    }
+
+    /// True when reading every stored download is to fail.
+    pub fn read_all_fails() -> bool {
+        FAULTS.with(|f| f.fail_read_all.get())
+    }
 }
 
 #[cfg(feature = "testing")]
@@ -91,6 +103,13 @@ pub fn count(_kind: usize, _delta: i32) {}
 #[cfg(not(feature = "testing"))]
 #[inline(always)]
 pub fn open_fails() -> bool {
+    false
+}
+
+/// Never, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn read_all_fails() -> bool {
     false
 }
 

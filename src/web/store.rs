@@ -509,6 +509,9 @@ impl Store {
 
     /// Every record.
     pub async fn load_all(&self) -> Result<Vec<Record>, StoreError> {
+        if crate::web::probe::read_all_fails() {
+            return Err(StoreError::Failed("reading failed (injected)".into()));
+        }
         let tx = self.tx(&[DOWNLOADS], IdbTransactionMode::Readonly)?;
         let all = tx
             .object_store(DOWNLOADS)
