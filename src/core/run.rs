@@ -217,6 +217,8 @@ pub struct RunMachine {
     storage_failures: u32,
     bad_partials: u32,
     quota_checked: bool,
+    /// The URL is on another origin than the page: a CORS refusal is possible.
+    cross_origin: bool,
     deadline_at: Option<f64>,
     step: Step,
 }
@@ -233,9 +235,16 @@ impl RunMachine {
             storage_failures: 0,
             bad_partials: 0,
             quota_checked: false,
+            cross_origin: false,
             deadline_at: deadline_from(&cfg.timeouts, now_ms),
             step: Step::Begin,
         }
+    }
+
+    /// Says that the URL is on another origin than the page, so that a network failure
+    /// before any response says it may be a CORS refusal.
+    pub fn set_cross_origin(&mut self, cross_origin: bool) {
+        self.cross_origin = cross_origin;
     }
 
     /// The absolute end of this run (same clock as [`Env::now_ms`]), when there is one.
@@ -285,6 +294,11 @@ impl RunMachine {
                 self.request(view, env)
             }
             (Step::Fetching { range_start }, Fact::RequestFailed(e)) => {
+                let e = if self.cross_origin && view.resume.identity.is_none() {
+                    with_cors_hint(e)
+                } else {
+                    e
+                };
                 // Chromium refuses a content-encoded answer to a request with Range (range
                 // requests advertise only `identity`), so a server that compresses everything
                 // fails the very first `bytes=0-` request. Ask once without Range before
@@ -575,6 +589,29 @@ impl RunMachine {
     }
 }
 
+/// A network failure of a cross-origin request that never got a response, with what it may
+/// be: a page cannot tell a CORS refusal from a failed connection (the browser hides which,
+/// by design), so the failure is retried as any other, and its message says both.
+pub fn with_cors_hint(mut e: DownloadError) -> DownloadError {
+    if e.code == ErrorCode::Network && !e.message.contains("CORS") {
+        e.message.push_str(
+            " (a cross-origin request: if the server does not allow this page's origin with \
+             Access-Control-Allow-Origin, the browser refuses its answer by CORS, and the page \
+             sees this same failure)",
+        );
+    }
+    e
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute URL, lowercased; `None` if it has none.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    (!scheme.is_empty() && !host.is_empty())
+        .then(|| format!("{scheme}://{host}").to_ascii_lowercase())
+}
+
 fn step_name(step: &Step) -> &'static str {
     match step {
         Step::Begin => "the start",
@@ -812,6 +849,53 @@ mod tests {
             &env(),
         );
         assert_eq!(act, Action::Restart(Restart::BadPartial));
+    }
+
+    #[test]
+    fn cross_origin_failures_before_any_response_mention_cors() {
+        let e = DownloadError::new(ErrorCode::Network, "TypeError: Failed to fetch");
+        let mut view = View::default();
+        view.resume.no_range = true;
+        for (cross, hinted) in [(true, true), (false, false)] {
+            let mut m = RunMachine::new(cfg(), None, 0.0);
+            m.set_cross_origin(cross);
+            started(&mut m, &view);
+            let act = m.next(Fact::RequestFailed(e.clone()), &view, &env());
+            let Action::Wait { error, .. } = act else {
+                panic!("{act:?}")
+            };
+            assert_eq!(error.message.contains("CORS"), hinted, "{}", error.message);
+        }
+        // Once a response was accepted, a dropped connection is not a CORS question.
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        m.set_cross_origin(true);
+        let stored = stored(30, 80);
+        started(&mut m, &stored);
+        let Action::Wait { error, .. } = m.next(Fact::RequestFailed(e.clone()), &stored, &env())
+        else {
+            panic!()
+        };
+        assert!(!error.message.contains("CORS"));
+        // Other codes are left alone, and the hint is added once.
+        let t = DownloadError::new(ErrorCode::HeadersTimeout, "slow");
+        assert_eq!(with_cors_hint(t.clone()), t);
+        let once = with_cors_hint(e.clone());
+        assert_eq!(with_cors_hint(once.clone()), once);
+    }
+
+    #[test]
+    fn origins() {
+        let table = [
+            ("https://A.test/x?y#z", Some("https://a.test")),
+            ("http://127.0.0.1:8080/file", Some("http://127.0.0.1:8080")),
+            ("https://user:pw@h.test:1/p", Some("https://h.test:1")),
+            ("https://h.test", Some("https://h.test")),
+            ("no-scheme", None),
+            ("https:///path", None),
+        ];
+        for (url, origin) in table {
+            assert_eq!(origin_of(url).as_deref(), origin, "{url}");
+        }
     }
 
     #[test]

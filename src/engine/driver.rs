@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::core::progress::ProgressTracker;
-use crate::core::run::{Action, Env, Fact, Outcome, RunConfig, RunMachine, StorageFault, View};
+use crate::core::run::{
+    origin_of, Action, Env, Fact, Outcome, RunConfig, RunMachine, StorageFault, View,
+};
 use crate::web::cancel::{StopReason, StopToken};
 use futures::future::{select, Either};
 
@@ -65,6 +67,14 @@ fn view(w: &Writer) -> View {
     }
 }
 
+/// `globalThis.location.origin`, where there is one (a window or a worker).
+fn page_origin() -> Option<String> {
+    let location = crate::web::js::prop(&js_sys::global(), "location")?;
+    crate::web::js::prop(&location, "origin")?
+        .as_string()
+        .map(|o| o.to_ascii_lowercase())
+}
+
 fn env() -> Env {
     Env {
         now_ms: now_ms(),
@@ -89,6 +99,8 @@ pub(crate) async fn run(
     progress: &Rc<RefCell<ProgressTracker>>,
 ) -> RunEnd {
     let mut machine = RunMachine::new(*cfg, writer.record().integrity.as_deref(), now_ms());
+    let page = page_origin();
+    machine.set_cross_origin(page.is_some() && page != origin_of(cell.url()));
     let limits = TransferLimits {
         timeouts: cfg.timeouts,
         deadline_at: machine.deadline_at(),
