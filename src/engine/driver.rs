@@ -215,7 +215,7 @@ pub(crate) async fn run(
                         }
                     }
                 };
-                let read = match select(Box::pin(reading), Box::pin(silent)).await {
+                let read = match select(std::pin::pin!(reading), std::pin::pin!(silent)).await {
                     Either::Left((read, _)) => read,
                     Either::Right((never, _)) => never,
                 };
