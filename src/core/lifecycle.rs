@@ -1,6 +1,13 @@
 //! A download's lifecycle state, as stored, shown and sent between tabs, and the rules that
 //! read it back: what a restored record does, what a takeover continues, what expires.
 //!
+//! [`Lifecycle`] makes every decision about one download, without IO: the engine feeds it an
+//! [`Input`] (a call of the page, an event of the queue, the run, the lock, storage or another
+//! tab) and carries out the [`Effect`]s it returns, in order. Between inputs a download is
+//! always in a phase that a call or an event leaves again; `cancel()` settles at once (or goes
+//! to the tab that runs it); settled states are final except a failed one resumed; there is
+//! one run at a time; and what a reload would continue is what is shown (I14).
+//!
 //! The state strings are part of the JavaScript contract (`download.state`) and of the stored
 //! record; [`State::parse`] is the only place they are read back.
 
@@ -1067,6 +1074,20 @@ mod tests {
             assert!(l.keeps_manager());
             assert_eq!(l.on(I::RequestRun), vec![E::Enqueue]);
             assert_eq!(l.phase(), Phase::Queued);
+        }
+
+        #[test]
+        fn paused_again_while_the_pause_is_stored() {
+            let mut l = running().then(I::Pause).resumed();
+            // Resumed: the run's end stores nothing, it queues again...
+            assert_eq!(l.on(I::RunEnding(End::Stopped(Stop::Pause))), vec![]);
+            // ...but paused once more before it has ended: paused is stored after all.
+            l.on(I::Pause);
+            assert_eq!(
+                l.on(I::RunEnded(End::Stopped(Stop::Pause))),
+                vec![E::Store(State::Paused), E::DropKeep]
+            );
+            assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
         }
 
         #[test]
