@@ -1,8 +1,8 @@
-//! [`DownloadCell`]: one download's lifecycle. Its [`Phase`] says what is going on (idle,
-//! queued, running, run by another tab, settled), each phase holding only what it needs; the
-//! public [`State`] is what the page sees and what is stored. Every method leaves the download
-//! in a phase that a method or an event leaves again: a pause and a resume in the same tick
-//! requeue the download when its run has wound down, and `cancel()` always settles.
+//! [`DownloadCell`]: one download, as the engine runs it. Every decision about its lifecycle
+//! (what a call or an event does in each phase, which state is shown and stored) is the
+//! [`Lifecycle`] machine's, in `core::lifecycle`; a method here feeds it an [`Input`] and
+//! carries out the [`Effect`]s it returns: the queue, the run task and its stop token, the
+//! lock wait, storage, events and the other tabs.
 //!
 //! Ownership: a queued or running download keeps its manager alive (`keep`) until it stops;
 //! a page's handle keeps it alive through [`Handle`]. The cell refers to its JS handle only
@@ -20,7 +20,7 @@ use futures::future::LocalBoxFuture;
 use super::driver::{self, Report, RunEnd};
 use super::events::Events;
 use super::runs::RunGuard;
-use crate::core::lifecycle::{restored, takes_over, State};
+use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State, Stop};
 use crate::core::progress::{Progress, ProgressTracker};
 use crate::core::resume::{Identity, Restart};
 use crate::core::run::{Outcome, RunConfig};
@@ -36,19 +36,53 @@ use crate::web::store::{Record, StoreError};
 use crate::web::tabs::{try_lock, LockGuard, LockWait};
 use crate::web::writer::{Snapshot, Writer};
 
-/// What a download is doing.
-pub(crate) enum Phase {
-    /// Nothing: paused, or waiting for its record to be created or read.
-    Idle,
-    /// In line for a slot.
-    Queued,
-    /// A run task holds the writer; `stop` ends it. `requeue`: resumed while the run winds
-    /// down, so it queues again when the run has ended.
-    Running { stop: StopToken, requeue: bool },
-    /// Another tab runs it; `watch` ends the wait for its lock.
-    Remote { watch: StopToken },
-    /// Completed, failed or cancelled.
-    Settled,
+/// What an input comes with: the error it sets or settles with, the lock it hands over.
+#[derive(Default)]
+struct Ctx {
+    error: Option<DownloadError>,
+    lock: Option<LockGuard>,
+}
+
+impl Ctx {
+    fn with(error: DownloadError) -> Self {
+        Ctx {
+            error: Some(error),
+            lock: None,
+        }
+    }
+}
+
+/// What the effects of an input leave to their caller.
+#[derive(Default)]
+struct Applied {
+    /// The delete of the stored bytes.
+    deleting: Option<LocalBoxFuture<'static, Result<(), StoreError>>>,
+    /// The call went to the tab that runs the download.
+    forwarded: bool,
+    /// Ask for a slot again once the run's slot has freed.
+    requeue: bool,
+    /// Read the stored record back.
+    read_stored: bool,
+    /// States the run stores with its writer before it ends.
+    store_run: Vec<State>,
+}
+
+fn stop_reason(s: Stop) -> StopReason {
+    match s {
+        Stop::Cancel => StopReason::Cancel,
+        Stop::Pause => StopReason::Pause,
+        Stop::StorageLost => StopReason::StorageLost,
+        Stop::Close => StopReason::Close,
+    }
+}
+
+fn stop_of(r: StopReason) -> Stop {
+    match r {
+        StopReason::Cancel => Stop::Cancel,
+        StopReason::Pause => Stop::Pause,
+        StopReason::StorageLost => Stop::StorageLost,
+        StopReason::Close => Stop::Close,
+    }
 }
 
 /// What a download needs of its manager (implemented by `super::manager::ManagerInner`).
@@ -97,9 +131,12 @@ pub(crate) trait Host {
 
 /// Mutable part of a download.
 pub(crate) struct Mutable {
-    pub phase: Phase,
-    /// What the page sees and what is stored.
-    pub state: State,
+    /// What it is doing, what the page sees and what is stored: every decision about them.
+    pub life: Lifecycle,
+    /// Ends the run, while one runs (or winds down).
+    stop: Option<StopToken>,
+    /// Ends the wait for the lock of a download another tab runs.
+    watch: Option<StopToken>,
     /// Progress when nothing runs here (stored bytes, or another tab's reports).
     pub progress: Progress,
     /// The running transfer's tracker: read live, so the rate decays while nothing arrives.
@@ -178,11 +215,6 @@ impl DownloadCell {
         let record = writer.record().clone();
         let (done, settle) = new_done(&manager.swallow());
         let progress = stored_progress(&record);
-        let phase = if state.is_settled() {
-            Phase::Settled
-        } else {
-            Phase::Idle
-        };
         let cell = Rc::new(DownloadCell {
             id: record.id.clone(),
             url: record.url.clone(),
@@ -190,8 +222,9 @@ impl DownloadCell {
             events: manager.events(),
             manager: Rc::downgrade(manager),
             m: RefCell::new(Mutable {
-                phase,
-                state,
+                life: Lifecycle::new(state, record.state),
+                stop: None,
+                watch: None,
                 progress,
                 live: None,
                 error: error.clone(),
@@ -270,12 +303,12 @@ impl DownloadCell {
     }
 
     pub fn state(&self) -> State {
-        self.m.borrow().state
+        self.m.borrow().life.state()
     }
 
     /// True when another tab runs this download.
     pub fn is_remote(&self) -> bool {
-        matches!(self.m.borrow().phase, Phase::Remote { .. })
+        self.m.borrow().life.is_remote()
     }
 
     pub fn set_record(&self, rec: Record) {
@@ -290,7 +323,7 @@ impl DownloadCell {
             Some(t) => t.borrow().snapshot(now_ms()),
             None => m.progress,
         };
-        if m.state != State::Running {
+        if m.life.state() != State::Running {
             p.bytes_per_second = 0.0;
             p.eta_seconds = p
                 .total_bytes
@@ -314,15 +347,8 @@ impl DownloadCell {
         }
     }
 
-    /// Moves the download to `to` and emits `statechange`; `false` if it was settled already.
-    fn transition(self: &Rc<Self>, to: State) -> bool {
-        let from = {
-            let mut m = self.m.borrow_mut();
-            if m.state.is_settled() || m.state == to {
-                return false;
-            }
-            std::mem::replace(&mut m.state, to)
-        };
+    /// `statechange` from `from` to `to`, here and to the other tabs.
+    fn show(self: &Rc<Self>, from: State, to: State) {
         self.emit(
             "statechange",
             &[
@@ -340,9 +366,7 @@ impl DownloadCell {
             "statechange",
             &[("state", to.as_str().into()), ("error", error)],
         );
-        true
     }
-
     /// Tells the other tabs what happened to a download this tab runs.
     fn mirror(&self, kind: &str, pairs: &[(&str, JsValue)]) {
         if self.is_remote() {
@@ -398,28 +422,20 @@ impl DownloadCell {
         );
     }
 
-    /// Settles the download once: `done`, `statechange`, then `complete` or `error`.
-    fn settle(self: &Rc<Self>, to: State, error: Option<DownloadError>) {
-        let keep = {
+    /// Settles the download: `done`, `statechange`, then `complete` or `error`.
+    fn settle(self: &Rc<Self>, from: State, to: State, error: Option<DownloadError>) {
+        let error = match to {
+            State::Completed => None,
+            State::Cancelled => error.or_else(|| Some(DownloadError::aborted())),
+            _ => error,
+        };
+        {
             let mut m = self.m.borrow_mut();
-            if m.state.is_settled() {
-                return;
-            }
             m.error = error.clone();
             m.signal_listener = None;
-            if let Phase::Remote { watch } = &m.phase {
-                watch.stop(StopReason::Close);
-            }
-            // A running task still holds the writer and ends by itself; nothing else runs.
-            if !matches!(m.phase, Phase::Running { .. }) {
-                m.phase = Phase::Settled;
-            }
             m.live = None;
-            m.keep.take()
-        };
-        if !self.transition(to) {
-            return;
         }
+        self.show(from, to);
         self.settle_promise(error.as_ref());
         self.wake_settle_waiters();
         match (&error, to) {
@@ -429,14 +445,8 @@ impl DownloadCell {
         }
         if let Some(manager) = self.manager.upgrade() {
             manager.note_settled(to);
-            if !matches!(self.m.borrow().phase, Phase::Running { .. }) {
-                manager.dequeue(&self.id);
-            }
-            manager.check_idle();
         }
-        drop(keep);
     }
-
     fn wake_settle_waiters(&self) {
         let waiters = std::mem::take(&mut self.m.borrow_mut().settle_waiters);
         for w in waiters {
@@ -448,7 +458,7 @@ impl DownloadCell {
     pub fn settled(&self) -> impl std::future::Future<Output = ()> {
         let rx = {
             let mut m = self.m.borrow_mut();
-            (!m.state.is_settled()).then(|| {
+            (!m.life.state().is_settled()).then(|| {
                 let (tx, rx) = futures::channel::oneshot::channel();
                 m.settle_waiters.push(tx);
                 rx
@@ -500,61 +510,111 @@ impl DownloadCell {
         });
     }
 
+    /// Applies `input` to the lifecycle and carries out its effects; `ctx` holds the error
+    /// and the lock the input came with.
+    fn on(self: &Rc<Self>, input: Input, ctx: Ctx) -> Applied {
+        let fx = self.m.borrow_mut().life.on(input);
+        self.apply(fx, ctx)
+    }
+
+    fn apply(self: &Rc<Self>, fx: Effects, mut ctx: Ctx) -> Applied {
+        let manager = self.manager.upgrade();
+        let mut out = Applied::default();
+        // Released last: the manager may go away with them.
+        let mut released = Vec::new();
+        for effect in fx {
+            match effect {
+                Effect::Enqueue => {
+                    if let Some(m) = &manager {
+                        m.enqueue(self);
+                    }
+                }
+                Effect::Dequeue => {
+                    if let Some(m) = &manager {
+                        m.dequeue(&self.id);
+                    }
+                }
+                Effect::StartRun => self.spawn_run(),
+                Effect::Stop(reason) => {
+                    if let Some(stop) = &self.m.borrow().stop {
+                        stop.stop(stop_reason(reason));
+                    }
+                }
+                Effect::Watch => self.watch(),
+                Effect::Unwatch => {
+                    if let Some(w) = self.m.borrow_mut().watch.take() {
+                        w.stop(StopReason::Close);
+                    }
+                }
+                Effect::Forward(command) => {
+                    out.forwarded = true;
+                    if let Some(m) = &manager {
+                        m.post("command", &self.id, &[("command", command.as_str().into())]);
+                    }
+                }
+                Effect::Store(state) => self.store_state(state),
+                Effect::StoreRun(state) => out.store_run.push(state),
+                Effect::Show { from, to } => self.show(from, to),
+                Effect::Settle { from, to } => self.settle(from, to, ctx.error.clone()),
+                Effect::RenewDone => self.renew_done(),
+                Effect::ClearError => self.m.borrow_mut().error = None,
+                Effect::SetError => self.m.borrow_mut().error = ctx.error.clone(),
+                Effect::Keep => self.m.borrow_mut().keep = manager.clone(),
+                Effect::DropKeep => released.push(self.m.borrow_mut().keep.take()),
+                Effect::HoldLock => self.m.borrow_mut().lock = ctx.lock.take(),
+                Effect::DropLock => self.m.borrow_mut().lock = None,
+                Effect::DropWriter => self.m.borrow_mut().writer = None,
+                Effect::Delete => {
+                    out.deleting = manager.as_ref().and_then(|m| m.delete_stored(&self.id));
+                }
+                Effect::CheckIdle => {
+                    if let Some(m) = &manager {
+                        m.check_idle();
+                    }
+                }
+                Effect::Release => self.release(ctx.error.as_ref()),
+                Effect::Requeue => out.requeue = true,
+                Effect::ReadStored => out.read_stored = true,
+                Effect::AdoptStored => self.adopt_then_settle(ctx.error.clone()),
+            }
+        }
+        drop(released);
+        out
+    }
+
     /// Asks the manager's queue for a slot; the download waits as `queued` until it gets one.
     /// A download whose run is winding down (paused a moment ago) queues when it has ended.
     pub fn request_run(self: &Rc<Self>) {
-        let Some(manager) = self.manager.upgrade() else {
-            return;
-        };
-        if manager.is_closed() {
+        if self.manager.upgrade().is_none_or(|m| m.is_closed()) {
             return;
         }
-        let enqueue = {
-            let mut m = self.m.borrow_mut();
-            match &mut m.phase {
-                Phase::Idle => {
-                    m.phase = Phase::Queued;
-                    m.keep = Some(manager.clone());
-                    true
-                }
-                Phase::Running { stop, requeue } if stop.reason().is_some() => {
-                    *requeue = true;
-                    m.keep = Some(manager.clone());
-                    false
-                }
-                _ => return,
-            }
-        };
-        self.transition(State::Queued);
-        if enqueue {
-            self.store_state(State::Queued);
-            manager.enqueue(self);
-        }
+        self.on(Input::RequestRun, Ctx::default());
     }
 
-    /// Runs the transfer task; called by the manager when the queue grants a slot.
+    /// Called by the manager when the queue grants a slot.
     pub fn start_run(self: &Rc<Self>) {
+        if self.m.borrow().writer.is_none() {
+            if let Some(manager) = self.manager.upgrade() {
+                manager.dequeue(&self.id);
+            }
+            return;
+        }
+        self.on(Input::SlotGranted, Ctx::default());
+    }
+
+    /// Runs the transfer task.
+    fn spawn_run(self: &Rc<Self>) {
         let Some(manager) = self.manager.upgrade() else {
             return;
         };
-        let (writer, stop) = {
+        let stop = StopToken::default();
+        let writer = {
             let mut m = self.m.borrow_mut();
-            if !matches!(m.phase, Phase::Queued) {
-                drop(m);
-                manager.dequeue(&self.id);
-                return;
-            }
-            let Some(writer) = m.writer.take() else {
-                drop(m);
-                manager.dequeue(&self.id);
-                return;
-            };
-            let stop = StopToken::default();
-            m.phase = Phase::Running {
-                stop: stop.clone(),
-                requeue: false,
-            };
-            (writer, stop)
+            m.stop = Some(stop.clone());
+            m.writer.take()
+        };
+        let Some(writer) = writer else {
+            return;
         };
         let cfg = manager.run_config();
         let lock_name = manager.lock_name(&self.id);
@@ -571,17 +631,19 @@ impl DownloadCell {
                 (None, Some(name)) => match try_lock(name).await {
                     Some(g) => Some(g),
                     None => {
-                        cell.owned_elsewhere(writer);
+                        // Another tab writes it: this tab mirrors it and waits to take over.
+                        cell.m.borrow_mut().writer = Some(writer);
+                        cell.on(Input::LockDenied, Ctx::default());
                         manager.run_ended(&cell.id);
                         return;
                     }
                 },
                 (None, None) => None,
             };
-            let end = if stop.reason().is_some() {
-                RunEnd::Stopped(stop.reason().unwrap_or(StopReason::Pause))
+            let end = if let Some(reason) = stop.reason() {
+                RunEnd::Stopped(reason)
             } else {
-                cell.transition(State::Running);
+                cell.on(Input::RunStarted, Ctx::default());
                 manager.request_persistence();
                 // Resumed after a pause or a failure: stored before any byte (I14). A state
                 // that cannot be stored fails the run: a reload would not continue it.
@@ -616,47 +678,13 @@ impl DownloadCell {
         });
     }
 
-    /// Another tab holds the download's lock: this tab mirrors it and waits to take over.
-    fn owned_elsewhere(self: &Rc<Self>, writer: Writer) {
-        let requeue = {
-            let mut m = self.m.borrow_mut();
-            m.writer = Some(writer);
-            m.keep = None;
-            let requeue = matches!(m.phase, Phase::Running { requeue: true, .. });
-            m.phase = Phase::Idle;
-            requeue || m.state == State::Queued
-        };
-        if requeue && !self.state().is_settled() {
-            self.become_remote();
-        }
-    }
-
-    /// Mirrors a download another tab runs, and queues for its lock to take over.
-    fn become_remote(self: &Rc<Self>) {
-        let Some(manager) = self.manager.upgrade() else {
+    /// Waits for the lock of a download another tab runs, to take it over.
+    fn watch(self: &Rc<Self>) {
+        let Some(name) = self.manager.upgrade().and_then(|m| m.lock_name(&self.id)) else {
             return;
         };
-        let Some(name) = manager.lock_name(&self.id) else {
-            return;
-        };
-        let watch = {
-            let mut m = self.m.borrow_mut();
-            match m.phase {
-                Phase::Idle => {}
-                Phase::Remote { .. } => {
-                    drop(m);
-                    self.transition(State::Running);
-                    return;
-                }
-                _ => return,
-            }
-            let watch = StopToken::default();
-            m.phase = Phase::Remote {
-                watch: watch.clone(),
-            };
-            watch
-        };
-        self.transition(State::Running);
+        let watch = StopToken::default();
+        self.m.borrow_mut().watch = Some(watch.clone());
         let cell = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
             let Some(mut wait) = LockWait::new(&name) else {
@@ -675,35 +703,35 @@ impl DownloadCell {
         let Some(manager) = self.manager.upgrade() else {
             return;
         };
-        if !matches!(self.m.borrow().phase, Phase::Remote { .. }) {
+        if !self.is_remote() {
             return;
         }
-        let rec = match manager.load_record(&self.id).await {
-            Ok(Some(rec)) => rec,
-            Ok(None) => {
-                self.m.borrow_mut().phase = Phase::Idle;
-                self.m.borrow_mut().writer = None;
-                self.settle(State::Cancelled, Some(DownloadError::aborted()));
-                return;
+        let read = manager.load_record(&self.id).await;
+        if !self.is_remote() {
+            return;
+        }
+        let (read, mut ctx) = self.read(read, DownloadError::aborted());
+        ctx.lock = Some(guard);
+        self.on(Input::LockGranted(read), ctx);
+    }
+
+    /// What a read of the stored record says; a record found is adopted. `missing` is the
+    /// error if there is none.
+    fn read(
+        &self,
+        read: Result<Option<Record>, DownloadError>,
+        missing: DownloadError,
+    ) -> (Read, Ctx) {
+        let (read, error) = match read {
+            Ok(Some(rec)) => {
+                self.adopt(rec.clone());
+                let error = (rec.state == State::Failed).then(|| restored_error(&rec));
+                (Read::Stored(rec.state), error)
             }
-            Err(e) => {
-                self.m.borrow_mut().phase = Phase::Idle;
-                self.m.borrow_mut().error = Some(e);
-                self.transition(State::Paused);
-                return;
-            }
+            Ok(None) => (Read::Missing, Some(missing)),
+            Err(e) => (Read::Unreadable, Some(e)),
         };
-        if !matches!(self.m.borrow().phase, Phase::Remote { .. }) {
-            return;
-        }
-        self.adopt(rec.clone());
-        self.m.borrow_mut().phase = Phase::Idle;
-        if takes_over(rec.state) {
-            self.m.borrow_mut().lock = Some(guard);
-            self.request_run();
-        } else {
-            self.show_stored(rec);
-        }
+        (read, Ctx { error, lock: None })
     }
 
     /// Replaces what this tab believes by the stored record.
@@ -716,44 +744,28 @@ impl DownloadCell {
         }
     }
 
-    /// Shows a stored record's state on an idle download: settled ones settle, others pause.
-    fn show_stored(self: &Rc<Self>, rec: Record) {
-        match rec.state {
-            State::Completed => self.settle(State::Completed, None),
-            State::Failed => {
-                let e = restored_error(&rec);
-                self.settle(State::Failed, Some(e));
-            }
-            State::Cancelled => self.settle(State::Cancelled, Some(DownloadError::aborted())),
-            _ => {
-                self.transition(State::Paused);
-                if let Some(manager) = self.manager.upgrade() {
-                    manager.check_idle();
+    /// Reads the record of a download another tab settled, then settles it here.
+    fn adopt_then_settle(self: &Rc<Self>, error: Option<DownloadError>) {
+        let cell = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(manager) = cell.manager.upgrade() {
+                if let Ok(Some(rec)) = manager.load_record(&cell.id).await {
+                    cell.adopt(rec);
                 }
             }
-        }
-    }
-
-    fn stop_watching(&self) {
-        let mut m = self.m.borrow_mut();
-        if let Phase::Remote { watch } = &m.phase {
-            watch.stop(StopReason::Close);
-            m.phase = Phase::Idle;
-        }
+            cell.on(Input::Adopted, Ctx { error, lock: None });
+        });
     }
 
     /// Applies an event posted by the tab that runs this download.
     pub fn apply_mirror(self: &Rc<Self>, kind: &str, field: &dyn Fn(&str) -> JsValue) {
         // A download this tab runs is the truth here.
-        if matches!(self.m.borrow().phase, Phase::Running { .. } | Phase::Queued) {
-            return;
-        }
-        if self.state().is_settled() && self.state() != State::Failed {
+        if !self.m.borrow().life.follows_mirror() {
             return;
         }
         match kind {
             "progress" => {
-                self.become_remote();
+                self.on(Input::MirrorProgress, Ctx::default());
                 if let Some(p) = progress_from(&field("progress")) {
                     self.m.borrow_mut().progress = p;
                     self.report_progress(p);
@@ -768,122 +780,90 @@ impl DownloadCell {
             ),
             "statechange" => {
                 let state = field("state").as_string().and_then(|s| State::parse(&s));
-                match state {
-                    Some(State::Running | State::Queued) => {
-                        if self.state() == State::Failed {
-                            self.renew_done();
-                        }
-                        self.become_remote()
-                    }
-                    Some(State::Paused) => {
-                        self.stop_watching();
-                        self.transition(State::Paused);
-                    }
-                    Some(State::Cancelled) => {
-                        self.stop_watching();
-                        self.m.borrow_mut().writer = None;
-                        self.settle(State::Cancelled, Some(DownloadError::aborted()));
-                    }
-                    Some(to @ (State::Completed | State::Failed)) => {
-                        let error = (to == State::Failed).then(|| error_from(&field("error")));
-                        self.stop_watching();
-                        // The stored record (its chunks, its final size) comes from storage.
-                        let cell = self.clone();
-                        wasm_bindgen_futures::spawn_local(async move {
-                            if let Some(manager) = cell.manager.upgrade() {
-                                if let Ok(Some(rec)) = manager.load_record(&cell.id).await {
-                                    cell.adopt(rec);
-                                }
-                            }
-                            cell.settle(to, error);
-                        });
-                    }
-                    None => {}
+                if let Some(state) = state {
+                    let error = (state == State::Failed).then(|| error_from(&field("error")));
+                    self.on(Input::Mirror(state), Ctx { error, lock: None });
                 }
             }
             _ => {}
         }
     }
 
-    /// Settles or parks the download after its run; true when it is to queue again (resumed
-    /// while the run wound down).
+    /// Stores the run's end, settles or parks the download, and gives its writer back; true
+    /// when it is to queue again (resumed while the run wound down).
     async fn finish_run(self: &Rc<Self>, mut writer: Writer, end: RunEnd) -> bool {
         let live = self.m.borrow_mut().live.take();
-        let requeue = matches!(self.m.borrow().phase, Phase::Running { requeue: true, .. });
+        let kind = match &end {
+            RunEnd::Machine(Outcome::Completed) => End::Completed,
+            RunEnd::Machine(Outcome::Failed(_)) => End::Failed,
+            RunEnd::Machine(Outcome::Lost) => End::Lost,
+            RunEnd::Stopped(reason) => End::Stopped(stop_of(*reason)),
+        };
+        let error = match &end {
+            RunEnd::Machine(Outcome::Failed(e)) => Some(e.clone()),
+            _ => None,
+        };
+        for state in self.on(Input::RunEnding(kind), Ctx::default()).store_run {
+            self.store_end(&mut writer, state, error.as_ref()).await;
+        }
         match end {
             RunEnd::Machine(Outcome::Completed) => {
                 let p = stored_progress(writer.record());
                 self.m.borrow_mut().progress = p;
                 self.emit("progress", &[("progress", progress_value(&p))]);
-                self.put_back(writer, Phase::Settled);
-                self.settle(State::Completed, None);
             }
-            RunEnd::Machine(Outcome::Failed(e)) => {
-                // The partial is kept (I8): the user may resume.
-                let stored = (e.code.as_str().to_owned(), e.message.clone());
-                let saved = writer
-                    .save(|r| {
-                        r.state = State::Failed;
-                        r.error = Some(stored);
-                    })
-                    .await;
-                if let Err(se) = saved {
-                    // The failure stands; a reload will find the download running and try again.
-                    console_warn(&format!(
-                        "resumable-downloads: the failure of {} could not be stored: {}",
-                        self.id,
-                        se.to_download_error().message
-                    ));
-                }
-                self.keep_progress(live.as_ref(), &writer);
-                self.put_back(writer, Phase::Settled);
-                self.settle(State::Failed, Some(e));
-            }
-            RunEnd::Machine(Outcome::Lost) => {
-                // Changed elsewhere (cancelled in another tab, or taken over): what is stored
-                // says what it is now.
-                self.put_back(writer, Phase::Idle);
-                let manager = self.manager.upgrade();
-                if let Some(manager) = manager {
-                    match manager.load_record(&self.id).await {
-                        Ok(Some(rec)) => {
-                            self.adopt(rec.clone());
-                            self.show_stored(rec);
-                        }
-                        Ok(None) => {
-                            self.m.borrow_mut().writer = None;
-                            self.settle(State::Cancelled, Some(DownloadError::aborted()));
-                        }
-                        Err(e) => self.pause_with(e),
-                    }
-                }
-            }
-            RunEnd::Stopped(StopReason::Cancel) => {
-                self.m.borrow_mut().phase = Phase::Settled;
-            }
-            RunEnd::Stopped(reason) => {
-                if reason == StopReason::Pause && !requeue {
-                    if let Err(se) = writer.save(|r| r.state = State::Paused).await {
-                        // Paused here; a reload would continue it: say so on the download.
-                        self.m.borrow_mut().error = Some(DownloadError::new(
-                            ErrorCode::Storage,
-                            format!(
-                                "the pause could not be stored: {}",
-                                se.to_download_error().message
-                            ),
-                        ));
-                    }
-                }
-                self.keep_progress(live.as_ref(), &writer);
-                let settled = self.state().is_settled();
-                self.put_back(writer, if settled { Phase::Settled } else { Phase::Idle });
-                if requeue && reason == StopReason::Pause && !settled {
-                    return true;
-                }
-                self.m.borrow_mut().keep = None;
+            RunEnd::Machine(Outcome::Lost) => {}
+            // The stored bytes are being deleted.
+            RunEnd::Stopped(StopReason::Cancel) => {}
+            _ => self.keep_progress(live.as_ref(), &writer),
+        }
+        if !matches!(end, RunEnd::Stopped(StopReason::Cancel)) {
+            let mut m = self.m.borrow_mut();
+            m.record = writer.record().clone();
+            m.writer = Some(writer);
+        }
+        let out = self.on(Input::RunEnded(kind), Ctx { error, lock: None });
+        if out.read_stored {
+            // Changed elsewhere (cancelled in another tab, or taken over): what is stored says
+            // what it is now.
+            if let Some(manager) = self.manager.upgrade() {
+                let read = manager.load_record(&self.id).await;
+                let (read, ctx) = self.read(read, DownloadError::aborted());
+                self.on(Input::Reread(read), ctx);
             }
         }
-        false
+        out.requeue
+    }
+
+    /// Stores a run's end with its writer.
+    async fn store_end(&self, writer: &mut Writer, state: State, error: Option<&DownloadError>) {
+        let stored = error.map(|e| (e.code.as_str().to_owned(), e.message.clone()));
+        let saved = writer
+            .save(|r| {
+                r.state = state;
+                if state == State::Failed {
+                    r.error = stored;
+                }
+            })
+            .await;
+        let Err(se) = saved else { return };
+        if state == State::Failed {
+            // The failure stands; a reload will find the download running and try again.
+            console_warn(&format!(
+                "resumable-downloads: the failure of {} could not be stored: {}",
+                self.id,
+                se.to_download_error().message
+            ));
+        } else {
+            // Paused here; a reload would continue it: say so on the download.
+            self.m.borrow_mut().error = Some(DownloadError::new(
+                ErrorCode::Storage,
+                format!(
+                    "the pause could not be stored: {}",
+                    se.to_download_error().message
+                ),
+            ));
+        }
     }
 
     fn keep_progress(&self, live: Option<&Rc<RefCell<ProgressTracker>>>, w: &Writer) {
@@ -895,103 +875,32 @@ impl DownloadCell {
         self.m.borrow_mut().progress = p;
     }
 
-    fn put_back(&self, writer: Writer, phase: Phase) {
-        let mut m = self.m.borrow_mut();
-        m.record = writer.record().clone();
-        m.writer = Some(writer);
-        m.phase = phase;
-    }
-
-    /// A storage failure outside a run: the download pauses with it.
-    fn pause_with(self: &Rc<Self>, e: DownloadError) {
-        self.m.borrow_mut().error = Some(e);
-        self.m.borrow_mut().keep = None;
-        self.transition(State::Paused);
-    }
-
     /// `add()` found this download already stored (by another tab, or an earlier page):
     /// continue from the stored record.
     pub async fn adopt_stored(self: &Rc<Self>) {
         let Some(manager) = self.manager.upgrade() else {
             return;
         };
-        let rec = match manager.load_record(&self.id).await {
-            Ok(Some(rec)) => rec,
-            Ok(None) => {
-                return self.fail_to_store(DownloadError::new(
-                    ErrorCode::Storage,
-                    "the stored download vanished",
-                ))
-            }
-            Err(e) => return self.fail_to_store(e),
-        };
-        self.adopt(rec.clone());
-        self.m.borrow_mut().phase = Phase::Idle;
-        if restored(rec.state) == State::Queued {
-            self.request_run();
-        } else {
-            self.show_stored(rec);
-            manager.dequeue(&self.id);
-        }
+        let read = manager.load_record(&self.id).await;
+        let vanished = DownloadError::new(ErrorCode::Storage, "the stored download vanished");
+        let (read, ctx) = self.read(read, vanished);
+        self.on(Input::Found(read), ctx);
     }
 
     /// The download's record could not even be created (quota, storage failure).
     pub fn fail_to_store(self: &Rc<Self>, e: DownloadError) {
-        self.m.borrow_mut().phase = Phase::Settled;
-        self.settle(State::Failed, Some(e));
+        self.on(Input::StoreFailed, Ctx::with(e));
     }
 
     /// Pauses a queued or running download; its stored bytes stay and its slot frees.
     pub fn pause(self: &Rc<Self>) {
-        if self.forward("pause") {
-            return;
-        }
-        let was_queued = {
-            let mut m = self.m.borrow_mut();
-            match &mut m.phase {
-                Phase::Queued => {
-                    m.phase = Phase::Idle;
-                    m.keep = None;
-                    m.lock = None;
-                    true
-                }
-                Phase::Running { stop, requeue } => {
-                    stop.stop(StopReason::Pause);
-                    *requeue = false;
-                    false
-                }
-                _ => return,
-            }
-        };
-        self.transition(State::Paused);
-        if let Some(manager) = self.manager.upgrade() {
-            if was_queued {
-                manager.dequeue(&self.id);
-                self.store_state(State::Paused);
-            }
-            manager.check_idle();
-        }
+        self.on(Input::Pause, Ctx::default());
     }
 
     /// Stops a run because storage went away; the download pauses with `STORAGE`.
     pub fn storage_lost(self: &Rc<Self>, why: &str) {
-        {
-            let mut m = self.m.borrow_mut();
-            match &m.phase {
-                Phase::Running { stop, .. } => stop.stop(StopReason::StorageLost),
-                Phase::Queued => {
-                    m.phase = Phase::Idle;
-                    m.keep = None;
-                    m.lock = None;
-                }
-                _ => return,
-            }
-            m.error = Some(DownloadError::new(ErrorCode::Storage, why));
-        }
-        self.transition(State::Paused);
-        if let Some(manager) = self.manager.upgrade() {
-            manager.dequeue(&self.id);
-        }
+        let e = DownloadError::new(ErrorCode::Storage, why);
+        self.on(Input::StorageLost, Ctx::with(e));
     }
 
     /// A failed download gets a new `done` for its new run.
@@ -1002,24 +911,11 @@ impl DownloadCell {
         m.done_settled = None;
         m.settle = settle;
         m.error = None;
-        m.state = State::Paused;
-        m.phase = Phase::Idle;
     }
 
     /// Continues a paused or failed download from its stored bytes.
     pub fn resume(self: &Rc<Self>) {
-        if self.forward("resume") {
-            return;
-        }
-        match self.state() {
-            State::Failed => self.renew_done(),
-            State::Paused => {}
-            // Paused and resumed again before the pause took effect: the run goes on.
-            State::Queued | State::Running => {}
-            _ => return,
-        }
-        self.m.borrow_mut().error = None;
-        self.request_run();
+        self.on(Input::Resume, Ctx::default());
     }
 
     /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
@@ -1036,24 +932,12 @@ impl DownloadCell {
         if self.state().is_settled() {
             return None;
         }
-        if self.forward("cancel") {
+        let out = self.on(Input::Cancel, Ctx::with(error));
+        if out.forwarded {
             // The tab that runs it cancels it; this one settles when that tab says so.
             return Some(Box::pin(self.settled()));
         }
-        {
-            let mut m = self.m.borrow_mut();
-            if let Phase::Running { stop, .. } = &m.phase {
-                stop.stop(StopReason::Cancel);
-            }
-            m.writer = None;
-            m.lock = None;
-        }
-        // The delete transaction is created now, before any later write can be.
-        let deleting = self
-            .manager
-            .upgrade()
-            .and_then(|m| m.delete_stored(&self.id));
-        self.settle(State::Cancelled, Some(error));
+        let deleting = out.deleting;
         Some(Box::pin(async move {
             if let Some(d) = deleting {
                 let _ = d.await;
@@ -1061,46 +945,26 @@ impl DownloadCell {
         }))
     }
 
-    /// Sends a command to the tab that runs this download; false if this tab runs it (or no
-    /// other tab does).
-    fn forward(&self, command: &str) -> bool {
-        if !self.is_remote() {
-            return false;
-        }
-        if let Some(manager) = self.manager.upgrade() {
-            manager.post("command", &self.id, &[("command", command.into())]);
-        }
-        true
-    }
-
     /// The manager is closing: a running download stops where it is. Its record keeps its
     /// state, so the next manager on this database resumes it. Its `done` rejects, since
     /// nothing will settle it through this handle.
     pub fn close(self: &Rc<Self>, err: DownloadError) {
-        let (settle, keep) = {
+        self.on(Input::Close, Ctx::with(err));
+    }
+
+    /// What `close` lets go of: the signal, the live progress, `done` (rejected with `err`)
+    /// and those waiting for it.
+    fn release(&self, err: Option<&DownloadError>) {
+        let settle = {
             let mut m = self.m.borrow_mut();
-            if m.state.is_settled() {
-                return;
-            }
-            match &m.phase {
-                Phase::Running { stop, .. } => stop.stop(StopReason::Close),
-                Phase::Remote { watch } => watch.stop(StopReason::Close),
-                _ => {}
-            }
-            if !matches!(m.phase, Phase::Running { .. }) {
-                m.phase = Phase::Idle;
-            }
-            m.state = State::Paused;
             m.signal_listener = None;
-            m.lock = None;
             m.live = None;
-            (m.settle.take(), m.keep.take())
+            m.settle.take()
         };
-        if let Some((_, reject)) = settle {
-            let _ = reject.call1(&JsValue::UNDEFINED, &error_to_js(&err));
+        if let (Some((_, reject)), Some(err)) = (settle, err) {
+            let _ = reject.call1(&JsValue::UNDEFINED, &error_to_js(err));
         }
         self.wake_settle_waiters();
-        drop(keep);
     }
 
     pub fn resumable(&self) -> bool {
@@ -1121,12 +985,12 @@ impl DownloadCell {
     /// `INVALID_ARGUMENT` unless completed; `STORAGE` if the stored bytes are gone.
     pub fn snapshot(&self) -> Result<(Snapshot, String), DownloadError> {
         let m = self.m.borrow();
-        if m.state != State::Completed {
+        if m.life.state() != State::Completed {
             return Err(DownloadError::invalid(
                 "download",
                 format!(
                     "is {}, not completed; the Blob exists once it completes",
-                    m.state.as_str()
+                    m.life.state().as_str()
                 ),
             ));
         }

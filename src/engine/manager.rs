@@ -316,7 +316,7 @@ impl ManagerInner {
                             let c = inner.restored_cell(rec);
                             if c.state() == State::Queued {
                                 // Runs elsewhere: shown as paused until the mirror says more.
-                                c.m.borrow_mut().state = State::Paused;
+                                c.m.borrow_mut().life.show_paused_silently();
                             }
                             c
                         }
