@@ -19,6 +19,6 @@ pub mod api;
 #[doc(hidden)]
 pub mod testing {
     pub use crate::web::store::{
-        clear_faults, database_name, inject_open_failure, inject_write_failure,
+        clear_faults, database_name, inject_blob_refusal, inject_open_failure, inject_write_failure,
     };
 }
