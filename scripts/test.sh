@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: native tests of the core and the fixture server, then the browser
-# tests in headless Chromium against a fixture server on 127.0.0.1.
+# tests in headless Chromium, headless Firefox ESR and WebKitGTK's MiniBrowser (on Xvfb)
+# against a fixture server on 127.0.0.1. ENGINES="chromium firefox" narrows the engines.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,12 +22,50 @@ source scripts/fixture.sh
 start_fixture
 echo "fixture server at $FIXTURE_URL"
 
-echo "== browser tests (headless Chromium)"
+# WebKit's MiniBrowser needs a display (Xvfb) and a WebKitWebDriver server.
+source scripts/browsers.sh
+trap 'stop_browsers_support; kill "$FIXTURE_PID" 2>/dev/null || true; wait "$FIXTURE_PID" 2>/dev/null || true' EXIT
+start_display
+
 # The runner's default of 20 s per test binary is far too short for network tests.
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 # The test files are named so that the slow 1 GiB test stays out (`make test-big` runs it).
-wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" --mode no-install \
-  -- ${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager}
+suites=${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager}
+engines=${ENGINES:-chromium firefox webkit}
+# Every suite runs in every engine even when one fails, so that a run reports all failures.
+browser_failures=()
+wasm_test() { # wasm-pack arguments before `--`
+  local suite
+  for suite in ${suites//--test/}; do
+    if ! wasm-pack --log-level warn test --mode no-install "$@" -- --test "$suite"; then
+      browser_failures+=("$engine: $suite")
+    fi
+  done
+}
+for engine in $engines; do
+  case $engine in
+    chromium)
+      echo "== browser tests (headless Chromium)"
+      wasm_test --headless --chrome --chromedriver "$(command -v chromedriver)" ;;
+    firefox)
+      echo "== browser tests (headless Firefox ESR)"
+      WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/drivers/firefox.json \
+        wasm_test --headless --firefox --geckodriver "$(command -v geckodriver)" ;;
+    webkit)
+      echo "== browser tests (WebKitGTK MiniBrowser on Xvfb)"
+      # The runner speaks plain W3C WebDriver to a remote driver given as GECKODRIVER_REMOTE;
+      # WebKitWebDriver starts MiniBrowser from the capabilities in tests/drivers/webkit.json.
+      start_webkit_driver .run/webkit-driver.log
+      GECKODRIVER_REMOTE=$WEBKIT_DRIVER_URL WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/drivers/webkit.json \
+        wasm_test --headless --firefox --geckodriver "$(command -v WebKitWebDriver)" ;;
+    *) echo "unknown engine $engine (chromium, firefox, webkit)" >&2; exit 2 ;;
+  esac
+done
+if [ ${#browser_failures[@]} -ne 0 ]; then
+  printf 'browser tests failed: %s\n' "${browser_failures[@]}" >&2
+  exit 1
+fi
+export ENGINES=$engines
 
 echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
 ./scripts/consumer-test.sh
