@@ -104,8 +104,8 @@ status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 if [ "$status" -ne 0 ]; then log "a cargo install failed"; exit 1; fi
 
-# JS tooling (binaryen's wasm-opt, playwright-core, typescript, vite) comes from npm,
-# pinned by package-lock.json.
+# JS tooling (binaryen's wasm-opt, selenium-webdriver, playwright-core for `make bench`,
+# typescript, vite) comes from npm, pinned by package-lock.json.
 if [ -f "$root/package-lock.json" ]; then
   if [ ! -d "$root/node_modules" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
     log "npm ci"

@@ -67,11 +67,11 @@ if [ ${#browser_failures[@]} -ne 0 ]; then
 fi
 export ENGINES=$engines
 
-echo "== npm package: plain and Vite consumers in headless Chromium, TypeScript declarations"
+echo "== npm package: plain and Vite consumers, save(), notifications, tabs in $engines; TypeScript declarations"
 ./scripts/consumer-test.sh
 
-echo "== the tile-grid demo, end to end in headless Chromium"
-# The mid-run screenshot is kept as a test artifact (tests/artifacts/grid.png).
+echo "== the tile-grid demo, end to end in $engines"
+# The mid-run screenshots are kept as test artifacts (tests/artifacts/grid.png is Chromium's).
 node tests/e2e/demo.mjs "$FIXTURE_URL" "$root/tests/artifacts/grid.png"
 
 echo "== all tests passed in $(( $(date +%s) - started )) s"
