@@ -401,18 +401,6 @@ async fn malformed_content_length(knob: &str, seed: u64, refused_in: &[&str]) {
     }
 }
 
-/// The engine the tests run in, from its user agent.
-fn engine() -> &'static str {
-    let ua = web_sys::window().unwrap().navigator().user_agent().unwrap();
-    if ua.contains("Firefox/") {
-        "firefox"
-    } else if ua.contains("Chrome/") {
-        "chromium"
-    } else {
-        "webkit"
-    }
-}
-
 #[wasm_bindgen_test]
 async fn garbage_content_length_is_unknown_and_harmless() {
     malformed_content_length("garbage", 8, &["webkit"]).await;

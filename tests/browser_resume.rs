@@ -34,6 +34,48 @@ async fn manager(name: &str) -> JsValue {
     .await
 }
 
+/// The GETs of `tag` as `range:bytes_sent` pairs, for failure messages.
+async fn log_text(tag: &str) -> String {
+    let parts: Vec<String> = gets(tag)
+        .await
+        .iter()
+        .map(|e| {
+            let range = get(e, "range").as_string().unwrap_or_default();
+            format!("{range}:{}", get_num(e, "bytes_sent").unwrap_or(-1.0))
+        })
+        .collect();
+    parts.join(" ")
+}
+
+/// Closes the manager, as a reload does, and returns the bytes its page had received by then.
+async fn reload_at(manager: &JsValue, download: &JsValue) -> f64 {
+    let received = get_num(&get(download, "progress"), "transferredBytes").unwrap();
+    call_async(manager, "close", &[]).await.unwrap();
+    received
+}
+
+/// After a reload at `received` bytes, checked against the server's log: the page lost at
+/// most `chunks` chunks of what it had received (the request after the reload starts there).
+/// Chromium and Firefox hand the page what arrives, so there the server also sent at most that
+/// much twice. WebKit's network process reads ahead of a page that is busy writing: what it
+/// took from the server and never handed over is fetched again.
+async fn assert_reload_waste(t: &str, size: u64, received: f64, chunks: u64) {
+    let starts: Vec<u64> = ranges(t).await.iter().map(start_of).collect();
+    let resumed_at = *starts.last().unwrap() as f64;
+    let limit = (chunks * CHUNK) as f64;
+    assert!(
+        received - resumed_at <= limit,
+        "resumed at {resumed_at} after a reload at {received}: {}",
+        log_text(t).await
+    );
+    let twice = bytes_served(t).await - size as f64;
+    assert!(
+        engine() == "webkit" || twice <= limit,
+        "{twice} bytes fetched twice: {}",
+        log_text(t).await
+    );
+}
+
 fn start_of(range: &Option<String>) -> u64 {
     let r = range.as_deref().expect("a Range header");
     r.strip_prefix("bytes=")
@@ -426,7 +468,7 @@ async fn case28_reload_mid_download_restores_and_continues() {
         obj(&[("id", "tile-7".into())]),
     );
     wait_bytes(&dl, 400_000.0, 10_000).await;
-    call_async(&m, "close", &[]).await.unwrap();
+    let received = reload_at(&m, &dl).await;
     let m = manager(&name).await;
     let states = Recorder::new(&m, "statechange");
     let completes = Recorder::new(&m, "complete");
@@ -445,23 +487,7 @@ async fn case28_reload_mid_download_restores_and_continues() {
     let seq: Vec<String> = states.all().iter().map(|e| get_str(e, "state")).collect();
     assert_eq!(seq, ["running", "completed"]);
     assert_eq!(completes.len(), 1);
-    let twice = bytes_served(&t).await - size as f64;
-    let log: Vec<String> = gets(&t)
-        .await
-        .iter()
-        .map(|e| {
-            format!(
-                "{:?} {:?} {:?}",
-                get(e, "range").as_string(),
-                get_num(e, "bytes_sent"),
-                get(e, "aborted").as_bool()
-            )
-        })
-        .collect();
-    assert!(
-        twice <= CHUNK as f64,
-        "{twice} bytes fetched twice (restored {restored}): {log:?}"
-    );
+    assert_reload_waste(&t, size, received, 1).await;
 }
 
 #[wasm_bindgen_test]
@@ -585,13 +611,12 @@ async fn case32_integrity_is_verified_and_covers_bytes_stored_before_a_reload() 
     );
     let id = get_str(&dl, "id");
     wait_bytes(&dl, 250_000.0, 10_000).await;
-    call_async(&m, "close", &[]).await.unwrap();
+    let received = reload_at(&m, &dl).await;
     let m = manager(&name).await;
     let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
     done(&dl).await.expect("hash matches");
     assert_bytes(&dl, 40, size).await;
-    let twice = bytes_served(&t).await - size as f64;
-    assert!(twice <= CHUNK as f64, "{twice} bytes fetched twice");
+    assert_reload_waste(&t, size as u64, received, 1).await;
     // One flipped byte in the expected content: restart once, then INTEGRITY.
     let mut flipped = expected(41, 0, size);
     flipped[size / 2] ^= 1;
@@ -731,7 +756,7 @@ async fn case39_blobs_refused_chunks_are_stored_as_arraybuffers() {
         obj(&[("id", "ab".into())]),
     );
     wait_bytes(&dl, 400_000.0, 10_000).await;
-    call_async(&m, "close", &[]).await.unwrap();
+    let received = reload_at(&m, &dl).await;
     let forms = stored_forms(&name, "ab").await;
     assert!(
         !forms.is_empty() && forms.iter().all(|f| f == "arraybuffer"),
@@ -749,8 +774,7 @@ async fn case39_blobs_refused_chunks_are_stored_as_arraybuffers() {
         start_of(&r[1]) > 0 && start_of(&r[2]) > start_of(&r[1]),
         "{r:?}"
     );
-    let twice = bytes_served(&t).await - size as f64;
-    assert!(twice <= 2.0 * CHUNK as f64, "{twice} bytes fetched twice");
+    assert_reload_waste(&t, size, received, 2).await;
 }
 
 #[wasm_bindgen_test]
