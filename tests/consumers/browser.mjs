@@ -192,7 +192,9 @@ function makePage(browser, handle) {
         `const done = arguments[arguments.length - 1];
          Promise.resolve().then(() => (${fn})(arguments[0]))
            .then((value) => done({ value: value === undefined ? null : value }), (e) => done({ error: String(e && e.stack || e) }));`,
-        arg === undefined ? null : arg);
+        arg === undefined ? null : arg).catch((e) => {
+        throw new Error(`${e.name} in ${String(fn).slice(0, 80)}: ${e.message}`);
+      });
       if (r && 'error' in r) throw new Error(`in the page: ${r.error}`);
       return r?.value;
     }),
