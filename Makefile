@@ -5,9 +5,9 @@ test:
 	./scripts/test.sh
 
 # The 1 GiB download interrupted three times, and persisted throughput by chunk size
-# (about two minutes on top of `make test`).
+# (about two minutes on top of `make test`), in Chromium unless ENGINES names others.
 test-big:
-	BROWSER_TESTS="--test browser_big --test browser_chunk_sizes" ./scripts/test.sh
+	ENGINES="$${ENGINES:-chromium}" BROWSER_TESTS="--test browser_big --test browser_chunk_sizes" ./scripts/test.sh
 
 # The library against hand-written baselines, side by side in one run (a few minutes).
 bench:

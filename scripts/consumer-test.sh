@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tests the npm package the way its users get it: builds and packs pkg/, installs the tarball
 # into a plain ES-module page (import map, no bundler) and into a Vite application, runs both
-# in headless Chromium against the fixture server, and type-checks a usage example of the whole
-# API against the shipped .d.ts. Uses the fixture server at $FIXTURE_URL, or starts its own.
+# in every engine of $ENGINES (Chromium, Firefox, WebKit: tests/consumers/browser.mjs) against
+# the fixture server, and type-checks a usage example of the whole API against the shipped
+# .d.ts. Uses the fixture server at $FIXTURE_URL, or starts its own, and the X display in
+# $DISPLAY for WebKit, or starts Xvfb.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,7 +26,9 @@ if [ -z "${FIXTURE_URL:-}" ]; then
   own_fixture_pid=$FIXTURE_PID
   echo "fixture server at $FIXTURE_URL"
 fi
-trap cleanup EXIT
+source scripts/browsers.sh
+trap 'cleanup; stop_browsers_support' EXIT
+start_display
 
 npm_flags=(--no-audit --no-fund --loglevel=error)
 work="$root/.run/consumers"

@@ -6,6 +6,9 @@ set -euo pipefail
 WASM_PACK_VERSION=0.15.1
 # Must equal the wasm-bindgen version in Cargo.lock (checked below).
 WASM_BINDGEN_VERSION=0.2.130
+GECKODRIVER_VERSION=0.37.1
+# WebKitGTK's browser for automation, from Debian's webkit2gtk-driver (libwebkit2gtk-4.1).
+MINIBROWSER=/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -28,16 +31,29 @@ for component in clippy rustfmt; do
   fi
 done
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  log "installing Debian chromium and chromium-driver"
+# The three browser engines and their WebDriver servers, from Debian: Chromium, Firefox ESR
+# (geckodriver comes from crates.io, below) and WebKitGTK's MiniBrowser, which has no headless
+# mode and runs on an Xvfb display.
+declare -A apt_for=([chromium]=chromium [chromedriver]=chromium-driver [firefox-esr]=firefox-esr
+  [WebKitWebDriver]=webkit2gtk-driver [Xvfb]=xvfb)
+missing_apt=()
+for tool in chromium chromedriver firefox-esr WebKitWebDriver Xvfb; do
+  command -v "$tool" >/dev/null || missing_apt+=("${apt_for[$tool]}")
+done
+if [ ! -x "$MINIBROWSER" ]; then missing_apt+=(webkit2gtk-driver); fi
+if [ ${#missing_apt[@]} -ne 0 ]; then
+  mapfile -t missing_apt < <(printf '%s\n' "${missing_apt[@]}" | sort -u)
+  log "installing Debian ${missing_apt[*]}"
   sudo_cmd=""
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+  # Waits for another apt-get or dpkg run to release its lock instead of failing.
+  apt_opts=(-o DPkg::Lock::Timeout=900)
+  $sudo_cmd apt-get "${apt_opts[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get "${apt_opts[@]}" install -y -qq "${missing_apt[@]}" >/dev/null
 fi
 
 have_version() { # tool, expected version
-  command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q " $2\$"
+  command -v "$1" >/dev/null && "$1" --version 2>/dev/null | head -n 1 | grep -Eq " $2( |\$)"
 }
 
 # cargo install --locked NAME VERSION, from crates.io.
@@ -80,10 +96,16 @@ if ! have_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   install_locked wasm-bindgen-cli "$WASM_BINDGEN_VERSION" & pids+=($!)
 fi
-for p in "${pids[@]}"; do wait "$p"; done
+if ! have_version geckodriver "$GECKODRIVER_VERSION"; then
+  log "cargo install geckodriver $GECKODRIVER_VERSION"
+  install_locked geckodriver "$GECKODRIVER_VERSION" & pids+=($!)
+fi
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+if [ "$status" -ne 0 ]; then log "a cargo install failed"; exit 1; fi
 
-# JS tooling (binaryen's wasm-opt, playwright-core, typescript, vite) comes from npm,
-# pinned by package-lock.json.
+# JS tooling (binaryen's wasm-opt, selenium-webdriver, playwright-core for `make bench`,
+# typescript, vite) comes from npm, pinned by package-lock.json.
 if [ -f "$root/package-lock.json" ]; then
   if [ ! -d "$root/node_modules" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
     log "npm ci"

@@ -26,7 +26,8 @@ pub mod api;
 #[doc(hidden)]
 pub mod testing {
     pub use crate::web::probe::{
-        clear_faults, inject_open_failure, inject_read_all_failure, inject_write_failure, live,
+        clear_faults, inject_blob_refusal, inject_open_failure, inject_read_all_failure,
+        inject_write_failure, live,
     };
     pub use crate::web::store::database_name;
 }

@@ -6,9 +6,11 @@
 
 mod support;
 
-use resumable_downloads::testing::{clear_faults, inject_open_failure, inject_write_failure};
+use resumable_downloads::testing::{
+    clear_faults, inject_blob_refusal, inject_open_failure, inject_write_failure,
+};
 use support::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -30,6 +32,48 @@ async fn manager(name: &str) -> JsValue {
         ],
     )
     .await
+}
+
+/// The GETs of `tag` as `range:bytes_sent` pairs, for failure messages.
+async fn log_text(tag: &str) -> String {
+    let parts: Vec<String> = gets(tag)
+        .await
+        .iter()
+        .map(|e| {
+            let range = get(e, "range").as_string().unwrap_or_default();
+            format!("{range}:{}", get_num(e, "bytes_sent").unwrap_or(-1.0))
+        })
+        .collect();
+    parts.join(" ")
+}
+
+/// Closes the manager, as a reload does, and returns the bytes its page had received by then.
+async fn reload_at(manager: &JsValue, download: &JsValue) -> f64 {
+    let received = get_num(&get(download, "progress"), "transferredBytes").unwrap();
+    call_async(manager, "close", &[]).await.unwrap();
+    received
+}
+
+/// After a reload at `received` bytes, checked against the server's log: the page lost at
+/// most `chunks` chunks of what it had received (the request after the reload starts there).
+/// Chromium and Firefox hand the page what arrives, so there the server also sent at most that
+/// much twice. WebKit's network process reads ahead of a page that is busy writing: what it
+/// took from the server and never handed over is fetched again.
+async fn assert_reload_waste(t: &str, size: u64, received: f64, chunks: u64) {
+    let starts: Vec<u64> = ranges(t).await.iter().map(start_of).collect();
+    let resumed_at = *starts.last().unwrap() as f64;
+    let limit = (chunks * CHUNK) as f64;
+    assert!(
+        received - resumed_at <= limit,
+        "resumed at {resumed_at} after a reload at {received}: {}",
+        log_text(t).await
+    );
+    let twice = bytes_served(t).await - size as f64;
+    assert!(
+        engine() == "webkit" || twice <= limit,
+        "{twice} bytes fetched twice: {}",
+        log_text(t).await
+    );
 }
 
 fn start_of(range: &Option<String>) -> u64 {
@@ -424,7 +468,7 @@ async fn case28_reload_mid_download_restores_and_continues() {
         obj(&[("id", "tile-7".into())]),
     );
     wait_bytes(&dl, 400_000.0, 10_000).await;
-    call_async(&m, "close", &[]).await.unwrap();
+    let received = reload_at(&m, &dl).await;
     let m = manager(&name).await;
     let states = Recorder::new(&m, "statechange");
     let completes = Recorder::new(&m, "complete");
@@ -443,8 +487,7 @@ async fn case28_reload_mid_download_restores_and_continues() {
     let seq: Vec<String> = states.all().iter().map(|e| get_str(e, "state")).collect();
     assert_eq!(seq, ["running", "completed"]);
     assert_eq!(completes.len(), 1);
-    let twice = bytes_served(&t).await - size as f64;
-    assert!(twice <= CHUNK as f64, "{twice} bytes fetched twice");
+    assert_reload_waste(&t, size, received, 1).await;
 }
 
 #[wasm_bindgen_test]
@@ -470,10 +513,7 @@ async fn case24_quota_exceeded_keeps_a_whole_partial() {
     );
     let chunks = stored_chunks(&name, &id).await;
     assert_eq!(chunks.len(), 2);
-    let sizes: f64 = chunks
-        .iter()
-        .map(|c| get_num(&get(c, "blob"), "size").unwrap())
-        .sum();
+    let sizes: f64 = chunks.iter().map(|c| stored_len(&get(c, "blob"))).sum();
     assert_eq!(sizes, 2.0 * CHUNK as f64);
     // The partial is kept: resuming continues from it.
     call(&dl, "resume", &[]).unwrap();
@@ -571,12 +611,12 @@ async fn case32_integrity_is_verified_and_covers_bytes_stored_before_a_reload() 
     );
     let id = get_str(&dl, "id");
     wait_bytes(&dl, 250_000.0, 10_000).await;
-    call_async(&m, "close", &[]).await.unwrap();
+    let received = reload_at(&m, &dl).await;
     let m = manager(&name).await;
     let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
     done(&dl).await.expect("hash matches");
     assert_bytes(&dl, 40, size).await;
-    assert!(bytes_served(&t).await - (size as f64) <= CHUNK as f64);
+    assert_reload_waste(&t, size as u64, received, 1).await;
     // One flipped byte in the expected content: restart once, then INTEGRITY.
     let mut flipped = expected(41, 0, size);
     flipped[size / 2] ^= 1;
@@ -632,4 +672,144 @@ async fn case33_totals_and_offsets_beyond_4_gib() {
         "resumed inside a 5 GiB resource"
     );
     call_async(&dl, "cancel", &[]).await.unwrap();
+}
+
+/// Whether this browser's IndexedDB stores a Blob value, asked directly (a database of its own).
+async fn engine_stores_blobs() -> bool {
+    js(
+        "name",
+        "const db = await new Promise((res, rej) => { const r = indexedDB.open(name); \
+           r.onupgradeneeded = () => r.result.createObjectStore('s'); \
+           r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); }); \
+         const ok = await new Promise((res) => { try { const tx = db.transaction('s', 'readwrite'); \
+           tx.objectStore('s').put(new Blob([new Uint8Array(4)]), 1); \
+           tx.oncomplete = () => res(true); tx.onabort = () => res(false); } catch { res(false); } }); \
+         db.close(); indexedDB.deleteDatabase(name); return ok;",
+        &[tag("probe").into()],
+    )
+    .await
+    .as_bool()
+    .unwrap()
+}
+
+/// The length of stored chunk bytes, a Blob or an ArrayBuffer.
+fn stored_len(bytes: &JsValue) -> f64 {
+    get_num(bytes, "size")
+        .or_else(|| get_num(bytes, "byteLength"))
+        .unwrap_or_else(|| panic!("stored chunk bytes of no length: {bytes:?}"))
+}
+
+/// `manager.storage.chunks`.
+fn chunk_form(manager: &JsValue) -> String {
+    let storage = get(manager, "storage");
+    assert_eq!(get_str(&storage, "backend"), "indexeddb");
+    get_str(&storage, "chunks")
+}
+
+/// The forms of the stored chunks of `id`: "blob" or "arraybuffer" for each.
+async fn stored_forms(name: &str, id: &str) -> Vec<String> {
+    stored_chunks(name, id)
+        .await
+        .iter()
+        .map(|c| {
+            let bytes = get(c, "blob");
+            if bytes.is_instance_of::<web_sys::Blob>() {
+                "blob".to_owned()
+            } else if bytes.is_instance_of::<js_sys::ArrayBuffer>() {
+                "arraybuffer".to_owned()
+            } else {
+                panic!("a chunk stored as neither: {bytes:?}")
+            }
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn case39_the_chunk_form_is_what_the_engine_stores() {
+    let want = if engine_stores_blobs().await {
+        "blob"
+    } else {
+        "arraybuffer"
+    };
+    let m = manager(&tag("db")).await;
+    assert_eq!(chunk_form(&m), want);
+    let m = open(obj(&[("persist", false.into())])).await;
+    let storage = get(&m, "storage");
+    assert_eq!(get_str(&storage, "backend"), "memory");
+    assert!(get(&storage, "chunks").is_null());
+}
+
+#[wasm_bindgen_test]
+async fn case39_blobs_refused_chunks_are_stored_as_arraybuffers() {
+    let (t, name, size) = (tag("ab"), tag("db"), 700_000u64);
+    inject_blob_refusal(true);
+    let m = manager(&name).await;
+    clear_faults();
+    assert_eq!(chunk_form(&m), "arraybuffer");
+    // A dropped connection and a reload: resume and restore work the same way.
+    let dl = add(
+        &m,
+        &file_url(
+            &t,
+            &format!("size={size}&seed=71&cut_at=250000&cut_times=1&throttle=1000000"),
+        ),
+        obj(&[("id", "ab".into())]),
+    );
+    wait_bytes(&dl, 400_000.0, 10_000).await;
+    let received = reload_at(&m, &dl).await;
+    let forms = stored_forms(&name, "ab").await;
+    assert!(
+        !forms.is_empty() && forms.iter().all(|f| f == "arraybuffer"),
+        "{forms:?}"
+    );
+    inject_blob_refusal(true);
+    let m = manager(&name).await;
+    clear_faults();
+    let dl = call(&m, "get", &["ab".into()]).unwrap();
+    done(&dl).await.expect("completes");
+    assert_bytes(&dl, 71, size as usize).await;
+    let r = ranges(&t).await;
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert!(
+        start_of(&r[1]) > 0 && start_of(&r[2]) > start_of(&r[1]),
+        "{r:?}"
+    );
+    assert_reload_waste(&t, size, received, 2).await;
+}
+
+#[wasm_bindgen_test]
+async fn case39_a_database_stays_readable_when_the_chunk_form_changes() {
+    let (t, name, size) = (tag("forms"), tag("db"), 900_000u64);
+    let url = file_url(&t, &format!("size={size}&seed=72&throttle=1000000"));
+    // Written in this engine's own form, then where Blobs are refused, then in its own again.
+    let m = manager(&name).await;
+    let natural = chunk_form(&m);
+    let dl = add(&m, &url, obj(&[("id", "f".into())]));
+    wait_bytes(&dl, 200_000.0, 10_000).await;
+    call(&dl, "pause", &[]).unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
+    inject_blob_refusal(true);
+    let m = manager(&name).await;
+    clear_faults();
+    let dl = call(&m, "get", &["f".into()]).unwrap();
+    let before = get_num(&get(&dl, "progress"), "transferredBytes").unwrap();
+    call(&dl, "resume", &[]).unwrap();
+    wait_bytes(&dl, before + 200_000.0, 10_000).await;
+    call(&dl, "pause", &[]).unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
+    let m = manager(&name).await;
+    let dl = call(&m, "get", &["f".into()]).unwrap();
+    call(&dl, "resume", &[]).unwrap();
+    done(&dl).await.expect("completes");
+    assert_bytes(&dl, 72, size as usize).await;
+    let forms = stored_forms(&name, "f").await;
+    assert!(
+        forms.contains(&natural) && forms.iter().any(|f| f == "arraybuffer"),
+        "{forms:?}"
+    );
+    assert_eq!(
+        gets(&t).await.len(),
+        3,
+        "no restart: both forms were read back"
+    );
 }

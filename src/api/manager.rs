@@ -101,6 +101,21 @@ impl DownloadManager {
         self.inner.persistent()
     }
 
+    /// Where downloads are stored: `{ backend: 'indexeddb', chunks: 'blob' }`, or
+    /// `chunks: 'arraybuffer'` where IndexedDB refuses Blob values (WebKit); `{ backend:
+    /// 'memory', chunks: null }` when nothing persists. Read-only, found at `open()`.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ backend: 'indexeddb' | 'memory'; chunks: 'blob' | 'arraybuffer' | null }"
+    )]
+    pub fn storage(&self) -> JsValue {
+        let form = self.inner.chunk_form();
+        object(&[
+            ("backend", form.map_or("memory", |_| "indexeddb").into()),
+            ("chunks", form.map_or(JsValue::NULL, JsValue::from_str)),
+        ])
+    }
+
     /// Why the manager is not persistent (a `STORAGE` `DownloadError`), else `undefined` (also
     /// when it was opened with `persist: false`).
     #[wasm_bindgen(getter, js_name = storageError, unchecked_return_type = "DownloadError | undefined")]

@@ -242,6 +242,11 @@ impl ManagerInner {
         self.store.is_some()
     }
 
+    /// How chunks are stored (`"blob"` or `"arraybuffer"`), or `None` in memory.
+    pub fn chunk_form(&self) -> Option<&'static str> {
+        self.store.as_ref().map(|s| s.chunk_form().as_str())
+    }
+
     /// Why the manager is not persistent.
     pub fn storage_error(&self) -> Option<&DownloadError> {
         self.storage_error.as_ref()

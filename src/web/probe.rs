@@ -14,6 +14,7 @@ mod on {
     struct Faults {
         fail_open: Cell<bool>,
         fail_read_all: Cell<bool>,
+        refuse_blobs: Cell<bool>,
         /// (writes to let through first, DOMException name)
         fail_write: RefCell<Option<(u32, String)>>,
     }
@@ -38,6 +39,7 @@ mod on {
         FAULTS.with(|f| {
             f.fail_open.set(false);
             f.fail_read_all.set(false);
+            f.refuse_blobs.set(false);
             *f.fail_write.borrow_mut() = None;
         });
     }
@@ -80,6 +82,17 @@ mod on {
         FAULTS.with(|f| f.fail_open.get())
     }
 
+    /// Makes the probe at open report that IndexedDB refuses Blob values, as WebKit's does,
+    /// so that chunks are stored as `ArrayBuffer`s in any browser.
+    pub fn inject_blob_refusal(refuse: bool) {
+        FAULTS.with(|f| f.refuse_blobs.set(refuse));
+    }
+
+    /// True when the Blob probe is to report a refusal.
+    pub fn blobs_refused() -> bool {
+        FAULTS.with(|f| f.refuse_blobs.get())
+    }
+
     /// Makes reading every stored download (a manager opening) fail.
     pub fn inject_read_all_failure(fail: bool) {
         FAULTS.with(|f| f.fail_read_all.set(fail));
@@ -110,6 +123,13 @@ pub fn open_fails() -> bool {
 #[cfg(not(feature = "testing"))]
 #[inline(always)]
 pub fn read_all_fails() -> bool {
+    false
+}
+
+/// Never, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn blobs_refused() -> bool {
     false
 }
 

@@ -7,7 +7,11 @@
 //!   record) and aborts its own transaction: nothing lands (I10).
 //! - No transaction stays open across a network or timer await: each one is created, filled in
 //!   callbacks and awaited to completion.
-//! - Chunks are stored as `Blob`s, so their bytes never pass through wasm memory.
+//! - Chunks are stored as `Blob`s, so their bytes never pass through wasm memory. Where
+//!   IndexedDB refuses Blob values (WebKit, some private modes), which a probe at open finds
+//!   out once per connection, a chunk's bytes are stored as an `ArrayBuffer` read from its Blob
+//!   (in the browser, not in wasm memory), in the same transaction. Reading accepts both forms,
+//!   so a database written in one mode stays readable in the other.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -15,8 +19,9 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use gloo_events::EventListener;
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     Blob, IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters,
     IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
@@ -283,25 +288,36 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    fn to_js(&self, id: &str, epoch: u32) -> JsValue {
+    /// The stored object, with `bytes` under `blob`: the Blob itself, or an `ArrayBuffer` of
+    /// its bytes where Blobs are refused.
+    fn to_js(&self, id: &str, epoch: u32, bytes: JsValue) -> JsValue {
         let o: JsValue = js_sys::Object::new().into();
         set(&o, "id", id);
         set(&o, "epoch", epoch);
         set(&o, "index", self.index);
         set(&o, "offset", self.offset as f64);
         set(&o, "len", self.len as f64);
-        set(&o, "blob", self.blob.clone());
+        set(&o, "blob", bytes);
         set(&o, "hash", opt_bytes(self.hash.as_deref()));
         o
     }
 
-    /// A stored chunk; `None` when it is malformed (no Blob, or fields missing).
+    /// A stored chunk; `None` when it is malformed (no bytes, or fields missing). Bytes
+    /// stored as an `ArrayBuffer` (or a view of one) become a Blob made by the browser.
     fn from_js(o: &JsValue) -> Option<Chunk> {
+        let bytes = field(o, "blob");
+        let blob = match bytes.dyn_into::<Blob>() {
+            Ok(b) => b,
+            Err(v) if v.is_instance_of::<ArrayBuffer>() || ArrayBuffer::is_view(&v) => {
+                Blob::new_with_buffer_source_sequence(&Array::of1(&v)).ok()?
+            }
+            Err(_) => return None,
+        };
         Some(Chunk {
             index: field_u64(o, "index")? as u32,
             offset: field_u64(o, "offset")?,
             len: field_u64(o, "len")?,
-            blob: field(o, "blob").dyn_into().ok()?,
+            blob,
             hash: field(o, "hash")
                 .dyn_into::<Uint8Array>()
                 .ok()
@@ -389,9 +405,63 @@ fn chunks_from(id: &str, epoch: u32, from: u32) -> Result<IdbKeyRange, StoreErro
     IdbKeyRange::bound(&lower, &upper).map_err(failed)
 }
 
+/// How chunk bytes are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkForm {
+    /// As `Blob` values.
+    Blob,
+    /// As `ArrayBuffer` values: this IndexedDB refuses Blobs.
+    ArrayBuffer,
+}
+
+impl ChunkForm {
+    /// `"blob"` or `"arraybuffer"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChunkForm::Blob => "blob",
+            ChunkForm::ArrayBuffer => "arraybuffer",
+        }
+    }
+}
+
+/// Key of the probe chunk: no download id is empty, and the probe's transaction is aborted.
+const PROBE_ID: &str = "";
+
+/// Whether this database stores a Blob value: puts one in a transaction that is then aborted,
+/// so nothing stays. WebKit fails the request ("Error preparing Blob/File data to be stored in
+/// object store"); other engines may throw at `put`.
+async fn probe_chunk_form(db: &IdbDatabase) -> ChunkForm {
+    if crate::web::probe::blobs_refused() {
+        return ChunkForm::ArrayBuffer;
+    }
+    let Ok(tx) = db.transaction_with_str_and_mode(CHUNKS, IdbTransactionMode::Readwrite) else {
+        return ChunkForm::ArrayBuffer;
+    };
+    let put = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::new_with_length(1)))
+        .ok()
+        .and_then(|blob| {
+            let probe = Chunk {
+                index: 0,
+                offset: 0,
+                len: 1,
+                blob: blob.clone(),
+                hash: None,
+            };
+            let store = tx.object_store(CHUNKS).ok()?;
+            store.put(&probe.to_js(PROBE_ID, 0, blob.into())).ok()
+        });
+    let form = match put {
+        Some(put) if request(&put).await.is_ok() => ChunkForm::Blob,
+        _ => ChunkForm::ArrayBuffer,
+    };
+    let _ = tx.abort();
+    form
+}
+
 /// An open database. Dropping it closes the connection.
 pub struct Store {
     db: IdbDatabase,
+    chunk_form: ChunkForm,
     lost: Rc<Cell<bool>>,
     /// `close()` or `Drop` closed the connection.
     released: Cell<bool>,
@@ -461,8 +531,10 @@ impl Store {
             on_lost("the browser closed the database");
         });
         crate::web::probe::count(crate::web::probe::CONNECTIONS, 1);
+        let chunk_form = probe_chunk_form(&db).await;
         Ok(Store {
             db,
+            chunk_form,
             lost,
             released: Cell::new(false),
             _versionchange: versionchange,
@@ -482,6 +554,11 @@ impl Store {
             self.db.close();
             crate::web::probe::count(crate::web::probe::CONNECTIONS, -1);
         }
+    }
+
+    /// How this connection stores chunk bytes (found by the probe at open).
+    pub fn chunk_form(&self) -> ChunkForm {
+        self.chunk_form
     }
 
     fn tx(&self, stores: &[&str], mode: IdbTransactionMode) -> Result<IdbTransaction, StoreError> {
@@ -605,8 +682,21 @@ impl Store {
 
     /// Commits a chunk and the record that counts it, atomically. The chunk must start at the
     /// stored offset of the same epoch.
+    ///
+    /// Where Blobs are refused, the chunk's bytes are read out of its Blob first (by the
+    /// browser, before the transaction starts: none stays open across an await).
     pub async fn append(&self, rec: &Record, chunk: &Chunk) -> Result<(), StoreError> {
-        let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.epoch), rec.to_js());
+        let bytes = match self.chunk_form {
+            ChunkForm::Blob => chunk.blob.clone().into(),
+            ChunkForm::ArrayBuffer => {
+                JsFuture::from(chunk.blob.array_buffer())
+                    .await
+                    .map_err(|e| {
+                        StoreError::Failed(format!("could not read a chunk: {}", describe(&e)))
+                    })?
+            }
+        };
+        let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.epoch, bytes), rec.to_js());
         let offset = chunk.offset as f64;
         self.guarded(
             &rec.id,

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, serve } from '../consumers/browser.mjs';
+import { launchCdpChromium, serve } from '../consumers/browser.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = process.argv[2];
@@ -30,7 +30,7 @@ const started = Date.now();
 const hardStop = setTimeout(() => { console.error('bench: timed out after 15 minutes'); process.exit(1); }, 15 * 60_000);
 
 const { origin, close } = await serve(root);
-const browser = await launch(['--js-flags=--expose-gc']);
+const browser = await launchCdpChromium(['--js-flags=--expose-gc']);
 const rows = [];
 const row = (figure, compared, measured, target) => rows.push([figure, compared, measured, target]);
 try {

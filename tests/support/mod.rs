@@ -21,6 +21,18 @@ pub fn fixture() -> &'static str {
     }
 }
 
+/// The engine the tests run in, from its user agent.
+pub fn engine() -> &'static str {
+    let ua = web_sys::window().unwrap().navigator().user_agent().unwrap();
+    if ua.contains("Firefox/") {
+        "firefox"
+    } else if ua.contains("Chrome/") {
+        "chromium"
+    } else {
+        "webkit"
+    }
+}
+
 /// A tag unique to this test run, so request logs of different tests never mix.
 pub fn tag(name: &str) -> String {
     format!("{name}-{}", (js_sys::Math::random() * 1e12) as u64)
