@@ -75,7 +75,7 @@ install_site() {
 }
 step "install the tarball" install_site
 
-step "entry points in headless Chromium; parser options = .d.ts options" \
+step "entry points in every engine; parser options = .d.ts options" \
   node tests/package/run.mjs "$site" "$FIXTURE_URL"
 
 tsc="$root/node_modules/.bin/tsc"

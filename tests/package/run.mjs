@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Opens tests/package/index.html (entry.js), with the installed package beside it, in headless
-// Chromium, waits for its verdict, and compares the option names the package's parser accepts
+// Opens tests/package/index.html (entry.js), with the installed package beside it, in every
+// engine (tests/consumers/browser.mjs; ENGINES narrows them), waits for its verdict, and compares the option names the package's parser accepts
 // (which the page reports) with the properties of the option interfaces in the shipped .d.ts.
 //
 //   node tests/package/run.mjs DIR FIXTURE_URL
@@ -10,14 +10,13 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checks, launch, serve } from '../consumers/browser.mjs';
+import { forEachEngine, serve } from '../consumers/browser.mjs';
 
 const [dir, fixture] = process.argv.slice(2);
 if (!dir || !fixture) {
   console.error('usage: run.mjs DIR FIXTURE_URL');
   process.exit(2);
 }
-const { check, done } = checks(120_000);
 const ts = createRequire(import.meta.url)('typescript');
 
 // The property names of the object types the .d.ts gives for each option object.
@@ -41,31 +40,27 @@ function declaredOptions(dtsPath) {
 }
 
 const site = await serve(dir);
-const browser = await launch();
+const declared = declaredOptions(join(dir, 'node_modules/resumable-downloads/resumable_downloads.d.ts'));
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => console.log(`  uncaught: ${e.stack ?? e}`));
-  await page.goto(`${site.origin}/index.html?fixture=${encodeURIComponent(fixture)}`);
-  await page.waitForFunction(() => document.body?.dataset.result, null, { timeout: 90_000, polling: 100 });
-  const { result, text, options } = await page.evaluate(() => ({
-    result: document.body.dataset.result,
-    text: document.body.innerText.trim(),
-    options: document.body.dataset.options,
-  }));
-  console.log(text.split('\n').map((l) => `   ${l}`).join('\n'));
-  check(result === 'ok', 'entry points before and after init(), cause, constructors');
-  check(options !== undefined, 'the page reported the accepted option names');
-  if (options !== undefined) {
-    const accepted = JSON.parse(options);
-    const declared = declaredOptions(join(dir, 'node_modules/resumable-downloads/resumable_downloads.d.ts'));
-    for (const [what, names] of Object.entries(accepted)) {
-      const same = names.join() === declared[what].join();
-      check(same, `${what} options: the parser accepts ${names.join(', ')}` +
-        (same ? '; the .d.ts declares the same' : `; the .d.ts declares ${declared[what].join(', ')}`));
+  await forEachEngine(120_000, async (browser, check) => {
+    const page = await browser.newPage(`${site.origin}/index.html?fixture=${encodeURIComponent(fixture)}`);
+    await page.waitFor(() => document.body?.dataset.result, null, 'the page\'s verdict', { timeout: 90_000, polling: 100 });
+    const { result, text, options } = await page.evaluate(() => ({
+      result: document.body.dataset.result,
+      text: document.body.innerText.trim(),
+      options: document.body.dataset.options ?? null,
+    }));
+    console.log(text.split('\n').map((l) => `   ${l}`).join('\n'));
+    check(result === 'ok', 'entry points before and after init(), cause, constructors');
+    check(options !== null, 'the page reported the accepted option names');
+    if (options !== null) {
+      for (const [what, names] of Object.entries(JSON.parse(options))) {
+        const same = names.join() === declared[what].join();
+        check(same, `${what} options: the parser accepts ${names.join(', ')}` +
+          (same ? '; the .d.ts declares the same' : `; the .d.ts declares ${declared[what].join(', ')}`));
+      }
     }
-  }
+  });
 } finally {
-  await browser.close();
   site.close();
 }
-done();
