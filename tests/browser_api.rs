@@ -405,3 +405,57 @@ async fn wrong_argument_types_are_invalid_argument_and_harmless() {
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(get_num(&out, "size"), Some(5000.0));
 }
+
+/// A download cancelled by its `AbortSignal` keeps the signal's `reason` as the error's
+/// `cause` (and says it in the message), whether the signal aborts before `add()` or during
+/// the transfer.
+#[wasm_bindgen_test]
+async fn a_signal_reason_is_the_cause() {
+    let t = tag("reason");
+    let m = manager(&tag("db")).await;
+    let out = js(
+        "m, slow, quick",
+        "const early = new AbortController();
+         const why = new Error('already');
+         early.abort(why);
+         const a = m.add(quick, { signal: early.signal });
+         const ea = await a.done.then(() => null, (e) => e);
+         const late = new AbortController();
+         const b = m.add(slow, { signal: late.signal });
+         for (let i = 0; i < 300 && b.progress.transferredBytes === 0; i++) await new Promise(r => setTimeout(r, 10));
+         const reason = new Error('user left');
+         late.abort(reason);
+         const eb = await b.done.then(() => null, (e) => e);
+         return [
+           ea && ea.code, ea && ea.cause === why, ea && ea.message.includes('already'),
+           eb && eb.code, eb && eb.cause === reason, eb && eb.message.includes('user left'),
+           b.state,
+         ];",
+        &[
+            m.clone(),
+            file_url(&t, "size=2000000&seed=1&throttle=400000").into(),
+            file_url(&t, "size=1000&seed=2").into(),
+        ],
+    )
+    .await;
+    let got: Vec<String> = js_sys::Array::from(&out)
+        .iter()
+        .map(|v| {
+            v.as_string()
+                .unwrap_or_else(|| format!("{}", v.as_bool().unwrap_or(false)))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "ABORTED",
+            "true",
+            "true",
+            "ABORTED",
+            "true",
+            "true",
+            "cancelled"
+        ],
+        "[code, cause, message] before add(), then during the transfer, then the state"
+    );
+}
