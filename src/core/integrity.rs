@@ -416,7 +416,7 @@ fn geometry(algorithm: Algorithm) -> (usize, usize, usize) {
 
 /// An incremental SHA-256, SHA-384 or SHA-512 whose progress can be saved
 /// ([`Hasher::to_bytes`]) and restored ([`Hasher::from_bytes`]), so hashing can continue where
-/// a previous session stopped.
+/// an earlier page stopped.
 ///
 /// Whole blocks are hashed straight from the input; only a partial trailing block is buffered.
 #[derive(Clone, Debug)]
