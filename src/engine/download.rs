@@ -20,7 +20,7 @@ use futures::future::LocalBoxFuture;
 use super::driver::{self, Report, RunEnd};
 use super::events::Events;
 use super::runs::RunGuard;
-use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State, Stop};
+use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State};
 use crate::core::progress::{Progress, ProgressTracker};
 use crate::core::resume::{Identity, Restart};
 use crate::core::run::{Outcome, RunConfig};
@@ -65,24 +65,6 @@ struct Applied {
     read_stored: bool,
     /// States the run stores with its writer before it ends.
     store_run: Vec<State>,
-}
-
-fn stop_reason(s: Stop) -> StopReason {
-    match s {
-        Stop::Cancel => StopReason::Cancel,
-        Stop::Pause => StopReason::Pause,
-        Stop::StorageLost => StopReason::StorageLost,
-        Stop::Close => StopReason::Close,
-    }
-}
-
-fn stop_of(r: StopReason) -> Stop {
-    match r {
-        StopReason::Cancel => Stop::Cancel,
-        StopReason::Pause => Stop::Pause,
-        StopReason::StorageLost => Stop::StorageLost,
-        StopReason::Close => Stop::Close,
-    }
 }
 
 /// What a download needs of its manager (implemented by `super::manager::ManagerInner`).
@@ -537,7 +519,7 @@ impl DownloadCell {
                 Effect::StartRun => self.spawn_run(),
                 Effect::Stop(reason) => {
                     if let Some(stop) = &self.m.borrow().stop {
-                        stop.stop(stop_reason(reason));
+                        stop.stop(reason);
                     }
                 }
                 Effect::Watch => self.watch(),
@@ -647,16 +629,14 @@ impl DownloadCell {
                 manager.request_persistence();
                 // Resumed after a pause or a failure: stored before any byte (I14). A state
                 // that cannot be stored fails the run: a reload would not continue it.
-                let stored = match writer.record().state.is_active() {
-                    true => Ok(()),
-                    false => writer.save(|r| r.state = State::Running).await,
+                let stored = if writer.record().state.is_active() {
+                    Ok(())
+                } else {
+                    writer.save(|r| r.state = State::Running).await
                 };
                 match stored {
                     Ok(()) => {
-                        let tracker = Rc::new(RefCell::new(ProgressTracker::new(
-                            cfg.progress_interval_ms,
-                            writer.received(),
-                        )));
+                        let tracker = Rc::new(RefCell::new(driver::fresh_progress(&cfg, &writer)));
                         cell.m.borrow_mut().live = Some(tracker.clone());
                         driver::run(&cell, &mut writer, &cfg, &stop, &tracker).await
                     }
@@ -797,7 +777,7 @@ impl DownloadCell {
             RunEnd::Machine(Outcome::Completed) => End::Completed,
             RunEnd::Machine(Outcome::Failed(_)) => End::Failed,
             RunEnd::Machine(Outcome::Lost) => End::Lost,
-            RunEnd::Stopped(reason) => End::Stopped(stop_of(*reason)),
+            RunEnd::Stopped(reason) => End::Stopped(*reason),
         };
         let error = match &end {
             RunEnd::Machine(Outcome::Failed(e)) => Some(e.clone()),

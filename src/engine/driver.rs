@@ -84,13 +84,16 @@ fn env() -> Env {
     }
 }
 
-fn fresh_progress(cfg: &RunConfig, w: &Writer) -> ProgressTracker {
+/// A tracker for a run that starts from `w`'s stored bytes (the caller shares it with the
+/// download, which reads it live).
+pub(crate) fn fresh_progress(cfg: &RunConfig, w: &Writer) -> ProgressTracker {
     let mut p = ProgressTracker::new(cfg.progress_interval_ms, w.received());
     p.set_total(w.record().total);
     p
 }
 
-/// Runs the download until it completes, fails, or is stopped. The caller settles it.
+/// Runs the download until it completes, fails, or is stopped, reporting into `progress`
+/// (made by [`fresh_progress`]). The caller settles it.
 pub(crate) async fn run(
     cell: &impl Report,
     writer: &mut Writer,
@@ -105,7 +108,6 @@ pub(crate) async fn run(
         timeouts: cfg.timeouts,
         deadline_at: machine.deadline_at(),
     };
-    *progress.borrow_mut() = fresh_progress(cfg, writer);
     let mut attempt: Option<Attempt<'_>> = None;
     // The judged response's type and URL, for the record once its body is accepted.
     let mut source: (Option<String>, String) = (None, String::new());

@@ -5,19 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-/// Why a transfer is being stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    /// The user cancelled (final; stored bytes are deleted).
-    Cancel,
-    /// The user paused; stored bytes are kept and the download waits for `resume()`.
-    Pause,
-    /// Storage went away under the download (another page upgraded the database, or the
-    /// browser closed it); it pauses.
-    StorageLost,
-    /// The manager was closed; stored state is kept.
-    Close,
-}
+/// Why a transfer is being stopped: the lifecycle's reasons (`crate::core::lifecycle::Stop`).
+pub use crate::core::lifecycle::Stop as StopReason;
 
 #[derive(Default)]
 struct Inner {
