@@ -649,6 +649,14 @@ mod tests {
     use crate::core::resume::Identity;
     use proptest::prelude::*;
 
+    /// The fact of response `h` arriving from URL `u`.
+    fn head_of(h: &ResponseHead) -> Fact {
+        Fact::Head {
+            head: h.clone(),
+            final_url: "u".into(),
+        }
+    }
+
     /// The SHA-256 digest of `bytes`.
     fn sha256(bytes: &[u8]) -> Digest {
         let mut h = Hasher::new(Algorithm::Sha256);
@@ -733,14 +741,7 @@ mod tests {
             }
         );
         let head = full(50);
-        let Action::ReadBody(a) = m.next(
-            Fact::Head {
-                head: head.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        ) else {
+        let Action::ReadBody(a) = m.next(head_of(&head), &view, &env()) else {
             panic!("expected a body read");
         };
         assert_eq!(
@@ -791,14 +792,7 @@ mod tests {
             }
         );
         let head = full(80);
-        let act = m.next(
-            Fact::Head {
-                head: head.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        let act = m.next(head_of(&head), &view, &env());
         assert_eq!(act, Action::Restart(Restart::RangeIgnored));
         assert_eq!(m.restarts(), 1);
         let fresh = View::default();
@@ -814,14 +808,7 @@ mod tests {
         let view = stored(30, 80);
         started(&mut m, &view);
         let head = partial(30, 80, "\"v2\"");
-        let act = m.next(
-            Fact::Head {
-                head: head.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        let act = m.next(head_of(&head), &view, &env());
         assert_eq!(act, Action::Restart(Restart::ValidatorChanged));
         let fresh = View::default();
         assert_eq!(
@@ -839,14 +826,7 @@ mod tests {
         started(&mut m, &view);
         let mut bad = partial(30, 80, ETAG);
         bad.content_range = Some("ooga-booga".into());
-        let act = m.next(
-            Fact::Head {
-                head: bad.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        let act = m.next(head_of(&bad), &view, &env());
         assert!(matches!(act, Action::Wait { attempt: 1, .. }), "{act:?}");
         assert_eq!(
             m.next(Fact::Waited, &view, &env()),
@@ -854,14 +834,7 @@ mod tests {
                 range_start: Some(30)
             }
         );
-        let act = m.next(
-            Fact::Head {
-                head: bad.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        let act = m.next(head_of(&bad), &view, &env());
         assert_eq!(act, Action::Restart(Restart::BadPartial));
     }
 
@@ -976,14 +949,7 @@ mod tests {
         started(&mut m, &view);
         let head = partial(30, 80, "\"other\"");
         for _ in 0..MAX_RESTARTS {
-            let act = m.next(
-                Fact::Head {
-                    head: head.clone(),
-                    final_url: "u".into(),
-                },
-                &view,
-                &env(),
-            );
+            let act = m.next(head_of(&head), &view, &env());
             assert_eq!(act, Action::Restart(Restart::ValidatorChanged));
             assert_eq!(
                 m.next(Fact::Saved, &view, &env()),
@@ -992,14 +958,7 @@ mod tests {
                 }
             );
         }
-        let act = m.next(
-            Fact::Head {
-                head: head.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        let act = m.next(head_of(&head), &view, &env());
         assert!(
             matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::BadResponse),
             "{act:?}"
@@ -1060,14 +1019,7 @@ mod tests {
         for _ in 0..MAX_STORAGE_FAILURES {
             let head = partial(30, 80, ETAG);
             assert!(matches!(
-                m.next(
-                    Fact::Head {
-                        head: head.clone(),
-                        final_url: "u".into()
-                    },
-                    &view,
-                    &env()
-                ),
+                m.next(head_of(&head), &view, &env()),
                 Action::ReadBody(_)
             ));
             assert_eq!(m.next(failed(), &view, &env()), Action::Recount);
@@ -1079,14 +1031,7 @@ mod tests {
             );
         }
         let head = partial(30, 80, ETAG);
-        m.next(
-            Fact::Head {
-                head: head.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        m.next(head_of(&head), &view, &env());
         assert!(matches!(
             m.next(failed(), &view, &env()),
             Action::Done(Outcome::Failed(_))
@@ -1106,14 +1051,7 @@ mod tests {
             let view = stored(30, 80);
             started(&mut m, &view);
             let head = partial(30, 80, ETAG);
-            m.next(
-                Fact::Head {
-                    head: head.clone(),
-                    final_url: "u".into(),
-                },
-                &view,
-                &env(),
-            );
+            m.next(head_of(&head), &view, &env());
             let act = m.next(Fact::Storage(fault), &view, &env());
             assert_eq!(matches!(act, Action::Done(Outcome::Lost)), lost, "{act:?}");
             assert!(matches!(act, Action::Done(_)));
@@ -1126,14 +1064,7 @@ mod tests {
         let view = View::default();
         started(&mut m, &view);
         let head = full(1000);
-        let act = m.next(
-            Fact::Head {
-                head: head.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        let act = m.next(head_of(&head), &view, &env());
         assert_eq!(act, Action::CheckSpace { needed: 1000 });
         let act = m.next(Fact::Space(Some(999.0)), &view, &env());
         assert!(matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Quota));
@@ -1142,14 +1073,7 @@ mod tests {
         started(&mut m, &view);
         let small = full(100);
         assert!(matches!(
-            m.next(
-                Fact::Head {
-                    head: small.clone(),
-                    final_url: "u".into()
-                },
-                &view,
-                &env()
-            ),
+            m.next(head_of(&small), &view, &env()),
             Action::ReadBody(_)
         ));
     }
@@ -1163,14 +1087,7 @@ mod tests {
         short.content_range = Some("bytes 30-49/80".into());
         short.content_length = Some("20".into());
         assert!(matches!(
-            m.next(
-                Fact::Head {
-                    head: short.clone(),
-                    final_url: "u".into()
-                },
-                &view,
-                &env()
-            ),
+            m.next(head_of(&short), &view, &env()),
             Action::ReadBody(_)
         ));
         view.received = 50;
@@ -1193,14 +1110,7 @@ mod tests {
             }
         );
         let rest = partial(50, 80, ETAG);
-        m.next(
-            Fact::Head {
-                head: rest.clone(),
-                final_url: "u".into(),
-            },
-            &view,
-            &env(),
-        );
+        m.next(head_of(&rest), &view, &env());
         view.received = 60;
         let cut = Fact::BodyEnded {
             end: Ok(()),
@@ -1244,10 +1154,7 @@ mod tests {
             Action::WaitOnline | Action::Wait { .. } => Fact::Waited,
             Action::Fetch { .. } => match pick % 8 {
                 0 => Fact::RequestFailed(DownloadError::new(ErrorCode::Network, "reset")),
-                n => Fact::Head {
-                    head: heads[n as usize % heads.len()].clone(),
-                    final_url: "u".into(),
-                },
+                n => head_of(&heads[n as usize % heads.len()]),
             },
             Action::DisableRange => {
                 view.resume.no_range = true;
