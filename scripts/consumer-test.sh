@@ -30,18 +30,8 @@ source scripts/browsers.sh
 trap 'cleanup; stop_browsers_support' EXIT
 start_display
 
-npm_flags=(--no-audit --no-fund --loglevel=error)
-work="$root/.run/consumers"
-rm -rf "$work"
-mkdir -p "$work"
-
-failed=()
-step() { # name, command...
-  local name=$1
-  shift
-  echo "-- $name"
-  if "$@"; then echo "   ok: $name"; else failed+=("$name"); echo "   FAILED: $name"; fi
-}
+source scripts/steps.sh
+begin_steps "$root/.run/consumers"
 
 echo "-- npm pack"
 tarball="$work/$(cd pkg && npm pack --pack-destination "$work" "${npm_flags[@]}" | tail -n 1)"
@@ -119,8 +109,5 @@ step "Vite consumer (vite dev server)" vite_dev
 step "TypeScript: tests/types/example.ts against pkg/resumable_downloads.d.ts" \
   node_modules/.bin/tsc -p tests/types/tsconfig.json
 
-if [ ${#failed[@]} -ne 0 ]; then
-  printf 'consumer tests failed: %s\n' "${failed[@]}" >&2
-  exit 1
-fi
+end_steps "consumer tests"
 echo "consumer tests passed"

@@ -18,18 +18,8 @@ if [ -z "${FIXTURE_URL:-}" ]; then
   echo "fixture server at $FIXTURE_URL"
 fi
 
-npm_flags=(--no-audit --no-fund --loglevel=error)
-work="$root/.run/package"
-rm -rf "$work"
-mkdir -p "$work"
-
-failed=()
-step() { # name, command...
-  local name=$1
-  shift
-  echo "-- $name"
-  if "$@"; then echo "   ok: $name"; else failed+=("$name"); echo "   FAILED: $name"; fi
-}
+source scripts/steps.sh
+begin_steps "$root/.run/package"
 
 tarball="$work/$(cd pkg && npm pack --pack-destination "$work" "${npm_flags[@]}" | tail -n 1)"
 
@@ -86,8 +76,5 @@ step "tsc --strict with a tsconfig (NodeNext resolution)" \
 step "tsc --strict --noEmit contract.ts (no tsconfig: TypeScript's defaults)" \
   bash -c "cd '$site' && '$tsc' --strict --noEmit contract.ts"
 
-if [ ${#failed[@]} -ne 0 ]; then
-  printf 'package tests failed: %s\n' "${failed[@]}" >&2
-  exit 1
-fi
+end_steps "package tests"
 echo "package tests passed ($("$tsc" --version))"
