@@ -102,11 +102,6 @@ function markDirty(id) {
   if (!frame && document.visibilityState === 'visible') frame = requestAnimationFrame(flush);
 }
 
-function repaintAll() {
-  for (const id of tiles.keys()) dirty.add(id);
-  if (!frame) frame = requestAnimationFrame(flush);
-}
-
 // Coming back into view: repaint now, in the event, so that the first frame the user sees
 // already shows the current state.
 function repaintNow() {
@@ -167,8 +162,9 @@ document.addEventListener('visibilitychange', () => { if (document.visibilitySta
 addEventListener('pageshow', (e) => { if (e.persisted) repaintNow(); });
 
 const entries = SAMPLES.map(tileFor);
-// Downloads stored before a reload come back with their bytes; running ones continue.
-repaintAll();
+// Downloads stored before a reload come back with their bytes; running ones continue. They
+// are painted now, so the first frame already shows them.
+repaintNow();
 
 document.getElementById('start-all').addEventListener('click', async () => {
   manager.requestNotificationPermission(); // a user gesture: the only time to ask

@@ -35,6 +35,19 @@ try {
     const waitBytes = (page, id, n, timeout = 30_000) =>
       page.until(([id, n]) => Number(document.querySelector(`li.tile[data-id="${id}"]`)?.dataset.bytes) >= n,
         [id, n], { timeout, polling: 50 });
+    // Polls the page's own IndexedDB until the download's stored record counts `n` bytes: what a
+    // reload keeps is what is committed, not what the tile has seen arrive.
+    const waitStored = (page, id, n, timeout = 30_000) =>
+      page.until(async ([id, n]) => {
+        const req = (r) => new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+        const db = await req(indexedDB.open('resumable-downloads/' + window.manager.name));
+        try {
+          const rec = await req(db.transaction('downloads').objectStore('downloads').get(id));
+          return (rec?.offset ?? 0) >= n;
+        } finally {
+          db.close();
+        }
+      }, [id, n], { timeout, polling: 100 });
     // The completed download's bytes against the fixture's content.
     const exact = (page, id, seed, size) => page.evaluate(async ([id, seed, size, fixture]) => {
       const blob = await window.manager.get(id).blob();
@@ -132,6 +145,8 @@ try {
     // Reload mid-download: the tile comes back with its stored bytes and the download finishes.
     await click(page, 'offline-pack.zip (drops once)', 'start');
     await waitBytes(page, 'offline-pack.zip (drops once)', 1.3 * MiB); // past the first 1 MiB chunk
+    // Reload once that chunk is committed (WebKit's ArrayBuffer mode commits a moment later).
+    check(await waitStored(page, 'offline-pack.zip (drops once)', MiB), 'its first chunk is stored before the reload');
     await page.reload();
     await page.waitFor(() => document.body.dataset.ready === 'yes', null, 'the reloaded demo', { timeout: 30_000 });
     const restored = Number(await attr(page, 'offline-pack.zip (drops once)', 'data-bytes'));
