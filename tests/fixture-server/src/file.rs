@@ -10,9 +10,9 @@ use flate2::Compression;
 use hyper::body::Incoming;
 use hyper::header::{
     HeaderMap, HeaderValue, ACCEPT_RANGES, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_DISPOSITION,
-    CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE,
-    RETRY_AFTER,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION,
+    CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE,
+    LAST_MODIFIED, LOCATION, RANGE, RETRY_AFTER,
 };
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -75,6 +75,7 @@ pub(crate) struct FileRequest<'a> {
     pub raw_query: &'a str,
     pub range: Option<&'a str>,
     pub if_range: Option<&'a str>,
+    pub authorization: Option<&'a str>,
 }
 
 pub(crate) async fn handle(
@@ -86,12 +87,14 @@ pub(crate) async fn handle(
     let headers = req.headers();
     let range = header_str(headers, &RANGE);
     let if_range = header_str(headers, &IF_RANGE);
+    let authorization = header_str(headers, &AUTHORIZATION);
     let entry = state.log.record(NewEntry {
         tag: knobs::lenient_tag(raw_query),
         method: req.method().as_str().to_string(),
         query: raw_query.to_string(),
         range: range.map(str::to_string),
         if_range: if_range.map(str::to_string),
+        authorization: authorization.map(str::to_string),
     });
 
     if req.method() == Method::OPTIONS {
@@ -129,6 +132,7 @@ pub(crate) async fn handle(
                 raw_query,
                 range,
                 if_range,
+                authorization,
             };
             (plan(&k, &request, &state.log), k.delay_headers)
         }
@@ -167,6 +171,10 @@ pub(crate) fn plan(k: &FileKnobs, req: &FileRequest, log: &RequestLog) -> Plan {
     let mut headers = cors_headers(k.cors, &k.expose);
     if let Some(v) = &k.retry_after {
         headers.insert(RETRY_AFTER, value(v));
+    }
+
+    if let Some(refusal) = refusal(k, req, log) {
+        return Plan::text(refusal.0, headers, format!("fixture: {}\n", refusal.1));
     }
 
     if k.redirects > 0 {
@@ -313,6 +321,37 @@ pub(crate) fn plan(k: &FileKnobs, req: &FileRequest, log: &RequestLog) -> Plan {
 }
 
 /// `Content-Range` for bytes `a..=b` of `size`, corrupted as `cr` asks.
+/// The credential checks (`auth_uses`, `sig_uses`, `expires`): a refusal's status and reason.
+fn refusal(
+    k: &FileKnobs,
+    req: &FileRequest,
+    log: &RequestLog,
+) -> Option<(StatusCode, &'static str)> {
+    if let Some(uses) = k.auth_uses {
+        let Some(auth) = req.authorization else {
+            return Some((StatusCode::UNAUTHORIZED, "no Authorization"));
+        };
+        if log.bump_use(&k.tag, &format!("auth:{auth}")) > uses {
+            return Some((StatusCode::UNAUTHORIZED, "the token has expired"));
+        }
+    }
+    if let Some(uses) = k.sig_uses {
+        let Some(sig) = &k.sig else {
+            return Some((StatusCode::FORBIDDEN, "the URL is not signed"));
+        };
+        if log.bump_use(&k.tag, &format!("sig:{sig}")) > uses {
+            return Some((StatusCode::FORBIDDEN, "the signature has expired"));
+        }
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if k.expires.is_some_and(|t| now_ms > t) {
+        return Some((StatusCode::FORBIDDEN, "the URL has expired"));
+    }
+    None
+}
+
 fn content_range(cr: Option<CrMode>, a: u64, b: u64, size: u64) -> Option<String> {
     Some(match cr {
         None => format!("bytes {a}-{b}/{size}"),
@@ -387,12 +426,50 @@ mod tests {
             raw_query: query,
             range,
             if_range,
+            authorization: None,
         };
         plan(&k, &req, log)
     }
 
     fn header<'a>(p: &'a Plan, name: &str) -> Option<&'a str> {
         p.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn with_auth(query: &str, auth: Option<&str>, log: &RequestLog) -> u16 {
+        let k = FileKnobs::parse(query).unwrap();
+        let req = FileRequest {
+            head: false,
+            raw_query: query,
+            range: None,
+            if_range: None,
+            authorization: auth,
+        };
+        plan(&k, &req, log).status.as_u16()
+    }
+
+    #[test]
+    fn signed_urls_and_tokens_expire_per_value() {
+        let log = RequestLog::new();
+        let q = |sig: &str| format!("tag=s&sig_uses=2&sig={sig}");
+        let statuses: Vec<u16> = ["a", "a", "a", "b"]
+            .iter()
+            .map(|s| with_auth(&q(s), None, &log))
+            .collect();
+        assert_eq!(statuses, [200, 200, 403, 200]);
+        assert_eq!(with_auth("tag=s&sig_uses=2", None, &log), 403);
+        // Counted per tag.
+        assert_eq!(with_auth("tag=t&sig_uses=2&sig=a", None, &log), 200);
+
+        let q = "tag=u&auth_uses=1";
+        assert_eq!(with_auth(q, None, &log), 401);
+        assert_eq!(with_auth(q, Some("Bearer 1"), &log), 200);
+        assert_eq!(with_auth(q, Some("Bearer 1"), &log), 401);
+        assert_eq!(with_auth(q, Some("Bearer 2"), &log), 200);
+        log.clear(Some("u"));
+        assert_eq!(with_auth(q, Some("Bearer 1"), &log), 200);
+
+        assert_eq!(with_auth("expires=1", None, &log), 403);
+        assert_eq!(with_auth("expires=99999999999999", None, &log), 200);
     }
 
     #[test]

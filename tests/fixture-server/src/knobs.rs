@@ -48,6 +48,10 @@ const KNOWN: &[&str] = &[
     "cors",
     "expose",
     "disposition",
+    "sig",
+    "sig_uses",
+    "expires",
+    "auth_uses",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +159,15 @@ pub(crate) struct FileKnobs {
     pub cors: bool,
     pub expose: Expose,
     pub disposition: Option<String>,
+    /// A signed URL: the `sig` value of the request (required when `sig_uses` is set).
+    pub sig: Option<String>,
+    /// Each distinct `sig` of the tag is valid for this many requests; later ones get 403.
+    pub sig_uses: Option<u64>,
+    /// Requests after this wall-clock time (ms since the Unix epoch) get 403.
+    pub expires: Option<u64>,
+    /// Each distinct `Authorization` value of the tag is valid for this many requests; later
+    /// ones, and requests without one, get 401.
+    pub auth_uses: Option<u64>,
 }
 
 impl Default for FileKnobs {
@@ -185,6 +198,10 @@ impl Default for FileKnobs {
             cors: true,
             expose: Expose::All,
             disposition: None,
+            sig: None,
+            sig_uses: None,
+            expires: None,
+            auth_uses: None,
         }
     }
 }
@@ -311,6 +328,10 @@ impl FileKnobs {
             Some(v) => Expose::List(v),
         };
         let disposition = p.header_value("disposition")?;
+        let sig = p.take("sig");
+        let sig_uses = p.positive("sig_uses")?;
+        let expires = p.u64("expires")?;
+        let auth_uses = p.positive("auth_uses")?;
 
         if gzip && size > MAX_GZIP_SIZE {
             return Err(err(format!(
@@ -358,6 +379,10 @@ impl FileKnobs {
             cors,
             expose,
             disposition,
+            sig,
+            sig_uses,
+            expires,
+            auth_uses,
         })
     }
 }

@@ -23,6 +23,7 @@ pub(crate) struct Entry {
     query: String,
     range: Option<String>,
     if_range: Option<String>,
+    authorization: Option<String>,
     t_ms: u64,
     status: AtomicU16,
     body_start: AtomicU64,
@@ -63,6 +64,7 @@ impl Entry {
             "query": self.query,
             "range": self.range,
             "if_range": self.if_range,
+            "authorization": self.authorization,
             "status": (status != 0).then_some(status),
             "body_start": (body_start != NO_BODY_START).then_some(body_start),
             "bytes_sent": self.bytes_sent.load(Ordering::Relaxed),
@@ -80,6 +82,7 @@ pub(crate) struct NewEntry {
     pub query: String,
     pub range: Option<String>,
     pub if_range: Option<String>,
+    pub authorization: Option<String>,
 }
 
 /// Per-tag counters that drive the `*_times` and `change_after` knobs.
@@ -107,6 +110,8 @@ struct TagCounters {
 struct Inner {
     entries: Vec<Arc<Entry>>,
     counters: HashMap<String, TagCounters>,
+    /// Uses of each credential (`sig` value, `Authorization` value) per tag.
+    uses: HashMap<(String, String), u64>,
     next_seq: u64,
 }
 
@@ -134,6 +139,7 @@ impl RequestLog {
             query: new.query,
             range: new.range,
             if_range: new.if_range,
+            authorization: new.authorization,
             t_ms,
             status: AtomicU16::new(0),
             body_start: AtomicU64::new(NO_BODY_START),
@@ -160,6 +166,18 @@ impl RequestLog {
         *slot
     }
 
+    /// Counts one more use of credential `key` (a `sig` or an `Authorization` value) under
+    /// `tag` and returns the count, so its first use gets 1.
+    pub(crate) fn bump_use(&self, tag: &str, key: &str) -> u64 {
+        let mut inner = lock(&self.inner);
+        let slot = inner
+            .uses
+            .entry((tag.to_string(), key.to_string()))
+            .or_default();
+        *slot += 1;
+        *slot
+    }
+
     /// The entries of `tag` (or all entries), oldest first.
     pub(crate) fn to_json(&self, tag: Option<&str>) -> Value {
         let inner = lock(&self.inner);
@@ -182,10 +200,12 @@ impl RequestLog {
             Some(t) => {
                 inner.entries.retain(|e| e.tag != t);
                 inner.counters.remove(t);
+                inner.uses.retain(|(tag, _), _| tag != t);
             }
             None => {
                 inner.entries.clear();
                 inner.counters.clear();
+                inner.uses.clear();
             }
         }
         before - inner.entries.len()
@@ -203,6 +223,7 @@ mod tests {
             query: format!("tag={tag}"),
             range: Some("bytes=0-".into()),
             if_range: None,
+            authorization: None,
         }
     }
 
