@@ -13,6 +13,11 @@ pub fn id_for_url(url: &str) -> String {
 /// `%XX` escapes decoded as UTF-8, as `decodeURIComponent` does; `None` for a malformed escape
 /// or bytes that are not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
+    String::from_utf8(percent_decode_bytes(s)?).ok()
+}
+
+/// `%XX` escapes decoded to bytes, other bytes kept; `None` for a malformed escape.
+pub(crate) fn percent_decode_bytes(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -27,7 +32,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 /// The last non-empty path segment of an absolute `url`, percent-decoded, without control
