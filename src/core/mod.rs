@@ -7,6 +7,7 @@
 //! All byte counts and offsets are `u64`: `usize` is 32 bits on `wasm32`.
 
 pub mod chunks;
+pub mod disposition;
 pub mod error;
 pub mod headers;
 pub mod integrity;
