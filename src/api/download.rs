@@ -6,7 +6,7 @@ use web_sys::{Blob, HtmlAnchorElement};
 
 use super::args;
 use super::error::to_js;
-use crate::core::naming::default_filename;
+use crate::core::naming::choose_filename;
 use crate::core::{DownloadError, ErrorCode};
 use crate::engine::download::Handle;
 use crate::web::clock::sleep_ms;
@@ -42,20 +42,36 @@ impl Download {
         self.h.cell.url.clone()
     }
 
-    /// The URL of the accepted response, after redirects; `undefined` until there is one.
+    /// The URL of the accepted response, after redirects; `undefined` until there is one. A
+    /// URL that `prepareRequest` gave is not kept: without a redirect this is `url`.
     #[wasm_bindgen(getter, js_name = finalUrl)]
     pub fn final_url(&self) -> Option<String> {
-        self.h.cell.m.borrow().record.final_url.clone()
+        let m = self.h.cell.m.borrow();
+        let rec = &m.record;
+        rec.final_url
+            .clone()
+            .or_else(|| rec.accepted.then(|| self.h.cell.url.clone()))
     }
 
-    /// The name `save()` uses by default.
+    /// The name `save()` uses by default, sanitized for saving: the `filename` option, else
+    /// the response's `Content-Disposition` name, else the final URL's last path segment,
+    /// else `'download'`.
     #[wasm_bindgen(getter)]
     pub fn filename(&self) -> String {
         let m = self.h.cell.m.borrow();
-        m.record
-            .filename
-            .clone()
-            .unwrap_or_else(|| default_filename(&self.h.cell.url))
+        let rec = &m.record;
+        choose_filename(
+            rec.filename.as_deref(),
+            rec.disposition.as_deref(),
+            rec.final_url.as_deref().unwrap_or(&self.h.cell.url),
+        )
+    }
+
+    /// The response's `Content-Type`, as the server sent it; `undefined` until a response
+    /// is accepted or when it sent none. Stored with the download.
+    #[wasm_bindgen(getter, js_name = mimeType)]
+    pub fn mime_type(&self) -> Option<String> {
+        self.h.cell.m.borrow().record.content_type.clone()
     }
 
     /// `'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled'`.

@@ -1,12 +1,17 @@
 //! Parsing and validation of the options objects passed from JS. Every problem is an
 //! `INVALID_ARGUMENT` whose message names the field (`options.timeouts.stall: …`).
 
-use js_sys::{Object, Reflect};
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::core::integrity::parse_integrity;
-use crate::core::{DownloadError, Quoted};
+use crate::core::{DownloadError, ErrorCode, Quoted};
+use crate::engine::config::{PrepareHook, Prepared, RequestCall};
+use crate::web::codec::object;
 use crate::web::js::{describe, prop};
 
 pub(crate) use crate::engine::config::{AddOptions, ManagerConfig};
@@ -158,11 +163,21 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             "expireAfterMs",
             "notifyWhenDone",
             "persist",
+            "prepareRequest",
         ],
     )?
     else {
         return Ok(cfg);
     };
+    if let Some(v) = f.get("prepareRequest")? {
+        let hook = v.dyn_into::<Function>().map_err(|v| {
+            DownloadError::invalid(
+                "options.prepareRequest",
+                format!("must be a function, got {}", shown(&v)),
+            )
+        })?;
+        cfg.prepare_request = Some(prepare_hook(hook));
+    }
     if let Some(name) = f.string("name", 200)? {
         cfg.name = name;
     }
@@ -287,7 +302,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
     out.id = f.string("id", 256)?;
     out.filename = f.string("filename", 255)?;
     if let Some(h) = f.get("headers")? {
-        out.headers = parse_headers(&h)?;
+        out.headers = parse_headers(&h, "options.headers")?;
     }
     if let Some(s) = f.get("signal")? {
         out.signal = Some(
@@ -301,23 +316,22 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
 /// Headers in any form `fetch` takes: a plain object of strings, a `Headers`, or an array (any
 /// iterable) of `[name, value]` pairs. Names must be HTTP tokens and values must not contain
 /// line breaks or NUL, so a bad header is refused here, naming it, rather than by `fetch`.
-fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError> {
-    const FIELD: &str = "options.headers";
+fn parse_headers(value: &JsValue, field: &str) -> Result<Vec<(String, String)>, DownloadError> {
     let mut pairs = Vec::new();
     if !value.is_object() || value.is_function() {
         return Err(DownloadError::invalid(
-            FIELD,
+            field,
             format!(
                 "must be an object, a Headers or an array of [name, value] pairs, got {}",
                 shown(value)
             ),
         ));
     }
-    let iter = js_sys::try_iter(value).map_err(|e| thrown(FIELD, e))?;
+    let iter = js_sys::try_iter(value).map_err(|e| thrown(field, e))?;
     if let Some(iter) = iter {
         for (i, entry) in iter.enumerate() {
-            let entry = entry.map_err(|e| thrown(FIELD, e))?;
-            let path = format!("{FIELD}[{i}]");
+            let entry = entry.map_err(|e| thrown(field, e))?;
+            let path = format!("{field}[{i}]");
             let pair = js_sys::Array::is_array(&entry)
                 .then(|| js_sys::Array::from(&entry))
                 .filter(|a| a.length() == 2)
@@ -340,7 +354,7 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
             let val = entry.get(1);
             let val = val.as_string().ok_or_else(|| {
                 DownloadError::invalid(
-                    &format!("{FIELD}.{name}"),
+                    &format!("{field}.{name}"),
                     format!("must be a string, got {}", shown(&val)),
                 )
             })?;
@@ -348,10 +362,10 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
         }
     }
     for (name, val) in &pairs {
-        let field = || format!("{FIELD}.{name}");
+        let at = || format!("{field}.{name}");
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(DownloadError::invalid(
-                &format!("{FIELD}[{}]", Quoted(name)),
+                &format!("{field}[{}]", Quoted(name)),
                 "is not a valid header name",
             ));
         }
@@ -360,13 +374,13 @@ fn parse_headers(value: &JsValue) -> Result<Vec<(String, String)>, DownloadError
             .any(|c| matches!(c, '\r' | '\n' | '\0') || c > '\u{ff}')
         {
             return Err(DownloadError::invalid(
-                &field(),
+                &at(),
                 "must not contain line breaks, NUL or characters above U+00FF",
             ));
         }
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(DownloadError::invalid(
-                &field(),
+                &at(),
                 "is set by the library and cannot be overridden",
             ));
         }
@@ -382,20 +396,25 @@ fn is_token_byte(b: u8) -> bool {
 /// Resolves `url` against the page (like `fetch` does) and checks it is http(s) without
 /// credentials. Returns the absolute URL.
 pub(crate) fn parse_url(value: &JsValue) -> Result<String, DownloadError> {
+    parse_url_at(value, "url")
+}
+
+/// [`parse_url`] of the value at `field`, named so in errors.
+fn parse_url_at(value: &JsValue, field: &str) -> Result<String, DownloadError> {
     let raw = match value.dyn_ref::<web_sys::Url>() {
         Some(u) => u.href(),
         None => value
             .as_string()
-            .ok_or_else(|| DownloadError::invalid("url", "must be a string or a URL"))?,
+            .ok_or_else(|| DownloadError::invalid(field, "must be a string or a URL"))?,
     };
     if raw.trim().is_empty() {
-        return Err(DownloadError::invalid("url", "must not be empty"));
+        return Err(DownloadError::invalid(field, "must not be empty"));
     }
     let parsed = match base_url() {
         Some(base) => web_sys::Url::new_with_base(&raw, &base),
         None => web_sys::Url::new(&raw),
     }
-    .map_err(|_| DownloadError::invalid("url", format!("{} is not a valid URL", Quoted(&raw))))?;
+    .map_err(|_| DownloadError::invalid(field, format!("{} is not a valid URL", Quoted(&raw))))?;
     let protocol = parsed.protocol();
     if protocol != "http:" && protocol != "https:" {
         return Err(DownloadError::invalid(
@@ -450,4 +469,59 @@ fn base_url() -> Option<String> {
     prop(&global, "location")
         .and_then(|l| prop(&l, "href"))
         .and_then(|v| v.as_string())
+}
+
+/// Wraps the page's `prepareRequest` function: calls it with `{ id, url, attempt, reason,
+/// download }`, awaits what it returns, and checks the answer. A throw, a rejection or a bad
+/// answer is a `PREPARE_REQUEST` error with the page's error as its `cause`.
+fn prepare_hook(hook: Function) -> PrepareHook {
+    PrepareHook(Rc::new(move |call: RequestCall| {
+        let hook = hook.clone();
+        Box::pin(async move {
+            let failed = |how: &str, e: JsValue| {
+                DownloadError::new(
+                    ErrorCode::PrepareRequest,
+                    format!("prepareRequest {how}: {}", describe(&e)),
+                )
+                .with_cause(e)
+            };
+            let arg = object(&[
+                ("id", call.id.into()),
+                ("url", call.url.into()),
+                ("attempt", call.attempt.into()),
+                ("reason", call.reason.as_str().into()),
+                ("download", call.download),
+            ]);
+            let answer = hook
+                .call1(&JsValue::UNDEFINED, &arg)
+                .map_err(|e| failed("threw", e))?;
+            let answer = JsFuture::from(Promise::resolve(&answer))
+                .await
+                .map_err(|e| failed("rejected", e))?;
+            parse_prepared(&answer).map_err(|e| {
+                DownloadError::new(
+                    ErrorCode::PrepareRequest,
+                    format!("prepareRequest returned a bad value: {}", e.message),
+                )
+            })
+        })
+    }))
+}
+
+/// `prepareRequest`'s answer: `{ url?, headers? }`; `undefined` (or `{}`) keeps the stored URL
+/// and headers.
+fn parse_prepared(value: &JsValue) -> Result<Prepared, DownloadError> {
+    let Some(f) = Fields::new(value, "result", &["url", "headers"])? else {
+        return Ok(Prepared::default());
+    };
+    let url = f
+        .get("url")?
+        .map(|u| parse_url_at(&u, &f.path("url")))
+        .transpose()?;
+    let headers = f
+        .get("headers")?
+        .map(|h| parse_headers(&h, &f.path("headers")))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Prepared { url, headers })
 }

@@ -12,7 +12,8 @@ export type DownloadState = 'queued' | 'running' | 'paused' | 'completed' | 'fai
 /** Stable error codes of `DownloadError.code`. */
 export type DownloadErrorCode =
   | 'NETWORK' | 'STALLED' | 'HEADERS_TIMEOUT' | 'DEADLINE' | 'HTTP_STATUS' | 'RATE_LIMITED'
-  | 'BAD_RESPONSE' | 'INTEGRITY' | 'QUOTA' | 'STORAGE' | 'ABORTED' | 'INVALID_ARGUMENT';
+  | 'BAD_RESPONSE' | 'INTEGRITY' | 'QUOTA' | 'STORAGE' | 'ABORTED' | 'INVALID_ARGUMENT'
+  | 'PREPARE_REQUEST';
 
 /**
  * Every failure: a real `Error` whose `name` is `'DownloadError'`. Absent values are
@@ -87,13 +88,46 @@ export interface ManagerOptions {
   persist?: boolean;
   /** Show a notification (titled `title`, default 'Downloads finished') when a batch finishes while the page is hidden. Default false. */
   notifyWhenDone?: boolean | { title?: string };
+  /**
+   * Called before every request of every download of this manager (restored ones too), to
+   * give a fresh URL (a re-signed one) or headers (a fresh token). Its headers are sent with
+   * that request only and never stored. A 401, 403 or 410 calls it once more with reason
+   * `'expired'`. A throw, a rejection, a bad answer, or no answer within `timeouts.headers`
+   * fails the download with `PREPARE_REQUEST`, its stored bytes kept. Default: none.
+   */
+  prepareRequest?: (request: PrepareRequestInfo) => PreparedRequest | void | Promise<PreparedRequest | void>;
+}
+
+/** Why a request is sent. */
+export type RequestReason = 'start' | 'resume' | 'retry' | 'expired';
+
+/** What `prepareRequest` is told. */
+export interface PrepareRequestInfo {
+  id: string;
+  /** The URL the download was added with. */
+  url: string;
+  /** The 1-based number of this request since the download last started running. */
+  attempt: number;
+  reason: RequestReason;
+  download: Download;
+}
+
+/** What `prepareRequest` answers; `undefined` or `{}` keeps the stored URL and headers. */
+export interface PreparedRequest {
+  /** The URL to fetch this time (not stored). Resolved like `add()`'s. */
+  url?: string | URL;
+  /** Headers for this request only (over `add()`'s of the same name; never stored). */
+  headers?: Record<string, string> | Headers | ReadonlyArray<readonly [string, string]>;
 }
 
 /** Options of `manager.add`; every one is optional. */
 export interface AddOptions {
   /** The download's id. Default: derived from the URL. */
   id?: string;
-  /** Name used by `save()`. Default: the last URL path segment. */
+  /**
+   * Name used by `save()` (sanitized). Default: the response's `Content-Disposition` name,
+   * then the last path segment of the final URL, then `'download'`.
+   */
   filename?: string;
   /**
    * Extra request headers, sent again on resume: any form `fetch` takes (a plain object, a

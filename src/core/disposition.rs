@@ -6,8 +6,6 @@
 //! `None`, never a guess. The name is returned as sent: [`super::naming::sanitize_filename`]
 //! makes it safe.
 
-use super::naming::percent_decode_bytes;
-
 /// The file name in a `Content-Disposition` value, decoded but not sanitized; `None` when it
 /// names no file, or no readable one.
 ///
@@ -160,6 +158,25 @@ fn semicolon(b: &[u8], i: usize) -> usize {
     b.get(i..)
         .and_then(|rest| rest.iter().position(|&c| c == b';'))
         .map_or(b.len(), |p| i + p)
+}
+
+/// `%XX` escapes decoded to bytes, other bytes kept; `None` for a malformed escape.
+pub(crate) fn percent_decode_bytes(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -34,11 +34,14 @@ pub enum ErrorCode {
     Aborted,
     /// The caller passed a bad URL or bad options.
     InvalidArgument,
+    /// The manager's `prepareRequest` hook threw, rejected, returned something that is not a
+    /// request description, or did not settle within `timeouts.headers`.
+    PrepareRequest,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Network,
         ErrorCode::Stalled,
         ErrorCode::HeadersTimeout,
@@ -51,6 +54,7 @@ impl ErrorCode {
         ErrorCode::Storage,
         ErrorCode::Aborted,
         ErrorCode::InvalidArgument,
+        ErrorCode::PrepareRequest,
     ];
 
     /// The stable string exposed to JS as `DownloadError.code`.
@@ -68,6 +72,7 @@ impl ErrorCode {
             ErrorCode::Storage => "STORAGE",
             ErrorCode::Aborted => "ABORTED",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::PrepareRequest => "PREPARE_REQUEST",
         }
     }
 

@@ -1,6 +1,6 @@
 //! Names: the default id of a download (from its URL) and the file name it is saved under.
 
-use super::disposition::disposition_filename;
+use super::disposition::{disposition_filename, percent_decode_bytes};
 
 /// The default id: a stable hash of the absolute URL (FNV-1a, 64 bit), `dl-<16 hex digits>`.
 pub fn id_for_url(url: &str) -> String {
@@ -16,25 +16,6 @@ pub fn id_for_url(url: &str) -> String {
 /// or bytes that are not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(percent_decode_bytes(s)?).ok()
-}
-
-/// `%XX` escapes decoded to bytes, other bytes kept; `None` for a malformed escape.
-pub(crate) fn percent_decode_bytes(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// The default file name: [`choose_filename`] with neither an option nor a

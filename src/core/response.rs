@@ -20,6 +20,8 @@ pub struct ResponseHead {
     pub content_range: Option<String>,
     /// `Content-Type`.
     pub content_type: Option<String>,
+    /// `Content-Disposition` (visible cross-origin only when exposed).
+    pub content_disposition: Option<String>,
     /// `ETag`.
     pub etag: Option<String>,
     /// `Last-Modified`.

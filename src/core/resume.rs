@@ -73,8 +73,9 @@ pub struct ResumeState {
     pub offset: u64,
     /// Set by the first accepted response.
     pub identity: Option<Identity>,
-    /// The URL the accepted response came from, after redirects.
-    pub final_url: Option<String>,
+    /// Where the server redirected the accepted response's request; `None` when it answered
+    /// the URL that was asked for (the stored URL, or the one `prepareRequest` gave).
+    pub redirect: Option<String>,
     /// The server cannot be asked for ranges (416 to `bytes=0-`, or a 206 without a usable
     /// Content-Range): ask for the whole resource.
     pub no_range: bool,
@@ -180,18 +181,21 @@ fn bad(message: impl Into<String>) -> DownloadError {
 }
 
 /// Decides what a response head means for the stored bytes. `range_start` is what was asked
-/// for; `final_url` is the response's URL after redirects.
+/// for; `redirect` is where the server redirected the request (`None` when the URL asked for
+/// answered). The identity is the resource, not the URL: a request URL that differs from the
+/// last one (a re-signed URL) is judged by the same validator, total and range rules; only a
+/// redirect that differs from the stored one is a change of source (I12).
 pub fn decide(
     s: &ResumeState,
     range_start: Option<u64>,
     head: &ResponseHead,
-    final_url: &str,
+    redirect: Option<&str>,
     now_unix_ms: f64,
 ) -> Decision {
     let resuming = range_start.is_some_and(|n| n > 0);
     match head.status {
         200 => {
-            if resuming && s.final_url.as_deref().is_some_and(|u| u != final_url) {
+            if resuming && s.redirect.as_deref() != redirect {
                 return Decision::Refetch(Restart::SourceChanged);
             }
             let total = if is_identity_encoding(head.content_encoding.as_deref()) {
@@ -212,7 +216,7 @@ pub fn decide(
                 full_body: true,
             })
         }
-        206 => decide_partial(s, range_start, head, final_url),
+        206 => decide_partial(s, range_start, head, redirect),
         416 if range_start == Some(0) && s.offset == 0 => Decision::RetryWithoutRange,
         // A 416 is never proof of completion (I6): the resource no longer has our offset.
         416 => Decision::Refetch(Restart::Unsatisfiable),
@@ -229,7 +233,7 @@ fn decide_partial(
     s: &ResumeState,
     range_start: Option<u64>,
     head: &ResponseHead,
-    final_url: &str,
+    redirect: Option<&str>,
 ) -> Decision {
     let Some(start) = range_start else {
         return Decision::Fail(bad("a 206 answered a request without Range"));
@@ -302,7 +306,7 @@ fn decide_partial(
     let Some(stored) = s.identity.as_ref().filter(|i| i.resumable()) else {
         return Decision::Refetch(Restart::NotResumable);
     };
-    if s.final_url.as_deref().is_some_and(|u| u != final_url) {
+    if s.redirect.as_deref() != redirect {
         return Decision::Refetch(Restart::SourceChanged);
     }
     if stored.total != Some(total) {
@@ -404,7 +408,7 @@ mod tests {
                 total: Some(total),
                 ranges: true,
             }),
-            final_url: Some("u".into()),
+            redirect: None,
             ..ResumeState::default()
         }
     }
@@ -462,7 +466,7 @@ mod tests {
             &ResumeState::default(),
             Some(0),
             &partial(0, 999, 1000, "\"v1\""),
-            "u",
+            None,
             0.0,
         );
         let Decision::Write(a) = d else {
@@ -482,7 +486,7 @@ mod tests {
             &stored(400, 1000, "\"v1\""),
             Some(400),
             &partial(400, 999, 1000, "\"v1\""),
-            "u",
+            None,
             0.0,
         );
         assert_eq!(write_at(&d), Some(400));
@@ -493,7 +497,7 @@ mod tests {
         let mut h = head(200);
         h.content_length = Some("1000".into());
         h.etag = Some("\"v1\"".into());
-        let Decision::Write(a) = decide(&stored(400, 1000, "\"v1\""), Some(400), &h, "u", 0.0)
+        let Decision::Write(a) = decide(&stored(400, 1000, "\"v1\""), Some(400), &h, None, 0.0)
         else {
             panic!()
         };
@@ -512,7 +516,7 @@ mod tests {
         ] {
             let mut h = partial(400, 999, 1000, "\"v1\"");
             h.content_range = cr.map(str::to_owned);
-            let d = decide(&stored(400, 1000, "\"v1\""), Some(400), &h, "u", 0.0);
+            let d = decide(&stored(400, 1000, "\"v1\""), Some(400), &h, None, 0.0);
             assert!(
                 matches!(&d, Decision::Fail(e) if e.code == ErrorCode::BadResponse),
                 "{cr:?}: {d:?}"
@@ -534,30 +538,30 @@ mod tests {
         let mut h = partial(400, 999, 1000, "\"v1\"");
         h.content_range = Some("bytes 500-400/1000".into());
         assert!(matches!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Fail(_)
         ));
         h.content_range = Some("bytes 400-999/999".into());
         assert!(matches!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Fail(_)
         ));
         let h = partial(400, 1000, 1001, "\"v1\"");
         assert_eq!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Refetch(Restart::TotalChanged)
         );
         // Starts elsewhere than asked.
         let h = partial(401, 999, 1000, "\"v1\"");
         assert!(matches!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Fail(_)
         ));
         // Content-Length disagrees with Content-Range.
         let mut h = partial(400, 999, 1000, "\"v1\"");
         h.content_length = Some("601".into());
         assert!(matches!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Fail(_)
         ));
     }
@@ -568,20 +572,20 @@ mod tests {
         let mut h = partial(400, 999, 1000, "\"v1\"");
         h.content_type = Some("multipart/byteranges; boundary=x".into());
         assert!(matches!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Fail(_)
         ));
         let mut h = partial(400, 999, 1000, "\"v1\"");
         h.content_encoding = Some("gzip".into());
         assert!(matches!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Fail(_)
         ));
         // At offset 0 the same answers just mean "ask without Range".
         let mut h = partial(0, 999, 1000, "\"v1\"");
         h.content_type = Some("Multipart/ByteRanges; boundary=x".into());
         assert_eq!(
-            decide(&ResumeState::default(), Some(0), &h, "u", 0.0),
+            decide(&ResumeState::default(), Some(0), &h, None, 0.0),
             Decision::RetryWithoutRange
         );
     }
@@ -591,19 +595,19 @@ mod tests {
         let s = stored(400, 1000, "\"v1\"");
         let h = partial(400, 999, 1000, "\"v2\"");
         assert_eq!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Refetch(Restart::ValidatorChanged)
         );
         let mut h = partial(400, 999, 1000, "\"v1\"");
         h.etag = None;
         assert_eq!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Refetch(Restart::ValidatorChanged)
         );
         let mut h = partial(400, 999, 1000, "\"v1\"");
         h.etag = Some("W/\"v1\"".into());
         assert_eq!(
-            decide(&s, Some(400), &h, "u", 0.0),
+            decide(&s, Some(400), &h, None, 0.0),
             Decision::Refetch(Restart::ValidatorChanged)
         );
     }
@@ -611,14 +615,14 @@ mod tests {
     #[test]
     fn case6_weak_etag_needs_a_strong_last_modified() {
         let mut h = partial(0, 999, 1000, "W/\"v1\"");
-        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, "u", 0.0) else {
+        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, None, 0.0) else {
             panic!()
         };
         assert_eq!(a.identity.etag, None);
         assert!(!a.identity.resumable());
         h.last_modified = Some(LM.into());
         h.date = Some(LM.into());
-        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, "u", 0.0) else {
+        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, None, 0.0) else {
             panic!()
         };
         assert!(
@@ -626,7 +630,7 @@ mod tests {
             "Last-Modified equal to Date is not strong"
         );
         h.date = Some(DATE.into());
-        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, "u", 0.0) else {
+        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, None, 0.0) else {
             panic!()
         };
         assert!(a.identity.resumable());
@@ -634,15 +638,15 @@ mod tests {
         let s = ResumeState {
             offset: 400,
             identity: Some(a.identity),
-            final_url: Some("u".into()),
+            redirect: None,
             ..ResumeState::default()
         };
         let mut r = partial(400, 999, 1000, "W/\"v1\"");
         r.last_modified = Some(LM.into());
-        assert_eq!(write_at(&decide(&s, Some(400), &r, "u", 0.0)), Some(400));
+        assert_eq!(write_at(&decide(&s, Some(400), &r, None, 0.0)), Some(400));
         r.last_modified = Some(DATE.into());
         assert_eq!(
-            decide(&s, Some(400), &r, "u", 0.0),
+            decide(&s, Some(400), &r, None, 0.0),
             Decision::Refetch(Restart::ValidatorChanged)
         );
     }
@@ -652,7 +656,7 @@ mod tests {
         let mut h = head(200);
         h.content_length = Some("1000".into());
         h.accept_ranges = Some("bytes".into());
-        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, "u", 0.0) else {
+        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, None, 0.0) else {
             panic!()
         };
         assert!(!a.identity.resumable());
@@ -669,7 +673,7 @@ mod tests {
         );
         let mut again = partial(0, 999, 1000, "\"x\"");
         again.etag = None;
-        let Decision::Write(a) = decide(&s, Some(0), &again, "u", 0.0) else {
+        let Decision::Write(a) = decide(&s, Some(0), &again, None, 0.0) else {
             panic!()
         };
         assert_eq!((a.offset, a.restart), (0, Some(Restart::NotResumable)));
@@ -679,7 +683,7 @@ mod tests {
     fn case9_short_partial_continues() {
         let s = stored(400, 1000, "\"v1\"");
         let Decision::Write(a) =
-            decide(&s, Some(400), &partial(400, 599, 1000, "\"v1\""), "u", 0.0)
+            decide(&s, Some(400), &partial(400, 599, 1000, "\"v1\""), None, 0.0)
         else {
             panic!()
         };
@@ -739,7 +743,7 @@ mod tests {
         let mut h = head(416);
         h.content_range = Some("bytes */0".into());
         assert_eq!(
-            decide(&ResumeState::default(), Some(0), &h, "u", 0.0),
+            decide(&ResumeState::default(), Some(0), &h, None, 0.0),
             Decision::RetryWithoutRange
         );
         let s = ResumeState {
@@ -749,7 +753,7 @@ mod tests {
         assert_eq!(plan(&s), Plan::Fetch { range_start: None });
         let mut ok = head(200);
         ok.content_length = Some("0".into());
-        let Decision::Write(a) = decide(&s, None, &ok, "u", 0.0) else {
+        let Decision::Write(a) = decide(&s, None, &ok, None, 0.0) else {
             panic!()
         };
         assert_eq!(on_body_end(&s, &a, Ok(()), 0), BodyEnd::Complete);
@@ -760,7 +764,7 @@ mod tests {
         let mut h = head(416);
         h.content_range = Some("bytes */400".into());
         assert_eq!(
-            decide(&stored(400, 1000, "\"a\""), Some(400), &h, "u", 0.0),
+            decide(&stored(400, 1000, "\"a\""), Some(400), &h, None, 0.0),
             Decision::Refetch(Restart::Unsatisfiable)
         );
     }
@@ -769,9 +773,32 @@ mod tests {
     fn redirect_to_another_source_is_not_a_resume() {
         let h = partial(400, 999, 1000, "\"v1\"");
         assert_eq!(
-            decide(&stored(400, 1000, "\"v1\""), Some(400), &h, "other", 0.0),
+            decide(
+                &stored(400, 1000, "\"v1\""),
+                Some(400),
+                &h,
+                Some("other"),
+                0.0
+            ),
             Decision::Refetch(Restart::SourceChanged)
         );
+        let mut s = stored(400, 1000, "\"v1\"");
+        s.redirect = Some("cdn".into());
+        // The same redirect resumes; another one, or none, is another source.
+        assert_eq!(
+            write_at(&decide(&s, Some(400), &h, Some("cdn"), 0.0)),
+            Some(400)
+        );
+        for other in [None, Some("cdn2")] {
+            assert_eq!(
+                decide(&s, Some(400), &h, other, 0.0),
+                Decision::Refetch(Restart::SourceChanged)
+            );
+            assert_eq!(
+                decide(&s, Some(400), &head(200), other, 0.0),
+                Decision::Refetch(Restart::SourceChanged)
+            );
+        }
     }
 
     #[test]
@@ -779,7 +806,7 @@ mod tests {
         let mut h = head(200);
         h.content_length = Some("10".into());
         h.content_encoding = Some("gzip".into());
-        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, "u", 0.0) else {
+        let Decision::Write(a) = decide(&ResumeState::default(), Some(0), &h, None, 0.0) else {
             panic!()
         };
         assert_eq!((a.expected_len, a.identity.total), (None, None));
@@ -790,7 +817,7 @@ mod tests {
     fn error_statuses() {
         let mut h = head(503);
         h.retry_after = Some("3".into());
-        let Decision::Fail(e) = decide(&stored(400, 1000, "\"v1\""), Some(400), &h, "u", 0.0)
+        let Decision::Fail(e) = decide(&stored(400, 1000, "\"v1\""), Some(400), &h, None, 0.0)
         else {
             panic!()
         };
@@ -798,7 +825,7 @@ mod tests {
             (e.code, e.status, e.retry_after_ms),
             (ErrorCode::HttpStatus, Some(503), Some(3000))
         );
-        let Decision::Fail(e) = decide(&ResumeState::default(), Some(0), &head(204), "u", 0.0)
+        let Decision::Fail(e) = decide(&ResumeState::default(), Some(0), &head(204), None, 0.0)
         else {
             panic!()
         };
@@ -811,7 +838,7 @@ mod tests {
         let s = stored((4u64 << 30) + 7, big, "\"v\"");
         let h = partial((4u64 << 30) + 7, big - 1, big, "\"v\"");
         assert_eq!(
-            write_at(&decide(&s, Some((4u64 << 30) + 7), &h, "u", 0.0)),
+            write_at(&decide(&s, Some((4u64 << 30) + 7), &h, None, 0.0)),
             Some((4u64 << 30) + 7)
         );
     }
@@ -967,7 +994,7 @@ mod tests {
                     server.size - start,
                 ),
             };
-            let decision = decide(&self.state, range_start, &head, "u", 0.0);
+            let decision = decide(&self.state, range_start, &head, None, 0.0);
             let accepted = match decision {
                 Decision::Write(a) => a,
                 Decision::Refetch(_) => {
@@ -1002,7 +1029,7 @@ mod tests {
                 );
             }
             self.state.identity = Some(accepted.identity.clone());
-            self.state.final_url = Some("u".into());
+            self.state.redirect = None;
             self.state.bad_partials = 0;
             self.identity_seed = Some(server.seed);
             let (cut, reload) = match step {

@@ -185,7 +185,8 @@ pub fn is_retryable(err: &DownloadError) -> bool {
         | ErrorCode::Quota
         | ErrorCode::Storage
         | ErrorCode::Aborted
-        | ErrorCode::InvalidArgument => false,
+        | ErrorCode::InvalidArgument
+        | ErrorCode::PrepareRequest => false,
     }
 }
 
@@ -296,6 +297,7 @@ mod tests {
             (ErrorCode::Storage, false),
             (ErrorCode::Aborted, false),
             (ErrorCode::InvalidArgument, false),
+            (ErrorCode::PrepareRequest, false),
         ];
         assert_eq!(
             table.len() + 1,

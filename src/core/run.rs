@@ -39,6 +39,40 @@ pub struct RunConfig {
     /// Bytes per stored chunk: what fits in one is not checked against the storage estimate
     /// (its own write tells).
     pub chunk_bytes: u64,
+    /// The manager has a `prepareRequest` hook: a refusal (401, 403, 410) asks it once for a
+    /// fresh request before it counts as a failure.
+    pub prepare_request: bool,
+}
+
+/// Why a request is sent; what `prepareRequest` is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestReason {
+    /// The first request for bytes from 0 (a new download, or one that starts over).
+    Start,
+    /// A request that continues stored bytes: a new run (after a reload, a takeover, a
+    /// `resume()`), or the next range of a server that sends less than asked.
+    Resume,
+    /// Another attempt after a failure.
+    Retry,
+    /// The server refused the last request (401, 403, 410): its credentials expired.
+    Expired,
+}
+
+impl RequestReason {
+    /// `start`, `resume`, `retry` or `expired`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestReason::Start => "start",
+            RequestReason::Resume => "resume",
+            RequestReason::Retry => "retry",
+            RequestReason::Expired => "expired",
+        }
+    }
+}
+
+/// Statuses that say the request's credentials were refused or expired.
+pub const fn is_refusal(status: u16) -> bool {
+    matches!(status, 401 | 403 | 410)
 }
 
 /// A storage failure, as the machine sees it.
@@ -96,8 +130,8 @@ pub enum Fact {
     Head {
         /// The response head.
         head: ResponseHead,
-        /// The response URL after redirects.
-        final_url: String,
+        /// Where the server redirected the request, if it did.
+        redirect: Option<String>,
     },
     /// [`Action::Fetch`] failed before a head (network, timeout).
     RequestFailed(DownloadError),
@@ -127,10 +161,12 @@ pub enum Action {
     /// Wait for the browser's `online` event; answer [`Fact::Waited`].
     WaitOnline,
     /// Send a request, with `Range: bytes=<start>-` when set; answer [`Fact::Head`] or
-    /// [`Fact::RequestFailed`].
+    /// [`Fact::RequestFailed`] (also when `prepareRequest` fails).
     Fetch {
         /// Start of the requested range.
         range_start: Option<u64>,
+        /// Why it is sent.
+        reason: RequestReason,
     },
     /// Store that this resource must be asked for without `Range`; answer [`Fact::Saved`].
     DisableRange,
@@ -220,6 +256,13 @@ pub struct RunMachine {
     /// The URL is on another origin than the page: a CORS refusal is possible.
     cross_origin: bool,
     deadline_at: Option<f64>,
+    /// Requests sent in this run.
+    requests: u32,
+    /// Why the next request is sent, when it is not a plain start or resume.
+    reason: Option<RequestReason>,
+    /// A refusal asked `prepareRequest` for a fresh request, and no response was accepted
+    /// since: the next refusal fails.
+    refreshed: bool,
     step: Step,
 }
 
@@ -237,6 +280,9 @@ impl RunMachine {
             quota_checked: false,
             cross_origin: false,
             deadline_at: deadline_from(&cfg.timeouts, now_ms),
+            requests: 0,
+            reason: None,
+            refreshed: false,
             step: Step::Begin,
         }
     }
@@ -255,6 +301,12 @@ impl RunMachine {
     /// Restarts so far in this run.
     pub fn restarts(&self) -> u32 {
         self.restarts
+    }
+
+    /// Requests sent so far in this run, the current one included: the 1-based number of the
+    /// last [`Action::Fetch`].
+    pub fn requests(&self) -> u32 {
+        self.requests
     }
 
     /// True while a restart is under way after which the body of the response just judged is
@@ -309,16 +361,32 @@ impl RunMachine {
                     && !view.resume.no_range
                 {
                     self.step = Step::Pausing;
+                    self.reason = Some(RequestReason::Retry);
                     return Action::DisableRange;
                 }
                 self.back_off(e, false, env)
             }
-            (Step::Fetching { range_start }, Fact::Head { head, final_url }) => {
+            (Step::Fetching { .. }, Fact::Head { head, .. })
+                if self.cfg.prepare_request && is_refusal(head.status) && !self.refreshed =>
+            {
+                // Expired credentials: the hook is asked once for fresh ones.
+                self.refreshed = true;
+                self.reason = Some(RequestReason::Expired);
+                self.request(view, env)
+            }
+            (Step::Fetching { range_start }, Fact::Head { head, redirect }) => {
                 let mut rs = view.resume.clone();
                 rs.bad_partials = self.bad_partials;
-                match decide(&rs, range_start, &head, &final_url, env.unix_now_ms) {
+                match decide(
+                    &rs,
+                    range_start,
+                    &head,
+                    redirect.as_deref(),
+                    env.unix_now_ms,
+                ) {
                     Decision::Write(accepted) => {
                         self.bad_partials = 0;
+                        self.refreshed = false;
                         match accepted.restart {
                             Some(reason) => {
                                 let action = self.restart(reason);
@@ -333,6 +401,7 @@ impl RunMachine {
                     Decision::Refetch(reason) => self.restart(reason),
                     Decision::RetryWithoutRange => {
                         self.step = Step::Pausing;
+                        self.reason = Some(RequestReason::Retry);
                         Action::DisableRange
                     }
                     Decision::Fail(e) => {
@@ -444,8 +513,20 @@ impl RunMachine {
                 Action::WaitOnline
             }
             Plan::Fetch { range_start } => {
+                let reason = self
+                    .reason
+                    .take()
+                    .unwrap_or(if range_start.is_some_and(|n| n > 0) {
+                        RequestReason::Resume
+                    } else {
+                        RequestReason::Start
+                    });
+                self.requests += 1;
                 self.step = Step::Fetching { range_start };
-                Action::Fetch { range_start }
+                Action::Fetch {
+                    range_start,
+                    reason,
+                }
             }
         }
     }
@@ -541,6 +622,7 @@ impl RunMachine {
             )));
         }
         self.step = Step::Pausing;
+        self.reason = None;
         Action::Restart(reason)
     }
 
@@ -564,6 +646,7 @@ impl RunMachine {
     /// Waits as the retry policy says, or gives up. A network failure while the browser is
     /// offline is not counted: the download waits for the `online` event instead.
     fn back_off(&mut self, e: DownloadError, made_progress: bool, env: &Env) -> Action {
+        self.reason = Some(RequestReason::Retry);
         if e.code == ErrorCode::Network && env.offline {
             self.step = Step::Pausing;
             return Action::WaitOnline;
@@ -653,7 +736,7 @@ mod tests {
     fn head_of(h: &ResponseHead) -> Fact {
         Fact::Head {
             head: h.clone(),
-            final_url: "u".into(),
+            redirect: None,
         }
     }
 
@@ -675,6 +758,7 @@ mod tests {
             },
             progress_interval_ms: 0,
             chunk_bytes: 100,
+            prepare_request: false,
         }
     }
 
@@ -717,7 +801,7 @@ mod tests {
                     total: Some(total),
                     ranges: true,
                 }),
-                final_url: Some("u".into()),
+                redirect: None,
                 ..ResumeState::default()
             },
             received: offset,
@@ -737,7 +821,8 @@ mod tests {
         assert_eq!(
             started(&mut m, &view),
             Action::Fetch {
-                range_start: Some(0)
+                range_start: Some(0),
+                reason: RequestReason::Start,
             }
         );
         let head = full(50);
@@ -770,6 +855,146 @@ mod tests {
         );
     }
 
+    fn status(code: u16) -> ResponseHead {
+        ResponseHead {
+            status: code,
+            ..ResponseHead::default()
+        }
+    }
+
+    fn fetch(range_start: Option<u64>, reason: RequestReason) -> Action {
+        Action::Fetch {
+            range_start,
+            reason,
+        }
+    }
+
+    fn with_hook() -> RunConfig {
+        RunConfig {
+            prepare_request: true,
+            ..cfg()
+        }
+    }
+
+    #[test]
+    fn a_refusal_asks_the_hook_once_and_a_second_one_fails_with_the_partial_kept() {
+        for code in [401, 403, 410] {
+            let mut m = RunMachine::new(with_hook(), None, 0.0);
+            let view = stored(30, 80);
+            assert_eq!(
+                started(&mut m, &view),
+                fetch(Some(30), RequestReason::Resume)
+            );
+            assert_eq!(m.requests(), 1);
+            assert_eq!(
+                m.next(head_of(&status(code)), &view, &env()),
+                fetch(Some(30), RequestReason::Expired)
+            );
+            assert_eq!(m.requests(), 2);
+            let Action::Done(Outcome::Failed(e)) = m.next(head_of(&status(code)), &view, &env())
+            else {
+                panic!("a second refusal must fail");
+            };
+            assert_eq!((e.code, e.status), (ErrorCode::HttpStatus, Some(code)));
+        }
+    }
+
+    #[test]
+    fn without_a_hook_a_refusal_fails_at_once() {
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let act = m.next(head_of(&status(403)), &view, &env());
+        assert!(
+            matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::HttpStatus),
+            "{act:?}"
+        );
+    }
+
+    #[test]
+    fn an_accepted_response_gives_a_later_refusal_its_own_refresh() {
+        let mut m = RunMachine::new(with_hook(), None, 0.0);
+        let mut view = stored(30, 80);
+        started(&mut m, &view);
+        m.next(head_of(&status(403)), &view, &env());
+        assert!(matches!(
+            m.next(head_of(&partial(30, 80, ETAG)), &view, &env()),
+            Action::ReadBody(_)
+        ));
+        // The body breaks off at 50; the retry is refused, and refreshed once more.
+        view.received = 50;
+        let cut = Fact::BodyEnded {
+            end: Err(DownloadError::new(ErrorCode::Network, "reset")),
+            received: 20,
+        };
+        assert_eq!(
+            m.next(cut, &view, &env()),
+            Action::Commit { completed: false }
+        );
+        view = stored(50, 80);
+        assert!(matches!(
+            m.next(Fact::Committed, &view, &env()),
+            Action::Wait { attempt: 1, .. }
+        ));
+        assert_eq!(
+            m.next(Fact::Waited, &view, &env()),
+            fetch(Some(50), RequestReason::Retry)
+        );
+        assert_eq!(
+            m.next(head_of(&status(401)), &view, &env()),
+            fetch(Some(50), RequestReason::Expired)
+        );
+        assert!(matches!(
+            m.next(head_of(&partial(50, 80, ETAG)), &view, &env()),
+            Action::ReadBody(_)
+        ));
+        assert_eq!(m.requests(), 4);
+    }
+
+    #[test]
+    fn reasons_follow_what_came_before() {
+        let mut m = RunMachine::new(with_hook(), None, 0.0);
+        let fresh = View::default();
+        assert_eq!(
+            started(&mut m, &fresh),
+            fetch(Some(0), RequestReason::Start)
+        );
+        let e = DownloadError::new(ErrorCode::Network, "reset");
+        // A network failure at 0 asks once without Range: a retry.
+        assert_eq!(
+            m.next(Fact::RequestFailed(e.clone()), &fresh, &env()),
+            Action::DisableRange
+        );
+        let mut no_range = View::default();
+        no_range.resume.no_range = true;
+        assert_eq!(
+            m.next(Fact::Saved, &no_range, &env()),
+            fetch(None, RequestReason::Retry)
+        );
+        // A server error: a retry after the wait.
+        assert!(matches!(
+            m.next(head_of(&status(503)), &no_range, &env()),
+            Action::Wait { .. }
+        ));
+        assert_eq!(
+            m.next(Fact::Waited, &no_range, &env()),
+            fetch(None, RequestReason::Retry)
+        );
+        // A restart starts again.
+        let mut m = RunMachine::new(with_hook(), None, 0.0);
+        let view = stored(30, 80);
+        started(&mut m, &view);
+        let other = partial(30, 80, "\"v2\"");
+        assert_eq!(
+            m.next(head_of(&other), &view, &env()),
+            Action::Restart(Restart::ValidatorChanged)
+        );
+        assert_eq!(
+            m.next(Fact::Saved, &fresh, &env()),
+            fetch(Some(0), RequestReason::Start)
+        );
+    }
+
     #[test]
     fn stored_bytes_that_are_complete_need_no_request() {
         let mut m = RunMachine::new(cfg(), None, 0.0);
@@ -788,7 +1013,8 @@ mod tests {
         assert_eq!(
             started(&mut m, &view),
             Action::Fetch {
-                range_start: Some(30)
+                range_start: Some(30),
+                reason: RequestReason::Resume,
             }
         );
         let head = full(80);
@@ -814,7 +1040,8 @@ mod tests {
         assert_eq!(
             m.next(Fact::Saved, &fresh, &env()),
             Action::Fetch {
-                range_start: Some(0)
+                range_start: Some(0),
+                reason: RequestReason::Start,
             }
         );
     }
@@ -831,7 +1058,8 @@ mod tests {
         assert_eq!(
             m.next(Fact::Waited, &view, &env()),
             Action::Fetch {
-                range_start: Some(30)
+                range_start: Some(30),
+                reason: RequestReason::Retry,
             }
         );
         let act = m.next(head_of(&bad), &view, &env());
@@ -896,7 +1124,10 @@ mod tests {
         view.resume.no_range = true;
         assert_eq!(
             m.next(Fact::Saved, &view, &env()),
-            Action::Fetch { range_start: None }
+            Action::Fetch {
+                range_start: None,
+                reason: RequestReason::Retry
+            }
         );
         // Without Range, a failure is a failure.
         assert!(matches!(
@@ -924,7 +1155,8 @@ mod tests {
             assert_eq!(
                 m.next(Fact::Waited, &view, &env()),
                 Action::Fetch {
-                    range_start: Some(30)
+                    range_start: Some(30),
+                    reason: RequestReason::Retry,
                 }
             );
         }
@@ -954,7 +1186,8 @@ mod tests {
             assert_eq!(
                 m.next(Fact::Saved, &view, &env()),
                 Action::Fetch {
-                    range_start: Some(30)
+                    range_start: Some(30),
+                    reason: RequestReason::Resume,
                 }
             );
         }
@@ -1026,7 +1259,8 @@ mod tests {
             assert_eq!(
                 m.next(Fact::Counted { cut: 0 }, &view, &env()),
                 Action::Fetch {
-                    range_start: Some(30)
+                    range_start: Some(30),
+                    reason: RequestReason::Resume,
                 }
             );
         }
@@ -1106,7 +1340,8 @@ mod tests {
         assert_eq!(
             m.next(Fact::Committed, &view, &env()),
             Action::Fetch {
-                range_start: Some(50)
+                range_start: Some(50),
+                reason: RequestReason::Resume,
             }
         );
         let rest = partial(50, 80, ETAG);
@@ -1174,7 +1409,7 @@ mod tests {
                     view.resume.offset = 0;
                 }
                 view.resume.identity = Some(a.identity.clone());
-                view.resume.final_url = Some("u".into());
+                view.resume.redirect = None;
                 let max = a.expected_len.unwrap_or(50);
                 let n = if pick % 3 == 0 { max / 2 } else { max };
                 view.received = view.resume.offset + n;

@@ -1,11 +1,54 @@
 //! The settings of a manager and of one download, as parsed from the page's options
 //! (`crate::api` parses and validates them).
 
+use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
+use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
 use crate::core::retry::RetryPolicy;
-use crate::core::run::RunConfig;
+use crate::core::run::{RequestReason, RunConfig};
 use crate::core::timeouts::Timeouts;
+use crate::core::DownloadError;
+
+/// What the `prepareRequest` hook is told about the request it prepares.
+pub struct RequestCall {
+    /// The download's id.
+    pub id: String,
+    /// The URL the download was added with.
+    pub url: String,
+    /// The 1-based number of the request in this run.
+    pub attempt: u32,
+    /// Why the request is sent.
+    pub reason: RequestReason,
+    /// The page's handle on the download.
+    pub download: JsValue,
+}
+
+/// What the hook answered: the URL to fetch instead of the stored one, and headers sent with
+/// this request only (over the stored ones of the same name), never stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// The URL to fetch; `None` keeps the stored one.
+    pub url: Option<String>,
+    /// Headers for this request.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The page's `prepareRequest` hook, as the binding layer wraps it: it converts the call and
+/// checks the answer, so that a bad answer is a `PREPARE_REQUEST` error.
+#[derive(Clone)]
+pub struct PrepareHook(
+    #[allow(clippy::type_complexity)]
+    pub  Rc<dyn Fn(RequestCall) -> LocalBoxFuture<'static, Result<Prepared, DownloadError>>>,
+);
+
+impl std::fmt::Debug for PrepareHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrepareHook")
+    }
+}
 
 /// Manager settings with their defaults.
 #[derive(Clone, Debug)]
@@ -30,6 +73,8 @@ pub struct ManagerConfig {
     pub notify_title: Option<String>,
     /// Keep downloads in IndexedDB (resume across reloads); false keeps them in memory only.
     pub persist: bool,
+    /// The page's `prepareRequest` hook, called before every request.
+    pub prepare_request: Option<PrepareHook>,
 }
 
 impl Default for ManagerConfig {
@@ -44,6 +89,7 @@ impl Default for ManagerConfig {
             concurrency: 4,
             notify_title: None,
             persist: true,
+            prepare_request: None,
         }
     }
 }
@@ -56,6 +102,7 @@ impl ManagerConfig {
             retry: self.retry,
             progress_interval_ms: self.progress_interval_ms,
             chunk_bytes: self.chunk_bytes,
+            prepare_request: self.prepare_request.is_some(),
         }
     }
 }

@@ -17,13 +17,14 @@ use wasm_bindgen::prelude::*;
 
 use futures::future::LocalBoxFuture;
 
+use super::config::{PrepareHook, Prepared, RequestCall};
 use super::driver::{self, Report, RunEnd};
 use super::events::Events;
 use super::runs::RunGuard;
 use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State};
 use crate::core::progress::{Progress, ProgressTracker};
 use crate::core::resume::{Identity, Restart};
-use crate::core::run::{Outcome, RunConfig};
+use crate::core::run::{Outcome, RequestReason, RunConfig};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::now_ms;
@@ -32,7 +33,7 @@ use crate::web::codec::{
 };
 use crate::web::env::or_stop;
 use crate::web::js::console_warn;
-use crate::web::store::{Record, StoreError};
+use crate::web::store::{opt_str, Record, StoreError};
 use crate::web::tabs::{try_lock, LockGuard, LockWait};
 use crate::web::writer::{Snapshot, Writer};
 
@@ -79,6 +80,8 @@ pub(crate) trait Host {
     fn is_closed(&self) -> bool;
     /// The settings of a run.
     fn run_config(&self) -> RunConfig;
+    /// The page's `prepareRequest` hook, if it gave one.
+    fn prepare_hook(&self) -> Option<PrepareHook>;
     /// The Web Lock of download `id`; `None` in single-tab mode.
     fn lock_name(&self, id: &str) -> Option<String>;
     /// Counts a run until the guard drops.
@@ -758,6 +761,13 @@ impl DownloadCell {
                     ("wastedBytes", field("wastedBytes")),
                 ],
             ),
+            "source" => {
+                let text = |k: &str| field(k).as_string();
+                let mut m = self.m.borrow_mut();
+                m.record.content_type = text("contentType");
+                m.record.disposition = text("disposition");
+                m.record.final_url = text("finalUrl");
+            }
             "statechange" => {
                 let state = field("state").as_string().and_then(|s| State::parse(&s));
                 if let Some(state) = state {
@@ -1009,7 +1019,35 @@ impl Report for Rc<DownloadCell> {
     }
 
     fn record(&self, rec: &Record) {
+        let old = self.m.borrow().record.clone();
         self.set_record(rec.clone());
+        if (&old.content_type, &old.disposition, &old.final_url)
+            != (&rec.content_type, &rec.disposition, &rec.final_url)
+        {
+            self.mirror(
+                "source",
+                &[
+                    ("contentType", opt_str(&rec.content_type)),
+                    ("disposition", opt_str(&rec.disposition)),
+                    ("finalUrl", opt_str(&rec.final_url)),
+                ],
+            );
+        }
+    }
+
+    fn prepare(
+        &self,
+        reason: RequestReason,
+        attempt: u32,
+    ) -> Option<LocalBoxFuture<'static, Result<Prepared, DownloadError>>> {
+        let hook = self.manager.upgrade()?.prepare_hook()?;
+        Some((hook.0)(RequestCall {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            attempt,
+            reason,
+            download: self.handle(),
+        }))
     }
 
     fn progress(&self, p: Progress) {

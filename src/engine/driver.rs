@@ -7,13 +7,15 @@ use std::rc::Rc;
 
 use crate::core::progress::ProgressTracker;
 use crate::core::run::{
-    origin_of, Action, Env, Fact, Outcome, RunConfig, RunMachine, StorageFault, View,
+    origin_of, Action, Env, Fact, Outcome, RequestReason, RunConfig, RunMachine, StorageFault, View,
 };
 use crate::web::cancel::{StopReason, StopToken};
-use futures::future::{select, Either};
+use futures::future::{select, Either, LocalBoxFuture};
 
+use super::config::Prepared;
+use crate::core::ErrorCode;
 use crate::web::clock::{now_ms, sleep_ms, unix_now_ms};
-use crate::web::env::{is_offline, sleep_or_stop, storage_available, wait_online};
+use crate::web::env::{is_offline, or_stop, sleep_or_stop, storage_available, wait_online};
 use crate::web::store::{Record, StoreError};
 use crate::web::transfer::{Attempt, TransferEnd, TransferLimits, TransferSpec};
 use crate::web::writer::Writer;
@@ -34,6 +36,13 @@ pub(crate) trait Report {
     fn restarted(&self, reason: Restart, wasted: u64);
     /// An automatic retry is scheduled.
     fn retry(&self, error: &DownloadError, attempt: u32, delay_ms: u64);
+    /// The manager's `prepareRequest` hook, called for request number `attempt` of this run;
+    /// `None` without a hook.
+    fn prepare(
+        &self,
+        reason: RequestReason,
+        attempt: u32,
+    ) -> Option<LocalBoxFuture<'static, Result<Prepared, DownloadError>>>;
 }
 
 /// How often a transfer that receives nothing reports its (decaying) progress.
@@ -109,8 +118,8 @@ pub(crate) async fn run(
         deadline_at: machine.deadline_at(),
     };
     let mut attempt: Option<Attempt<'_>> = None;
-    // The judged response's type and URL, for the record once its body is accepted.
-    let mut source: (Option<String>, String) = (None, String::new());
+    // What the judged response says of itself, for the record once its body is accepted.
+    let mut source = Source::default();
     let mut fact = Fact::Start;
     loop {
         if let Some(r) = stop.reason() {
@@ -140,17 +149,31 @@ pub(crate) async fn run(
                     Err(r) => return RunEnd::Stopped(r),
                 }
             }
-            Action::Fetch { range_start } => {
+            Action::Fetch {
+                range_start,
+                reason,
+            } => {
                 attempt = None;
-                let spec = TransferSpec {
-                    url: cell.url().to_owned(),
-                    headers: writer.record().headers.clone(),
+                let started = match request_spec(cell, writer, cfg, stop, reason, &machine).await {
+                    Ok(spec) => Attempt::start(&spec, range_start, &limits, stop)
+                        .await
+                        .map(|a| (a, spec.url)),
+                    Err(e) => Err(e),
                 };
-                match Attempt::start(&spec, range_start, &limits, stop).await {
-                    Ok((a, head, final_url)) => {
+                match started {
+                    Ok(((a, head, final_url), requested)) => {
                         attempt = Some(a);
-                        source = (head.content_type.clone(), final_url.clone());
-                        Fact::Head { head, final_url }
+                        let redirect = (final_url != requested).then_some(final_url);
+                        // A URL the hook gave (it may be signed) is not stored; a redirect is.
+                        let stored_url = redirect
+                            .clone()
+                            .or_else(|| (requested == cell.url()).then(|| requested.clone()));
+                        source = Source {
+                            content_type: head.content_type.clone(),
+                            disposition: head.content_disposition.clone(),
+                            final_url: stored_url,
+                        };
+                        Fact::Head { head, redirect }
                     }
                     Err(TransferEnd::Failed(e)) => Fact::RequestFailed(e),
                     Err(TransferEnd::Stopped(r)) => return RunEnd::Stopped(r),
@@ -175,7 +198,7 @@ pub(crate) async fn run(
                     return RunEnd::Machine(Outcome::Lost);
                 };
                 let identity = accepted.identity.clone();
-                let (content_type, final_url) = std::mem::take(&mut source);
+                let source = std::mem::take(&mut source);
                 // Stored with the first chunk (or the next save): bytes never land without it.
                 writer.stage(|r| {
                     r.accepted = true;
@@ -183,8 +206,9 @@ pub(crate) async fn run(
                     r.last_modified = identity.last_modified;
                     r.total = identity.total;
                     r.ranges = identity.ranges;
-                    r.final_url = Some(final_url);
-                    r.content_type = content_type;
+                    r.final_url = source.final_url;
+                    r.content_type = source.content_type;
+                    r.disposition = source.disposition;
                 });
                 cell.record(writer.record());
                 let first = {
@@ -262,6 +286,59 @@ pub(crate) async fn run(
             }
         };
     }
+}
+
+/// What a response says of itself, stored once its body is accepted.
+#[derive(Default)]
+struct Source {
+    content_type: Option<String>,
+    disposition: Option<String>,
+    final_url: Option<String>,
+}
+
+/// What to fetch: the stored URL and headers, or what the `prepareRequest` hook makes of them
+/// (its headers replace stored ones of the same name). The hook is bounded by
+/// `timeouts.headers`, and a stop ends the wait for it.
+async fn request_spec(
+    cell: &impl Report,
+    writer: &Writer,
+    cfg: &RunConfig,
+    stop: &StopToken,
+    reason: RequestReason,
+    machine: &RunMachine,
+) -> Result<TransferSpec, TransferEnd> {
+    let mut spec = TransferSpec {
+        url: cell.url().to_owned(),
+        headers: writer.record().headers.clone(),
+    };
+    let Some(answer) = cell.prepare(reason, machine.requests()) else {
+        return Ok(spec);
+    };
+    let limit_ms = cfg.timeouts.headers_ms;
+    let timeout = Box::pin(async move {
+        if limit_ms == 0 {
+            futures::future::pending::<()>().await;
+        }
+        sleep_ms(limit_ms as f64).await;
+    });
+    let prepared = match or_stop(stop, select(answer, timeout)).await {
+        Err(r) => return Err(TransferEnd::Stopped(r)),
+        Ok(Either::Left((answer, _))) => answer?,
+        Ok(Either::Right(_)) => {
+            return Err(TransferEnd::Failed(DownloadError::new(
+                ErrorCode::PrepareRequest,
+                format!("prepareRequest did not settle within timeouts.headers ({limit_ms} ms)"),
+            )))
+        }
+    };
+    if let Some(url) = prepared.url {
+        spec.url = url;
+    }
+    let fresh = prepared.headers;
+    spec.headers
+        .retain(|(name, _)| !fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
+    spec.headers.extend(fresh);
+    Ok(spec)
 }
 
 /// A restart before a body is read keeps the response whose body will be written (a `200` to

@@ -15,7 +15,7 @@ use std::rc::{Rc, Weak};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use super::config::{AddOptions, ManagerConfig};
+use super::config::{AddOptions, ManagerConfig, PrepareHook};
 use super::download::{restored_error, DownloadCell, Handle, Host};
 use super::events::Events;
 use super::runs::{RunGuard, Runs};
@@ -595,6 +595,10 @@ impl Host for ManagerInner {
 
     fn run_config(&self) -> RunConfig {
         self.config.run_config()
+    }
+
+    fn prepare_hook(&self) -> Option<PrepareHook> {
+        self.config.prepare_request.clone()
     }
 
     /// Asks once per manager for persistent storage, when a download first starts.

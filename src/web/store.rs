@@ -135,6 +135,8 @@ pub struct Record {
     pub epoch: u32,
     /// `Content-Type` of the accepted response.
     pub content_type: Option<String>,
+    /// `Content-Disposition` of the accepted response.
+    pub disposition: Option<String>,
     /// Bytes discarded by restarts.
     pub wasted: u64,
     /// Creation time (ms since the Unix epoch).
@@ -147,7 +149,8 @@ fn set(o: &JsValue, k: &str, v: impl Into<JsValue>) {
     let _ = Reflect::set(o, &JsValue::from_str(k), &v.into());
 }
 
-fn opt_str(v: &Option<String>) -> JsValue {
+/// A text field as JS: the string, or `null`.
+pub(crate) fn opt_str(v: &Option<String>) -> JsValue {
     v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
 }
 
@@ -214,6 +217,7 @@ impl Record {
         set(&o, "integrityRestarts", self.integrity_restarts);
         set(&o, "epoch", self.epoch);
         set(&o, "contentType", opt_str(&self.content_type));
+        set(&o, "disposition", opt_str(&self.disposition));
         set(&o, "wasted", self.wasted as f64);
         set(&o, "createdAt", self.created_at);
         set(&o, "updatedAt", self.updated_at);
@@ -265,6 +269,7 @@ impl Record {
             integrity_restarts: field_u64(o, "integrityRestarts").unwrap_or(0) as u32,
             epoch: field_u64(o, "epoch").unwrap_or(0) as u32,
             content_type: field_str(o, "contentType"),
+            disposition: field_str(o, "disposition"),
             wasted: field_u64(o, "wasted").unwrap_or(0),
             created_at: field(o, "createdAt").as_f64().unwrap_or(0.0),
             updated_at: field(o, "updatedAt").as_f64().unwrap_or(0.0),

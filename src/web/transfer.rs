@@ -249,6 +249,7 @@ fn read_head(response: &Response) -> ResponseHead {
         retry_after: get("retry-after"),
         content_range: get("content-range"),
         content_type: get("content-type"),
+        content_disposition: get("content-disposition"),
         etag: get("etag"),
         last_modified: get("last-modified"),
         date: get("date"),

@@ -96,7 +96,9 @@ impl Writer {
                 total: r.total,
                 ranges: r.ranges,
             }),
-            final_url: r.final_url.clone(),
+            // A final URL equal to the requested one is no redirect (records before the hook
+            // stored both).
+            redirect: r.final_url.clone().filter(|u| *u != r.url),
             no_range: r.no_range,
             bad_partials: 0,
         }

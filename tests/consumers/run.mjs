@@ -5,13 +5,15 @@
 //   node tests/consumers/run.mjs URL [--timeout SECONDS]
 //
 // With --serve, DIR is served on 127.0.0.1 (a free port) for the duration of the run and its
-// index.html is opened, with QUERY appended (e.g. `fixture=http://127.0.0.1:1234`).
+// index.html is opened, with QUERY appended (e.g. `fixture=http://127.0.0.1:1234`). When QUERY
+// names the fixture server, its `/file` and `/log` are forwarded from the same origin as the
+// page, for same-origin checks (no CORS in the way).
 // The page reports by setting document.body.dataset.result to 'ok' or 'error', the reason in
 // its text; uncaught errors after the page has loaded are printed. Exits 0 only for 'ok' in
 // every engine ($ENGINES, or all three).
 
 import { createReadStream, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forEachEngine } from './browser.mjs';
@@ -49,10 +51,28 @@ const MIME = {
   '.md': 'text/plain; charset=utf-8',
 };
 
+const fixture = new URLSearchParams(values.query).get('fixture');
+
+// Forwards a request to the fixture server, as a same-origin reverse proxy would.
+function forward(req, res) {
+  const target = new URL(req.url, fixture);
+  const upstream = request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
+    res.writeHead(up.statusCode, up.headers);
+    up.pipe(res);
+  });
+  upstream.on('error', () => res.destroy());
+  res.on('close', () => upstream.destroy());
+  req.pipe(upstream);
+}
+
 // A static file server for one directory, bound to 127.0.0.1 on a free port.
 function serve(dir) {
   const root = resolve(dir);
   const server = createServer((req, res) => {
+    if (fixture && /^\/(file|log)(\?|$)/.test(req.url)) {
+      forward(req, res);
+      return;
+    }
     let path;
     try {
       path = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);

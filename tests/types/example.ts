@@ -3,7 +3,7 @@
 // `@ts-expect-error` comment must be rejected: those are the mistakes the types must catch.
 
 import init, { DownloadManager, isDownloadError } from 'resumable-downloads';
-import type { Download } from 'resumable-downloads';
+import type { Download, RequestReason } from 'resumable-downloads';
 
 type State = Download['state'];
 type Progress = Download['progress'];
@@ -55,6 +55,14 @@ export async function main(): Promise<void> {
     chunkBytes: 4 * 1024 * 1024,
     progressIntervalMs: 100,
     expireAfterMs: 7 * 24 * 60 * 60 * 1000,
+    // A presigned URL and a token for every request, refreshed when the server refuses one.
+    async prepareRequest({ id, url, attempt, reason, download }) {
+      const why: RequestReason = reason;
+      const fresh = why === 'expired' || attempt === 1;
+      const signed = new URL(url);
+      signed.searchParams.set('sig', `${id}-${fresh ? Date.now() : 0}-${download.filename}`);
+      return { url: signed, headers: { Authorization: 'Bearer token' } };
+    },
   });
 
   const persistent: boolean = manager.persistent;
@@ -113,7 +121,8 @@ export async function main(): Promise<void> {
   const resumable: boolean = model.resumable;
   const wasted: number = model.wastedBytes;
   const finalUrl = model.finalUrl;
-  console.info(id, url, filename, resumable, wasted, finalUrl ?? '(no response yet)');
+  const mimeType: string | undefined = model.mimeType;
+  console.info(id, url, filename, resumable, wasted, finalUrl ?? '(no response yet)', mimeType);
   console.info(label(model.state), describeProgress(model.progress));
 
   model.pause();
@@ -181,6 +190,12 @@ export async function mistakes(manager: DownloadManager, dl: Download): Promise<
 
   // @ts-expect-error: a timeout is a number of milliseconds
   await DownloadManager.open({ timeouts: { stall: '15s' } });
+
+  // @ts-expect-error: the hook answers { url, headers }, not a URL string
+  await DownloadManager.open({ prepareRequest: () => 'https://example.com/a.bin' });
+
+  // @ts-expect-error: 'refresh' is not a reason
+  await DownloadManager.open({ prepareRequest: ({ reason }) => { if (reason === 'refresh') return {}; } });
 
   // @ts-expect-error: unknown add() option (the option is `filename`)
   manager.add('https://example.com/a.bin', { fileName: 'a.bin' });

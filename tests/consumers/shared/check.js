@@ -58,8 +58,18 @@ async function check(tag) {
     if (got[i] !== want[i]) throw new Error(`byte ${i} is ${got[i]}, expected ${want[i]}`);
   }
   await manager.remove(dl.id);
+
+  // Same origin (the page's server forwards /file; cors=0 sends no CORS header at all): the
+  // file name comes from Content-Disposition, the type from Content-Type.
+  const disposition = encodeURIComponent(`attachment; filename="fallback.bin"; filename*=UTF-8''%E2%82%AC%20rates.pdf`);
+  const named = manager.add(`/file?size=1000&cors=0&type=application%2Fpdf&disposition=${disposition}&tag=${tag}`);
+  await named.done;
+  if (named.filename !== '€ rates.pdf') throw new Error(`same-origin filename is ${named.filename}`);
+  if (named.mimeType !== 'application/pdf') throw new Error(`same-origin mimeType is ${named.mimeType}`);
+  if ((await named.blob()).type !== 'application/pdf') throw new Error('the Blob has another type');
+  await manager.remove(named.id);
   await manager.close();
-  return `${SIZE} bytes verified`;
+  return `${SIZE} bytes verified; same-origin name and type`;
 }
 
 /** Runs the check and reports it in the page; `tag` names the requests in the fixture's log. */

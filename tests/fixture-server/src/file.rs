@@ -267,10 +267,11 @@ pub(crate) fn plan(k: &FileKnobs, req: &FileRequest, log: &RequestLog) -> Plan {
             Segment::Bytes(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"))),
         ]
     } else {
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        );
+        let content_type = k
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
+        headers.insert(CONTENT_TYPE, value(content_type));
         if let Some(cr) = &content_range {
             headers.insert(CONTENT_RANGE, value(cr));
         }

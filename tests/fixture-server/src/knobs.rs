@@ -52,6 +52,7 @@ const KNOWN: &[&str] = &[
     "sig_uses",
     "expires",
     "auth_uses",
+    "type",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +169,8 @@ pub(crate) struct FileKnobs {
     /// Each distinct `Authorization` value of the tag is valid for this many requests; later
     /// ones, and requests without one, get 401.
     pub auth_uses: Option<u64>,
+    /// The `Content-Type` of the resource.
+    pub content_type: Option<String>,
 }
 
 impl Default for FileKnobs {
@@ -202,6 +205,7 @@ impl Default for FileKnobs {
             sig_uses: None,
             expires: None,
             auth_uses: None,
+            content_type: None,
         }
     }
 }
@@ -332,6 +336,7 @@ impl FileKnobs {
         let sig_uses = p.positive("sig_uses")?;
         let expires = p.u64("expires")?;
         let auth_uses = p.positive("auth_uses")?;
+        let content_type = p.header_value("type")?;
 
         if gzip && size > MAX_GZIP_SIZE {
             return Err(err(format!(
@@ -383,6 +388,7 @@ impl FileKnobs {
             sig_uses,
             expires,
             auth_uses,
+            content_type,
         })
     }
 }
