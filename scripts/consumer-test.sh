@@ -86,7 +86,7 @@ vite_dev() {
   [ -d "$work/vite/node_modules/vite" ] || return 1
   port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
     console.log(s.address().port); s.close(); })')
-  (cd "$work/vite" && exec node_modules/.bin/vite --host 127.0.0.1 --port "$port" --strictPort \
+  (cd "$work/vite" && FIXTURE_URL=$FIXTURE_URL exec node_modules/.bin/vite --host 127.0.0.1 --port "$port" --strictPort \
     --clearScreen false --logLevel warn) >"$work/vite-dev.log" 2>&1 &
   vite_pid=$!
   for i in $(seq 1 150); do

@@ -4,8 +4,12 @@ import { defineConfig } from 'vite';
 // `new URL('resumable_downloads_bg.wasm', import.meta.url)`, which Vite emits as an asset.
 // The dev server, though, pre-bundles dependencies into node_modules/.vite/deps, away from the
 // .wasm next to the glue; excluding the package serves it as shipped.
+// The dev server forwards the fixture server's /file and /log (FIXTURE_URL), so that the check
+// can download from the page's own origin, as run.mjs's server does for the built app.
+const fixture = process.env.FIXTURE_URL;
 export default defineConfig({
   optimizeDeps: {
     exclude: ['resumable-downloads'],
   },
+  server: fixture ? { proxy: { '/file': fixture, '/log': fixture } } : {},
 });
