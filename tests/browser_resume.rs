@@ -813,3 +813,63 @@ async fn case39_a_database_stays_readable_when_the_chunk_form_changes() {
         "no restart: both forms were read back"
     );
 }
+
+/// The stored offset of `id` once it is above 0 (polled every 100 ms, up to `ms`).
+async fn stored_offset_once_positive(name: &str, id: &str, ms: i32) -> f64 {
+    for _ in 0..ms / 100 {
+        let offset = get_num(&stored_record(name, id).await, "offset").unwrap_or(0.0);
+        if offset > 0.0 {
+            return offset;
+        }
+        sleep(100).await;
+    }
+    0.0
+}
+
+#[wasm_bindgen_test]
+async fn case40_bytes_that_fill_no_chunk_are_committed_after_the_interval() {
+    // The default 4 MiB chunks and a file smaller than one: without the interval nothing
+    // would be stored before the end, and a reload would start it over from 0.
+    let (t, name, size) = (tag("interval"), tag("db"), 1_500_000u64);
+    let m = open_named(&name, vec![("commitIntervalMs", 300.into())]).await;
+    let dl = add(
+        &m,
+        &file_url(&t, &format!("size={size}&seed=37&throttle=500000")),
+        JsValue::UNDEFINED,
+    );
+    let id = get_str(&dl, "id");
+    let stored = stored_offset_once_positive(&name, &id, 2_000).await;
+    assert!(
+        stored > 0.0 && stored < size as f64,
+        "stored {stored} while running"
+    );
+    assert_eq!(get_str(&dl, "state"), "running");
+    // A reload now continues from what is stored.
+    call_async(&m, "close", &[]).await.unwrap();
+    let m = open_named(&name, vec![("commitIntervalMs", 300.into())]).await;
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    done(&dl).await.expect("completes");
+    assert_bytes(&dl, 37, size as usize).await;
+    assert!(start_of(&ranges(&t).await[1]) > 0, "resumed, not restarted");
+    // Short chunks, each whole, that add up to the file.
+    let chunks = stored_chunks(&name, &id).await;
+    let lens: Vec<f64> = chunks.iter().map(|c| get_num(c, "len").unwrap()).collect();
+    assert!(lens.len() >= 3, "{lens:?}");
+    assert_eq!(lens.iter().sum::<f64>(), size as f64);
+    call_async(&m, "close", &[]).await.unwrap();
+
+    // With the interval off, only whole chunks (and the end) are committed.
+    let (t, name) = (tag("no-interval"), tag("db"));
+    let m = open_named(&name, vec![("commitIntervalMs", 0.into())]).await;
+    let dl = add(
+        &m,
+        &file_url(&t, &format!("size={size}&seed=37&throttle=500000")),
+        JsValue::UNDEFINED,
+    );
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 400_000.0, 10_000).await;
+    let offset = get_num(&stored_record(&name, &id).await, "offset");
+    assert_eq!(offset, Some(0.0));
+    call_async(&dl, "cancel", &[]).await.unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
+}

@@ -164,6 +164,7 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             "notifyWhenDone",
             "persist",
             "prepareRequest",
+            "commitIntervalMs",
         ],
     )?
     else {
@@ -232,6 +233,9 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     cfg.progress_interval_ms = f
         .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
         .unwrap_or(cfg.progress_interval_ms);
+    cfg.commit_interval_ms = f
+        .uint("commitIntervalMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(cfg.commit_interval_ms);
     Ok(cfg)
 }
 

@@ -76,10 +76,15 @@ export interface ManagerOptions {
   timeouts?: TimeoutOptions;
   retry?: RetryOptions;
   /**
-   * Bytes per stored chunk (64 KiB to 256 MiB). Default 4194304. A reload loses at most the
-   * chunk not yet stored, so a file smaller than this starts over after a reload.
+   * Bytes per stored chunk (64 KiB to 256 MiB). Default 4194304. Bytes that fill no chunk are
+   * committed after `commitIntervalMs`, so a reload loses at most that interval's bytes.
    */
   chunkBytes?: number;
+  /**
+   * Received bytes that do not fill a chunk are committed as a shorter chunk once they have
+   * waited this many ms, and when the page is hidden; 0 = whole chunks only. Default 1000.
+   */
+  commitIntervalMs?: number;
   /** At most one progress event per download per this many ms; 0 = every chunk. Default 100. */
   progressIntervalMs?: number;
   /** Unfinished downloads untouched this long (ms) are deleted on open; 0 = never. Default 604800000 (7 days). */

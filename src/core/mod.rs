@@ -9,6 +9,7 @@
 pub mod chunks;
 pub mod disposition;
 pub mod error;
+pub mod flush;
 pub mod headers;
 pub mod integrity;
 pub mod lifecycle;

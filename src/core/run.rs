@@ -39,6 +39,9 @@ pub struct RunConfig {
     /// Bytes per stored chunk: what fits in one is not checked against the storage estimate
     /// (its own write tells).
     pub chunk_bytes: u64,
+    /// Received bytes that do not fill a chunk are committed after this many ms (0 = only
+    /// whole chunks), and when the page is hidden.
+    pub commit_interval_ms: u64,
     /// The manager has a `prepareRequest` hook: a refusal (401, 403, 410) asks it once for a
     /// fresh request before it counts as a failure.
     pub prepare_request: bool,
@@ -758,6 +761,7 @@ mod tests {
             },
             progress_interval_ms: 0,
             chunk_bytes: 100,
+            commit_interval_ms: 0,
             prepare_request: false,
         }
     }

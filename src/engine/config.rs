@@ -59,6 +59,9 @@ pub struct ManagerConfig {
     pub timeouts: Timeouts,
     /// Bytes per stored chunk.
     pub chunk_bytes: u64,
+    /// Received bytes are committed after this many ms even when they do not fill a chunk;
+    /// 0 = only whole chunks.
+    pub commit_interval_ms: u64,
     /// At most one progress event per download per this many ms.
     pub progress_interval_ms: u64,
     /// Automatic retries.
@@ -83,6 +86,7 @@ impl Default for ManagerConfig {
             name: "default".into(),
             timeouts: Timeouts::default(),
             chunk_bytes: 4 * 1024 * 1024,
+            commit_interval_ms: 1000,
             progress_interval_ms: 100,
             retry: RetryPolicy::default(),
             expire_after_ms: 7 * 24 * 60 * 60 * 1000,
@@ -102,6 +106,7 @@ impl ManagerConfig {
             retry: self.retry,
             progress_interval_ms: self.progress_interval_ms,
             chunk_bytes: self.chunk_bytes,
+            commit_interval_ms: self.commit_interval_ms,
             prepare_request: self.prepare_request.is_some(),
         }
     }

@@ -116,6 +116,7 @@ pub(crate) async fn run(
     let limits = TransferLimits {
         timeouts: cfg.timeouts,
         deadline_at: machine.deadline_at(),
+        commit_interval_ms: cfg.commit_interval_ms,
     };
     let mut attempt: Option<Attempt<'_>> = None;
     // What the judged response says of itself, for the record once its body is accepted.

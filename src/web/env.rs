@@ -1,7 +1,11 @@
 //! The environment around a download: online state, storage estimates, and waits that a stop
 //! interrupts.
 
-use std::task::Poll;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use gloo_events::EventListener;
 
 use futures::FutureExt;
 use js_sys::{Promise, Reflect};
@@ -98,13 +102,71 @@ fn notification_class() -> Option<js_sys::Function> {
     prop(&js_sys::global(), "Notification").and_then(|n| n.dyn_into().ok())
 }
 
+/// True when there is a document and it is hidden (`visibilityState === 'hidden'`).
+pub fn is_hidden() -> bool {
+    prop(&js_sys::global(), "document")
+        .and_then(|d| prop(&d, "visibilityState"))
+        .and_then(|v| v.as_string())
+        .is_some_and(|v| v == "hidden")
+}
+
+/// Watches the page's visibility (`visibilitychange` on the document, `pagehide` on the
+/// window) while it lives; the listeners go with it. Outside a window it never reports.
+pub struct Visibility {
+    /// Whether the page is hidden, as the last event since the last report says.
+    changed: Rc<Cell<Option<bool>>>,
+    waker: Rc<RefCell<Option<Waker>>>,
+    _listeners: Vec<EventListener>,
+}
+
+impl Visibility {
+    /// Starts watching.
+    pub fn watch() -> Visibility {
+        let changed = Rc::new(Cell::new(None));
+        let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
+        let mut listeners = Vec::new();
+        if let Some(window) = web_sys::window() {
+            let targets = [
+                window
+                    .document()
+                    .map(|d| (d.unchecked_into(), "visibilitychange")),
+                Some((window.unchecked_into(), "pagehide")),
+            ];
+            for (target, kind) in targets.into_iter().flatten() {
+                let target: web_sys::EventTarget = target;
+                let (changed, waker) = (Rc::clone(&changed), Rc::clone(&waker));
+                let pagehide = kind == "pagehide";
+                listeners.push(EventListener::new(&target, kind, move |_| {
+                    // A page being unloaded or put in the back-forward cache is hidden, whatever
+                    // its visibilityState says at that moment.
+                    changed.set(Some(pagehide || is_hidden()));
+                    if let Some(w) = waker.borrow_mut().take() {
+                        w.wake();
+                    }
+                }));
+            }
+        }
+        Visibility {
+            changed,
+            waker,
+            _listeners: listeners,
+        }
+    }
+
+    /// Ready with whether the page is hidden now, once it changed since the last report.
+    pub fn poll_change(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        if let Some(hidden) = self.changed.take() {
+            return Poll::Ready(hidden);
+        }
+        *self.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 /// Shows a notification if the page is hidden and the user granted permission; does nothing
 /// otherwise (no window, no permission, a visible page).
 pub fn notify_if_hidden(title: &str, body: &str) {
-    let hidden = prop(&js_sys::global(), "document")
-        .and_then(|d| prop(&d, "visibilityState"))
-        .and_then(|v| v.as_string())
-        .is_some_and(|v| v == "hidden");
+    let hidden = is_hidden();
     let Some(class) = notification_class() else {
         return;
     };

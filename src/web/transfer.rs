@@ -17,12 +17,14 @@ use web_sys::{
     RequestInit, Response,
 };
 
+use crate::core::flush::FlushClock;
 use crate::core::response::{check_chunk, ResponseHead};
 use crate::core::timeouts::{Check, Expiry, TimeoutClock, Timeouts};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::abort::AbortGuard;
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, Deadline};
+use crate::web::env::Visibility;
 use crate::web::js::{describe, global_fetch};
 use crate::web::store::StoreError;
 use crate::web::writer::Writer;
@@ -43,6 +45,8 @@ pub struct TransferLimits {
     pub timeouts: Timeouts,
     /// Absolute end of the whole download ([`crate::core::timeouts::deadline_from`]).
     pub deadline_at: Option<f64>,
+    /// Pending bytes are committed after this many ms ([`FlushClock`]).
+    pub commit_interval_ms: u64,
 }
 
 /// Why an attempt did not end cleanly.
@@ -66,6 +70,7 @@ impl From<DownloadError> for TransferEnd {
 pub struct Attempt<'a> {
     waiter: Waiter<'a>,
     response: Response,
+    commit_interval_ms: u64,
     _guard: AbortGuard,
 }
 
@@ -108,6 +113,7 @@ impl<'a> Attempt<'a> {
             Attempt {
                 waiter,
                 response,
+                commit_interval_ms: limits.commit_interval_ms,
                 _guard: guard,
             },
             head,
@@ -132,12 +138,36 @@ impl<'a> Attempt<'a> {
             return Ok(0);
         };
         let mut reader = BodyReader::new(&body, expected_len);
+        // Bytes that do not fill a chunk are committed once they have waited the interval,
+        // or when the page is hidden, also while a read is outstanding.
+        let mut flush = FlushClock::new(self.commit_interval_ms);
+        let visibility = Visibility::watch();
         loop {
-            let result = self
-                .waiter
-                .wait(JsFuture::from(reader.read()))
-                .await?
-                .map_err(network_error)?;
+            let mut read = JsFuture::from(reader.read());
+            let result = loop {
+                let mut timer = flush.due_at().map(Deadline::at);
+                let next = futures::future::poll_fn(|cx| {
+                    if let Poll::Ready(r) = read.poll_unpin(cx) {
+                        return Poll::Ready(Some(r));
+                    }
+                    if let Poll::Ready(hidden) = visibility.poll_change(cx) {
+                        if flush.on_visibility(hidden) {
+                            return Poll::Ready(None);
+                        }
+                    }
+                    match timer.as_mut().map(|t| t.poll_unpin(cx)) {
+                        Some(Poll::Ready(())) => Poll::Ready(None),
+                        _ => Poll::Pending,
+                    }
+                });
+                match self.waiter.wait(next).await? {
+                    Some(r) => break r.map_err(network_error)?,
+                    None => {
+                        writer.commit().await.map_err(TransferEnd::Storage)?;
+                        flush.on_commit();
+                    }
+                }
+            };
             let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(network_error)?;
             let value =
                 Reflect::get(&result, &JsValue::from_str("value")).map_err(network_error)?;
@@ -154,10 +184,17 @@ impl<'a> Attempt<'a> {
             check_chunk(expected_len, received, n)?;
             self.waiter.clock.chunk_received(now_ms());
             let reused = reader.take_back(&chunk);
+            let chunks = writer.record().chunks;
             writer
                 .push(chunk, reused)
                 .await
                 .map_err(TransferEnd::Storage)?;
+            let pending = writer.received() - writer.record().offset;
+            flush.on_bytes(pending, writer.record().chunks != chunks, now_ms());
+            if flush.due(now_ms()) {
+                writer.commit().await.map_err(TransferEnd::Storage)?;
+                flush.on_commit();
+            }
             received += n;
             // Time spent writing is not time the connection was idle.
             self.waiter.clock.chunk_received(now_ms());
