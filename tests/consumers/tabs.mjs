@@ -28,16 +28,17 @@ try {
       return page;
     };
 
-    // 1. The owner's tab closes: the other tab takes over from the stored bytes.
+    // 1. The owner's tab closes: the other tab takes over from the stored bytes, its own
+    // prepareRequest hook serving the takeover.
     {
       const name = `tabs-takeover-${browser.engine}-${Date.now()}`;
       const tag = `tabs-takeover-${browser.engine}-${Date.now()}`;
       const size = 2_000_000;
       const [a, b] = [await tab(), await tab()];
-      check(await a.evaluate((n) => window.open_(n), name), 'multiTab is true');
+      check(await a.evaluate((n) => window.open_(n, 'tab-a'), name), 'multiTab is true');
       await a.evaluate(([k]) => window.add(k, 'big'), [`size=${size}&seed=61&throttle=400000&tag=${tag}`]);
       await until(a, () => (window.info('big')?.bytes ?? 0) > 300_000, null, 'progress in the owner');
-      await b.evaluate((n) => window.open_(n), name);
+      await b.evaluate((n) => window.open_(n, 'tab-b'), name);
       // The observer mirrors the owner: running, with progress arriving over the channel.
       const seen = await until(b, () => window.info('big')?.state === 'running' && window.events.some((e) => e.type === 'progress'), null, 'mirrored progress');
       check(seen, 'the observer shows the download running, with mirrored progress');
@@ -51,6 +52,10 @@ try {
       // it had received, from the server's log.
       check(gets.length === 2 && resumedAt > 0 && resumedAt <= gets[0].bytes_sent,
         `takeover resumed at ${resumedAt} (owner had ${beforeClose} when asked to close, ${gets[0].bytes_sent} sent to it)`);
+      const tokens = gets.map((e) => e.authorization);
+      const calls = await b.evaluate(() => window.hookCalls);
+      check(tokens.join() === 'Bearer tab-a,Bearer tab-b' && calls.join() === 'resume',
+        `each tab's hook served its requests: ${tokens.join()}; the new owner's hook was called for ${calls.join()}`);
       // A closing tab loses at most its uncommitted chunk, plus what was in flight.
       const twice = gets.reduce((n, e) => n + e.bytes_sent, 0) - size;
       check(twice <= 2 * CHUNK, `bytes fetched twice: ${twice}`);

@@ -13,7 +13,10 @@ import type {
   DownloadEventMap,
   DownloadState,
   ManagerOptions,
+  PreparedRequest,
+  PrepareRequestInfo,
   Progress,
+  RequestReason,
   RestartReason,
   RetryOptions,
   TimeoutOptions,
@@ -36,11 +39,26 @@ const managerOptions: Required<ManagerOptions> = {
   timeouts,
   retry,
   chunkBytes: 4194304,
+  commitIntervalMs: 1000,
   progressIntervalMs: 100,
   expireAfterMs: 604800000,
   persist: true,
   notifyWhenDone: { title: 'Downloads finished' },
+  prepareRequest: prepare,
 };
+
+// The hook: what it is told, and the three answers it may give (a value, a promise, nothing).
+function prepare(info: Required<PrepareRequestInfo>): PreparedRequest | Promise<PreparedRequest> | void {
+  const reason: RequestReason = info.reason;
+  const attempt: number = info.attempt;
+  const download: Download = info.download;
+  // (`then`, not `Promise.resolve`: the default ES5 lib has no Promise value.)
+  if (reason === 'expired') return download.done.then(() => ({ url: new URL(info.url), headers: [['Authorization', 'Bearer t']] }));
+  if (attempt > 1) return { headers: new Headers({ 'X-Id': info.id + download.filename }) };
+}
+const reasons: RequestReason[] = ['start', 'resume', 'retry', 'expired'];
+// @ts-expect-error: a hook answers an object, not a URL string
+const badHook: ManagerOptions['prepareRequest'] = () => 'https://example.com/a.bin';
 const notify: Array<ManagerOptions['notifyWhenDone']> = [true, false, {}, { title: 't' }, undefined];
 
 function addOptions(signal: AbortSignal): Required<AddOptions> {
@@ -119,6 +137,10 @@ const eventTypes: Record<keyof DownloadEventMap, true> = {
 // The conventions.
 function conventions(manager: DownloadManager, dl: Download, e: DownloadError): void {
   const finalUrl: string | undefined = dl.finalUrl;
+  const mimeType: string | undefined = dl.mimeType;
+  // @ts-expect-error: mimeType is undefined, not null, before a response
+  const mimeTypeNull: string | null = dl.mimeType;
+  console.info(mimeType, mimeTypeNull, reasons, badHook);
   // @ts-expect-error: finalUrl is undefined, not null, before a response
   const finalUrlNull: string | null = dl.finalUrl;
   const error: DownloadError | undefined = dl.error;

@@ -6,8 +6,14 @@ const fixture = new URLSearchParams(location.search).get('fixture');
 await init();
 
 window.events = [];
-window.open_ = async (name) => {
-  window.m = await DownloadManager.open({ name, chunkBytes: 65536, progressIntervalMs: 50 });
+window.hookCalls = [];
+// With a `token`, the manager's prepareRequest hook sends it as this tab's Authorization.
+window.open_ = async (name, token) => {
+  const prepareRequest = token && (({ reason }) => {
+    window.hookCalls.push(reason);
+    return { headers: { Authorization: `Bearer ${token}` } };
+  });
+  window.m = await DownloadManager.open({ name, chunkBytes: 65536, progressIntervalMs: 50, ...(token && { prepareRequest }) });
   for (const type of ['statechange', 'progress', 'complete', 'restarted']) {
     window.m.on(type, (e) => window.events.push({ type, id: e.id, state: e.state, bytes: e.progress?.transferredBytes }));
   }
