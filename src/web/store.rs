@@ -292,9 +292,22 @@ pub struct Chunk {
     pub hash: Option<Vec<u8>>,
 }
 
-impl Chunk {
-    /// The stored object, with `bytes` under `blob`: the Blob itself, or an `ArrayBuffer` of
-    /// its bytes where Blobs are refused.
+/// A new chunk's place and count; its bytes are given apart ([`Store::append`]).
+#[derive(Clone, Debug)]
+pub struct ChunkHead {
+    /// Position in the epoch's sequence, from 0.
+    pub index: u32,
+    /// Resource offset of its first byte.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// Serialized hash state after this chunk.
+    pub hash: Option<Vec<u8>>,
+}
+
+impl ChunkHead {
+    /// The stored object, with `bytes` under `blob`: a Blob, or an `ArrayBuffer` where Blobs
+    /// are refused.
     fn to_js(&self, id: &str, epoch: u32, bytes: JsValue) -> JsValue {
         let o: JsValue = js_sys::Object::new().into();
         set(&o, "id", id);
@@ -306,7 +319,35 @@ impl Chunk {
         set(&o, "hash", opt_bytes(self.hash.as_deref()));
         o
     }
+}
 
+/// `parts` (`Uint8Array`s and `Blob`s) as one value of `form`. Where Blobs are refused and
+/// every part is bytes, they are copied straight into one `ArrayBuffer`: a Blob in between
+/// would be one more copy, held by the engine (outside the JS heap) until it is collected.
+async fn chunk_value(form: ChunkForm, parts: &Array, len: u64) -> Result<JsValue, StoreError> {
+    let blob = || {
+        Blob::new_with_u8_array_sequence(parts)
+            .map_err(|e| StoreError::Failed(format!("could not make a chunk: {}", describe(&e))))
+    };
+    if form == ChunkForm::Blob {
+        return Ok(blob()?.into());
+    }
+    if parts.iter().all(|p| p.is_instance_of::<Uint8Array>()) {
+        let out = Uint8Array::new_with_length(len as u32);
+        let mut at = 0;
+        for p in parts.iter() {
+            let p: Uint8Array = p.unchecked_into();
+            out.set(&p, at);
+            at += p.length();
+        }
+        return Ok(out.buffer().into());
+    }
+    JsFuture::from(blob()?.array_buffer())
+        .await
+        .map_err(|e| StoreError::Failed(format!("could not read a chunk: {}", describe(&e))))
+}
+
+impl Chunk {
     /// A stored chunk; `None` when it is malformed (no bytes, or fields missing). Bytes
     /// stored as an `ArrayBuffer` (or a view of one) become a Blob made by the browser.
     fn from_js(o: &JsValue) -> Option<Chunk> {
@@ -445,11 +486,10 @@ async fn probe_chunk_form(db: &IdbDatabase) -> ChunkForm {
     let put = Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::new_with_length(1)))
         .ok()
         .and_then(|blob| {
-            let probe = Chunk {
+            let probe = ChunkHead {
                 index: 0,
                 offset: 0,
                 len: 1,
-                blob: blob.clone(),
                 hash: None,
             };
             let store = tx.object_store(CHUNKS).ok()?;
@@ -685,22 +725,19 @@ impl Store {
         finish(&tx, &reason).await
     }
 
-    /// Commits a chunk and the record that counts it, atomically. The chunk must start at the
-    /// stored offset of the same epoch.
+    /// Commits a chunk of `parts` (its bytes, `Uint8Array`s and `Blob`s in order) and the
+    /// record that counts it, atomically. The chunk must start at the stored offset of the
+    /// same epoch.
     ///
-    /// Where Blobs are refused, the chunk's bytes are read out of its Blob first (by the
-    /// browser, before the transaction starts: none stays open across an await).
-    pub async fn append(&self, rec: &Record, chunk: &Chunk) -> Result<(), StoreError> {
-        let bytes = match self.chunk_form {
-            ChunkForm::Blob => chunk.blob.clone().into(),
-            ChunkForm::ArrayBuffer => {
-                JsFuture::from(chunk.blob.array_buffer())
-                    .await
-                    .map_err(|e| {
-                        StoreError::Failed(format!("could not read a chunk: {}", describe(&e)))
-                    })?
-            }
-        };
+    /// Where Blobs are refused, the bytes become one `ArrayBuffer` first (before the
+    /// transaction starts: none stays open across an await).
+    pub async fn append(
+        &self,
+        rec: &Record,
+        chunk: &ChunkHead,
+        parts: &Array,
+    ) -> Result<(), StoreError> {
+        let bytes = chunk_value(self.chunk_form, parts, chunk.len).await?;
         let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.epoch, bytes), rec.to_js());
         let offset = chunk.offset as f64;
         self.guarded(

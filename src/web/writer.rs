@@ -19,7 +19,7 @@ use crate::core::integrity::{Digest, Hasher};
 use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::js::describe;
-use crate::web::store::{Chunk, Record, Store, StoreError};
+use crate::web::store::{Chunk, ChunkHead, Record, Store, StoreError};
 
 /// Where committed chunks go.
 #[derive(Clone)]
@@ -179,7 +179,6 @@ impl Writer {
     }
 
     async fn try_commit(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
-        let blob = Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?;
         let mut next = self.rec.clone();
         next.offset += self.pending_bytes;
         next.chunks += 1;
@@ -188,16 +187,17 @@ impl Writer {
         next.updated_at = js_sys::Date::now();
         match &mut self.backend {
             Backend::Idb(store) => {
-                let chunk = Chunk {
+                let chunk = ChunkHead {
                     index: self.rec.chunks,
                     offset: self.rec.offset,
                     len: self.pending_bytes,
-                    blob,
                     hash: next.hash.clone(),
                 };
-                store.append(&next, &chunk).await?;
+                store.append(&next, &chunk, &self.pending).await?;
             }
-            Backend::Memory(blobs) => blobs.push(blob),
+            Backend::Memory(blobs) => {
+                blobs.push(Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?)
+            }
         }
         self.rec = next;
         self.staged = false;

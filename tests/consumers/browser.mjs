@@ -154,6 +154,8 @@ export async function launch(engine) {
     // a page never closes the last window (which would end the session).
     spare: await driver.getWindowHandle(),
     engine, version, driver, downloads, exclusive, driverUrl: url,
+    /** The WebDriver server's process id: the browser's processes descend from it. */
+    driverPid: proc.pid,
     /** Opens `url` in a new tab, or window (the first call uses the initial one). */
     async newPage(pageUrl) {
       const handle = await exclusive(async () => {
