@@ -3,6 +3,8 @@
 // started (for WebKit: MiniBrowser, its web and network processes), summed from /proc and
 // sampled every 50 ms. WebKit reads bodies with the default reader and stores ArrayBuffer
 // chunks; Chromium and Firefox use a BYOB reader and Blob chunks.
+// Beside it, in a fresh browser each, a plain reader loop that drops the bytes: what the
+// engine itself holds for a body read at that speed.
 // Usage: node tests/bench/rss.mjs <fixture URL>   (RSS_ENGINES="webkit chromium firefox")
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -58,28 +60,30 @@ const { origin, close } = await serve(root);
 const rows = [];
 try {
   for (const engine of engines) {
-    const browser = await launch(engine);
-    try {
-      const page = await browser.newPage(`${origin}/tests/bench/bench.html?fixture=${encodeURIComponent(fixture)}`);
-      await page.waitFor(() => document.body.dataset.ready === 'yes', null, 'the bench page', { timeout: 30_000 });
-      await sleep(1000);
-      const base = rss(browser.driverPid);
-      let peak = base;
-      const sampler = setInterval(() => { peak = Math.max(peak, rss(browser.driverPid)); }, 50);
-      const ms = await page.evaluate((size) => window.libPersisted(size), SIZE);
-      clearInterval(sampler);
-      await sleep(3000);
-      const after = rss(browser.driverPid);
-      const line = `+${((peak - base) / MiB).toFixed(0)} MiB at the peak, +${((after - base) / MiB).toFixed(0)} MiB 3 s after (${(SIZE / MiB / (ms / 1000)).toFixed(0)} MiB/s)`;
-      console.log(`${engine} ${browser.version}: ${line}`);
-      rows.push([`${engine} ${browser.version}`, line]);
-    } finally {
-      await browser.close();
+    for (const [label, fn] of [['plain reader loop', 'plainLoop'], ['library, persisted', 'libPersisted']]) {
+      const browser = await launch(engine);
+      try {
+        const page = await browser.newPage(`${origin}/tests/bench/bench.html?fixture=${encodeURIComponent(fixture)}`);
+        await page.waitFor(() => document.body.dataset.ready === 'yes', null, 'the bench page', { timeout: 30_000 });
+        await sleep(1000);
+        const base = rss(browser.driverPid);
+        let peak = base;
+        const sampler = setInterval(() => { peak = Math.max(peak, rss(browser.driverPid)); }, 50);
+        const ms = await page.evaluate(([fn, size]) => window[fn](size), [fn, SIZE]);
+        clearInterval(sampler);
+        await sleep(3000);
+        const after = rss(browser.driverPid);
+        const line = `+${((peak - base) / MiB).toFixed(0)} MiB at the peak, +${((after - base) / MiB).toFixed(0)} MiB 3 s after (${(SIZE / MiB / (ms / 1000)).toFixed(0)} MiB/s)`;
+        console.log(`${engine} ${browser.version}, ${label}: ${line}`);
+        rows.push([`${engine} ${browser.version}`, label, line]);
+      } finally {
+        await browser.close();
+      }
     }
   }
 } finally {
   clearTimeout(hardStop);
   await close();
 }
-console.log('\n| engine | resident memory of the whole browser, 256 MiB persisted |\n|---|---|');
-for (const [e, l] of rows) console.log(`| ${e} | ${l} |`);
+console.log('\n| engine | pipeline | resident memory of the whole browser, 256 MiB |\n|---|---|---|');
+for (const [e, p, l] of rows) console.log(`| ${e} | ${p} | ${l} |`);
