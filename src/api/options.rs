@@ -279,6 +279,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
             "signal",
             "integrity",
             "priority",
+            "sink",
         ],
     )?
     else {
@@ -307,6 +308,14 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
     out.filename = f.string("filename", 255)?;
     if let Some(h) = f.get("headers")? {
         out.headers = parse_headers(&h, "options.headers")?;
+    }
+    if let Some(s) = f.get("sink")? {
+        out.sink = Some(s.dyn_into::<web_sys::WritableStream>().map_err(|v| {
+            DownloadError::invalid(
+                "options.sink",
+                format!("must be a WritableStream, got {}", shown(&v)),
+            )
+        })?);
     }
     if let Some(s) = f.get("signal")? {
         out.signal = Some(

@@ -13,7 +13,7 @@ export type DownloadState = 'queued' | 'running' | 'paused' | 'completed' | 'fai
 export type DownloadErrorCode =
   | 'NETWORK' | 'STALLED' | 'HEADERS_TIMEOUT' | 'DEADLINE' | 'HTTP_STATUS' | 'RATE_LIMITED'
   | 'BAD_RESPONSE' | 'INTEGRITY' | 'QUOTA' | 'STORAGE' | 'ABORTED' | 'INVALID_ARGUMENT'
-  | 'PREPARE_REQUEST';
+  | 'PREPARE_REQUEST' | 'SINK';
 
 /**
  * Every failure: a real `Error` whose `name` is `'DownloadError'`. Absent values are
@@ -150,6 +150,14 @@ export interface AddOptions {
   integrity?: string;
   /** Higher starts first; equal priorities start in the order added (an integer, ±1000000). Default 0. */
   priority?: number;
+  /**
+   * Write the body to this stream as it arrives (with its backpressure) and keep nothing: no
+   * `blob()`, no `save()`. Needs a manager opened with `persist: false`. The stream is locked
+   * from `add()` on, closed when the download completes and aborted by `cancel()`; a failed
+   * download leaves it open for `resume()`. A restart after bytes were written (the server
+   * changed the file) fails with `SINK`, as does a write or close the stream refuses.
+   */
+  sink?: WritableStream<Uint8Array>;
 }
 
 /** Why stored bytes were discarded. */

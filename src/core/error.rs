@@ -37,11 +37,14 @@ pub enum ErrorCode {
     /// The manager's `prepareRequest` hook threw, rejected, returned something that is not a
     /// request description, or did not settle within `timeouts.headers`.
     PrepareRequest,
+    /// The caller's `sink` refused a write or its close, or the download would have to start
+    /// over when bytes already written to the sink cannot be taken back.
+    Sink,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::Network,
         ErrorCode::Stalled,
         ErrorCode::HeadersTimeout,
@@ -55,6 +58,7 @@ impl ErrorCode {
         ErrorCode::Aborted,
         ErrorCode::InvalidArgument,
         ErrorCode::PrepareRequest,
+        ErrorCode::Sink,
     ];
 
     /// The stable string exposed to JS as `DownloadError.code`.
@@ -73,6 +77,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "ABORTED",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::PrepareRequest => "PREPARE_REQUEST",
+            ErrorCode::Sink => "SINK",
         }
     }
 

@@ -186,7 +186,8 @@ pub fn is_retryable(err: &DownloadError) -> bool {
         | ErrorCode::Storage
         | ErrorCode::Aborted
         | ErrorCode::InvalidArgument
-        | ErrorCode::PrepareRequest => false,
+        | ErrorCode::PrepareRequest
+        | ErrorCode::Sink => false,
     }
 }
 
@@ -298,6 +299,7 @@ mod tests {
             (ErrorCode::Aborted, false),
             (ErrorCode::InvalidArgument, false),
             (ErrorCode::PrepareRequest, false),
+            (ErrorCode::Sink, false),
         ];
         assert_eq!(
             table.len() + 1,

@@ -42,6 +42,9 @@ pub struct RunConfig {
     /// Received bytes that do not fill a chunk are committed after this many ms (0 = only
     /// whole chunks), and when the page is hidden.
     pub commit_interval_ms: u64,
+    /// Bytes written can be discarded (storage); false for a caller's sink, where a restart
+    /// after bytes were written fails with `SINK` instead.
+    pub rewindable: bool,
     /// The manager has a `prepareRequest` hook: a refusal (401, 403, 410) asks it once for a
     /// fresh request before it counts as a failure.
     pub prepare_request: bool,
@@ -84,8 +87,8 @@ pub enum StorageFault {
     /// Someone else changed the download (a cancel, another writer): this run no longer owns
     /// it.
     Stale,
-    /// The quota is exhausted.
-    Quota(DownloadError),
+    /// The quota is exhausted, or the caller's sink refused a write: no retry helps.
+    Final(DownloadError),
     /// Any other failure.
     Failed(DownloadError),
 }
@@ -392,7 +395,7 @@ impl RunMachine {
                         self.refreshed = false;
                         match accepted.restart {
                             Some(reason) => {
-                                let action = self.restart(reason);
+                                let action = self.restart(reason, view);
                                 if matches!(action, Action::Restart(_)) {
                                     self.step = Step::RestartingFor(accepted);
                                 }
@@ -401,7 +404,7 @@ impl RunMachine {
                             None => self.accept(accepted, view),
                         }
                     }
-                    Decision::Refetch(reason) => self.restart(reason),
+                    Decision::Refetch(reason) => self.restart(reason, view),
                     Decision::RetryWithoutRange => {
                         self.step = Step::Pausing;
                         self.reason = Some(RequestReason::Retry);
@@ -411,7 +414,7 @@ impl RunMachine {
                         if e.code == ErrorCode::BadResponse && range_start.is_some_and(|n| n > 0) {
                             if let Some(reason) = after_bad_partial(&mut rs) {
                                 self.bad_partials = 0;
-                                return self.restart(reason);
+                                return self.restart(reason, view);
                             }
                             self.bad_partials = rs.bad_partials;
                         }
@@ -493,10 +496,10 @@ impl RunMachine {
                 Err(e) => self.integrity_failed(e, view),
             },
             (Step::Completing, Fact::Committed) => Action::Done(Outcome::Completed),
-            (Step::CountingIntegrity, Fact::Saved) => self.restart(Restart::Integrity),
+            (Step::CountingIntegrity, Fact::Saved) => self.restart(Restart::Integrity, view),
             (_, Fact::Storage(fault)) => Action::Done(match fault {
                 StorageFault::Stale => Outcome::Lost,
-                StorageFault::Quota(e) | StorageFault::Failed(e) => Outcome::Failed(e),
+                StorageFault::Final(e) | StorageFault::Failed(e) => Outcome::Failed(e),
             }),
             (step, _) => Action::Done(Outcome::Failed(DownloadError::new(
                 ErrorCode::Storage,
@@ -605,15 +608,28 @@ impl RunMachine {
     /// A mismatch restarts once (counted in the record, so a reload does not reset it), then
     /// fails with `INTEGRITY`.
     fn integrity_failed(&mut self, e: DownloadError, view: &View) -> Action {
-        if view.integrity_restarts >= MAX_INTEGRITY_RESTARTS {
+        // A sink has the bytes already: starting over cannot take them back.
+        if view.integrity_restarts >= MAX_INTEGRITY_RESTARTS || !self.cfg.rewindable {
             return Action::Done(Outcome::Failed(e));
         }
         self.step = Step::CountingIntegrity;
         Action::CountIntegrityRestart
     }
 
-    /// Discards the stored bytes, within the run's restart budget.
-    fn restart(&mut self, reason: Restart) -> Action {
+    /// Discards the stored bytes, within the run's restart budget; bytes written to a sink
+    /// cannot be discarded, so there it fails with `SINK`.
+    fn restart(&mut self, reason: Restart, view: &View) -> Action {
+        if !self.cfg.rewindable && view.resume.offset > 0 {
+            return Action::Done(Outcome::Failed(DownloadError::new(
+                ErrorCode::Sink,
+                format!(
+                    "the download would start over ({}), but its first {} bytes are written \
+                     to the sink, which cannot take them back",
+                    reason.as_str(),
+                    view.resume.offset
+                ),
+            )));
+        }
         self.restarts += 1;
         if self.restarts > MAX_RESTARTS {
             return Action::Done(Outcome::Failed(DownloadError::new(
@@ -634,7 +650,7 @@ impl RunMachine {
     fn storage_failed(&mut self, fault: StorageFault) -> Action {
         match fault {
             StorageFault::Stale => Action::Done(Outcome::Lost),
-            StorageFault::Quota(e) => Action::Done(Outcome::Failed(e)),
+            StorageFault::Final(e) => Action::Done(Outcome::Failed(e)),
             StorageFault::Failed(e) => {
                 self.storage_failures += 1;
                 if self.storage_failures > MAX_STORAGE_FAILURES {
@@ -762,6 +778,7 @@ mod tests {
             progress_interval_ms: 0,
             chunk_bytes: 100,
             commit_interval_ms: 0,
+            rewindable: true,
             prepare_request: false,
         }
     }
@@ -878,6 +895,52 @@ mod tests {
             prepare_request: true,
             ..cfg()
         }
+    }
+
+    #[test]
+    fn with_a_sink_a_restart_after_written_bytes_fails_and_before_them_goes_ahead() {
+        let sink = RunConfig {
+            rewindable: false,
+            ..cfg()
+        };
+        // A 200 to a resume, another validator: bytes are written, so the run fails.
+        for head in [full(80), partial(30, 80, "\"v2\"")] {
+            let mut m = RunMachine::new(sink, None, 0.0);
+            let view = stored(30, 80);
+            started(&mut m, &view);
+            let act = m.next(head_of(&head), &view, &env());
+            assert!(
+                matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Sink),
+                "{act:?}"
+            );
+        }
+        // Nothing written yet: a restart costs nothing.
+        let mut m = RunMachine::new(sink, None, 0.0);
+        let mut view = stored(0, 80);
+        view.resume.identity = None;
+        started(&mut m, &view);
+        let resumed = partial(0, 80, ETAG);
+        assert!(matches!(
+            m.next(head_of(&resumed), &view, &env()),
+            Action::ReadBody(_)
+        ));
+    }
+
+    #[test]
+    fn with_a_sink_an_integrity_mismatch_fails_at_once() {
+        let sink = RunConfig {
+            rewindable: false,
+            ..cfg()
+        };
+        let wrong = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let mut m = RunMachine::new(sink, Some(wrong), 0.0);
+        let view = stored(80, 80);
+        assert_eq!(started(&mut m, &view), Action::Verify);
+        let act = m.next(Fact::Digest(Some(sha256(b"other"))), &view, &env());
+        assert!(
+            matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Integrity),
+            "{act:?}"
+        );
     }
 
     #[test]
@@ -1280,7 +1343,7 @@ mod tests {
     fn quota_and_stale_writes_end_the_run() {
         for (fault, lost) in [
             (
-                StorageFault::Quota(DownloadError::new(ErrorCode::Quota, "full")),
+                StorageFault::Final(DownloadError::new(ErrorCode::Quota, "full")),
                 false,
             ),
             (StorageFault::Stale, true),

@@ -107,6 +107,7 @@ impl ManagerConfig {
             progress_interval_ms: self.progress_interval_ms,
             chunk_bytes: self.chunk_bytes,
             commit_interval_ms: self.commit_interval_ms,
+            rewindable: true,
             prepare_request: self.prepare_request.is_some(),
         }
     }
@@ -127,4 +128,6 @@ pub struct AddOptions {
     pub integrity: Option<String>,
     /// Queue priority.
     pub priority: i32,
+    /// The caller's stream the bytes are written to instead of storage.
+    pub sink: Option<web_sys::WritableStream>,
 }

@@ -550,6 +550,10 @@ impl DownloadCell {
                 Effect::DropLock => self.m.borrow_mut().lock = None,
                 Effect::DropWriter => self.m.borrow_mut().writer = None,
                 Effect::Delete => {
+                    // A cancel: the caller's sink, if any, is aborted too.
+                    if let Some(w) = self.m.borrow().writer.as_ref() {
+                        w.abort_sink();
+                    }
                     out.deleting = manager.as_ref().and_then(|m| m.delete_stored(&self.id));
                 }
                 Effect::CheckIdle => {
@@ -601,7 +605,8 @@ impl DownloadCell {
         let Some(writer) = writer else {
             return;
         };
-        let cfg = manager.run_config();
+        let mut cfg = manager.run_config();
+        cfg.rewindable = writer.rewindable();
         let lock_name = manager.lock_name(&self.id);
         let cell = self.clone();
         let running = manager.run_started();

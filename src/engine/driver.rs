@@ -59,7 +59,7 @@ pub(crate) enum RunEnd {
 fn fault(e: StoreError) -> StorageFault {
     match e {
         StoreError::Stale => StorageFault::Stale,
-        StoreError::Quota(_) => StorageFault::Quota(e.to_download_error()),
+        StoreError::Quota(_) | StoreError::Sink(_) => StorageFault::Final(e.to_download_error()),
         other => StorageFault::Failed(other.to_download_error()),
     }
 }

@@ -29,7 +29,7 @@ use crate::web::env::request_persistence;
 use crate::web::js::prop;
 use crate::web::store::{database_name, Record, Store, StoreError};
 use crate::web::tabs::Channel;
-use crate::web::writer::{Backend, Writer};
+use crate::web::writer::{Backend, Sink, Writer};
 
 /// The `ABORTED` error of a download cancelled by its `AbortSignal`, with the signal's
 /// `reason` as its `cause`.
@@ -398,10 +398,21 @@ impl ManagerInner {
             updated_at: now,
             ..Record::default()
         };
+        let backend = match &opts.sink {
+            None => self.backend(),
+            Some(_) if self.store.is_some() => {
+                return Err(DownloadError::invalid(
+                    "options.sink",
+                    "needs a manager opened with persist: false (a stream does not outlive \
+                     the page, so its download cannot be restored after a reload)",
+                ))
+            }
+            Some(stream) => Backend::Sink(Sink::new(stream)?),
+        };
         // The record's transaction is created now, so that a cancel issued right after this
         // call is ordered after it.
         let created = self.store.as_ref().map(|s| s.create(&rec));
-        let writer = Writer::new(self.backend(), rec, self.config.chunk_bytes);
+        let writer = Writer::new(backend, rec, self.config.chunk_bytes);
         // Queued from the start (the page sees `queued` at once); the slot is asked for
         // once the record exists.
         let cell = DownloadCell::new(writer, State::Queued, None, &self.host());

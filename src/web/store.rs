@@ -53,6 +53,8 @@ pub enum StoreError {
     Quota(String),
     /// Any other failure, including a closed database.
     Failed(String),
+    /// The caller's sink refused a write or its close (`SINK`).
+    Sink(DownloadError),
 }
 
 impl StoreError {
@@ -64,6 +66,7 @@ impl StoreError {
             StoreError::Exists => "Exists".into(),
             StoreError::Quota(m) => format!("Quota({})", Quoted(m)),
             StoreError::Failed(m) => format!("Failed({})", Quoted(m)),
+            StoreError::Sink(e) => format!("Sink({})", Quoted(&e.message)),
         }
     }
 
@@ -78,6 +81,7 @@ impl StoreError {
             }
             StoreError::Quota(m) => DownloadError::new(ErrorCode::Quota, m.clone()),
             StoreError::Failed(m) => DownloadError::new(ErrorCode::Storage, m.clone()),
+            StoreError::Sink(e) => e.clone(),
         }
     }
 

@@ -12,10 +12,12 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Uint8Array};
-use web_sys::{Blob, BlobPropertyBag};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag, WritableStream, WritableStreamDefaultWriter};
 
 use crate::core::chunks::{good_prefix, Recount, StoredChunk};
 use crate::core::integrity::{Digest, Hasher};
+use crate::core::lifecycle::State;
 use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::js::describe;
@@ -28,6 +30,80 @@ pub enum Backend {
     Idb(Rc<Store>),
     /// Blobs in memory (IndexedDB unavailable).
     Memory(Vec<Blob>),
+    /// The caller's `WritableStream`: bytes are written to it as they arrive, nothing kept.
+    Sink(Sink),
+}
+
+/// A caller's `WritableStream`, locked to this download from `add()` on. Completion closes
+/// it; a cancel, or its last owner dropping it unfinished (`remove()`, `close()`), aborts it.
+#[derive(Clone)]
+pub struct Sink(Rc<SinkInner>);
+
+struct SinkInner {
+    writer: WritableStreamDefaultWriter,
+    closed: std::cell::Cell<bool>,
+}
+
+impl Drop for SinkInner {
+    fn drop(&mut self) {
+        if !self.closed.get() {
+            let _ = self.writer.abort();
+        }
+    }
+}
+
+fn sink_error(what: &str, e: wasm_bindgen::JsValue) -> StoreError {
+    StoreError::Sink(
+        DownloadError::new(
+            ErrorCode::Sink,
+            format!("the sink {what}: {}", describe(&e)),
+        )
+        .with_cause(e),
+    )
+}
+
+impl Sink {
+    /// Locks `stream` for writing.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` when another writer holds it.
+    pub fn new(stream: &WritableStream) -> Result<Sink, DownloadError> {
+        let writer = stream
+            .get_writer()
+            .map_err(|e| DownloadError::invalid("options.sink", describe(&e)))?;
+        Ok(Sink(Rc::new(SinkInner {
+            writer,
+            closed: std::cell::Cell::new(false),
+        })))
+    }
+
+    /// Writes `bytes` once the stream has room (its backpressure).
+    async fn write(&self, bytes: &Uint8Array) -> Result<(), StoreError> {
+        let w = &self.0.writer;
+        JsFuture::from(w.ready())
+            .await
+            .map_err(|e| sink_error("failed", e))?;
+        // Not awaited: a failed write errors the stream, which the next `ready` (or the close)
+        // reports.
+        let _ = w.write_with_chunk(bytes);
+        Ok(())
+    }
+
+    /// Closes the stream once every write is done.
+    async fn close(&self) -> Result<(), StoreError> {
+        self.0.closed.set(true);
+        JsFuture::from(self.0.writer.close())
+            .await
+            .map_err(|e| sink_error("failed to close", e))?;
+        Ok(())
+    }
+
+    /// Aborts the stream (a cancel).
+    pub fn abort(&self) {
+        if !self.0.closed.replace(true) {
+            let _ = self.0.writer.abort();
+        }
+    }
 }
 
 /// Commits a download's bytes.
@@ -113,6 +189,20 @@ impl Writer {
     /// # Errors
     /// The storage failure; the pending bytes are then dropped (they will be fetched again).
     pub async fn push(&mut self, chunk: Uint8Array, reused: bool) -> Result<(), StoreError> {
+        if let Backend::Sink(sink) = &self.backend {
+            let sink = sink.clone();
+            self.hash(&chunk);
+            // A reused buffer is read into again: the sink gets its own copy.
+            let bytes = if reused {
+                chunk.slice(0, chunk.length())
+            } else {
+                chunk
+            };
+            sink.write(&bytes).await?;
+            // What the sink has is what counts: nothing is pending.
+            self.rec.offset += u64::from(bytes.length());
+            return Ok(());
+        }
         let mut rest = chunk;
         while rest.length() > 0 {
             let room = self.chunk_bytes - self.pending_bytes;
@@ -124,15 +214,7 @@ impl Writer {
                 rest = rest.subarray(room as u32, rest.length());
                 head
             };
-            if let Some(h) = self.hasher.as_mut() {
-                // Through one scratch buffer: no allocation per chunk.
-                let n = piece.length() as usize;
-                if self.scratch.len() < n {
-                    self.scratch.resize(n, 0);
-                }
-                piece.copy_to(&mut self.scratch[..n]);
-                h.update(&self.scratch[..n]);
-            }
+            self.hash(&piece);
             self.pending_bytes += u64::from(piece.length());
             if reused {
                 let copy =
@@ -146,6 +228,31 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// Adds `bytes` to the hash, when integrity is checked (through one scratch buffer: no
+    /// allocation per chunk).
+    fn hash(&mut self, bytes: &Uint8Array) {
+        if let Some(h) = self.hasher.as_mut() {
+            let n = bytes.length() as usize;
+            if self.scratch.len() < n {
+                self.scratch.resize(n, 0);
+            }
+            bytes.copy_to(&mut self.scratch[..n]);
+            h.update(&self.scratch[..n]);
+        }
+    }
+
+    /// A download written to the caller's sink, which cannot be rewound.
+    pub fn rewindable(&self) -> bool {
+        !matches!(self.backend, Backend::Sink(_))
+    }
+
+    /// Aborts the caller's sink, if there is one (a cancel).
+    pub fn abort_sink(&self) {
+        if let Backend::Sink(sink) = &self.backend {
+            sink.abort();
+        }
     }
 
     /// Commits the pending bytes as one chunk together with the record that counts them (and
@@ -198,6 +305,8 @@ impl Writer {
             Backend::Memory(blobs) => {
                 blobs.push(Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?)
             }
+            // Bytes go to a sink as they arrive: nothing is ever pending.
+            Backend::Sink(_) => {}
         }
         self.rec = next;
         self.staged = false;
@@ -208,6 +317,11 @@ impl Writer {
 
     /// Drops the pending bytes (a cancel, or a failed commit).
     pub fn discard_pending(&mut self) {
+        if self.pending_bytes == 0 {
+            // The hash covers exactly the committed bytes already (for a sink, the bytes it
+            // has, whose hash state is never stored).
+            return;
+        }
         self.pending = Array::new();
         self.pending_bytes = 0;
         self.hasher = hasher_for(&self.rec);
@@ -231,8 +345,11 @@ impl Writer {
 
     async fn save_record(&mut self, mut next: Record) -> Result<(), StoreError> {
         next.updated_at = js_sys::Date::now();
-        if let Backend::Idb(store) = &self.backend {
-            store.update(&next).await?;
+        match &self.backend {
+            Backend::Idb(store) => store.update(&next).await?,
+            // Complete: every byte is written, and the stream is closed.
+            Backend::Sink(sink) if next.state == State::Completed => sink.close().await?,
+            _ => {}
         }
         self.rec = next;
         self.staged = false;
@@ -271,6 +388,14 @@ impl Writer {
         match &mut self.backend {
             Backend::Idb(store) => store.restart(self.rec.epoch, &next).await?,
             Backend::Memory(blobs) => blobs.clear(),
+            // The run machine fails the download instead (`SINK`); this is the last guard.
+            Backend::Sink(_) if wasted > 0 => {
+                return Err(StoreError::Sink(DownloadError::new(
+                    ErrorCode::Sink,
+                    "bytes written to the sink cannot be taken back",
+                )))
+            }
+            Backend::Sink(_) => {}
         }
         self.rec = next;
         self.staged = false;
@@ -395,6 +520,12 @@ impl Snapshot {
     /// `STORAGE` if the chunks cannot be read or do not add up to the record.
     pub async fn blob(&self, mime: &str) -> Result<Blob, DownloadError> {
         let parts: Array = match &self.backend {
+            Backend::Sink(_) => {
+                return Err(DownloadError::invalid(
+                    "download",
+                    "was written to its sink; nothing is kept to make a Blob of",
+                ))
+            }
             Backend::Memory(blobs) => blobs.iter().collect(),
             Backend::Idb(store) => {
                 let chunks = store

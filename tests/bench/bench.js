@@ -90,6 +90,18 @@ async function library(size, persist) {
   return ms;
 }
 window.libMemory = (size) => library(size, false);
+// Streamed to a WritableStream that drops the bytes (`add(url, { sink })`): nothing kept.
+window.libSink = async (size) => {
+  const m = await DownloadManager.open({ name: dbName(), persist: false });
+  let written = 0;
+  const sink = new WritableStream({ write(chunk) { written += chunk.length; } });
+  const ms = await timed(async () => {
+    await m.add(url(size), { sink }).done;
+    if (written !== size) throw new Error(`the sink got ${written}`);
+  });
+  await m.close();
+  return ms;
+};
 window.libPersisted = (size) => library(size, true);
 
 // The whole file in memory: `fetch().arrayBuffer()`, kept by the page (which the driver

@@ -61,8 +61,10 @@ const reasons: RequestReason[] = ['start', 'resume', 'retry', 'expired'];
 const badHook: ManagerOptions['prepareRequest'] = () => 'https://example.com/a.bin';
 const notify: Array<ManagerOptions['notifyWhenDone']> = [true, false, {}, { title: 't' }, undefined];
 
+declare const sinkStream: WritableStream<Uint8Array>;
 function addOptions(signal: AbortSignal): Required<AddOptions> {
   return {
+    sink: sinkStream,
     id: 'model',
     filename: 'model.bin',
     headers: { Authorization: 'Bearer t' },
