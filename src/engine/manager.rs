@@ -407,7 +407,7 @@ impl ManagerInner {
                      the page, so its download cannot be restored after a reload)",
                 ))
             }
-            Some(stream) => Backend::Sink(Sink::new(stream)?),
+            Some(stream) => Backend::Sink(Sink::new(stream, self.swallow.clone())?),
         };
         // The record's transaction is created now, so that a cancel issued right after this
         // call is ordered after it.

@@ -20,6 +20,7 @@ use crate::core::integrity::{Digest, Hasher};
 use crate::core::lifecycle::State;
 use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
+use crate::web::codec::ignore_rejection;
 use crate::web::js::describe;
 use crate::web::store::{Chunk, ChunkHead, Record, Store, StoreError};
 
@@ -42,6 +43,9 @@ pub struct Sink(Rc<SinkInner>);
 struct SinkInner {
     writer: WritableStreamDefaultWriter,
     closed: std::cell::Cell<bool>,
+    /// A no-op rejection handler for the writes' promises (their failure is reported by the
+    /// next `ready` or the close, not as an unhandled rejection).
+    swallow: wasm_bindgen::JsValue,
 }
 
 impl Drop for SinkInner {
@@ -63,17 +67,21 @@ fn sink_error(what: &str, e: wasm_bindgen::JsValue) -> StoreError {
 }
 
 impl Sink {
-    /// Locks `stream` for writing.
+    /// Locks `stream` for writing; `swallow` is a no-op rejection handler.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` when another writer holds it.
-    pub fn new(stream: &WritableStream) -> Result<Sink, DownloadError> {
+    pub fn new(
+        stream: &WritableStream,
+        swallow: wasm_bindgen::JsValue,
+    ) -> Result<Sink, DownloadError> {
         let writer = stream
             .get_writer()
             .map_err(|e| DownloadError::invalid("options.sink", describe(&e)))?;
         Ok(Sink(Rc::new(SinkInner {
             writer,
             closed: std::cell::Cell::new(false),
+            swallow,
         })))
     }
 
@@ -85,7 +93,7 @@ impl Sink {
             .map_err(|e| sink_error("failed", e))?;
         // Not awaited: a failed write errors the stream, which the next `ready` (or the close)
         // reports.
-        let _ = w.write_with_chunk(bytes);
+        ignore_rejection(&w.write_with_chunk(bytes), &self.0.swallow);
         Ok(())
     }
 
