@@ -446,3 +446,28 @@ async fn filenames_and_types_come_from_the_response_cross_origin() {
     assert_eq!(get_str(&again, "filename"), "file");
     call_async(&m, "close", &[]).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_redirect_names_the_file_by_where_it_ends() {
+    let t = tag("renamed");
+    let m = open(obj(&[no_retry()])).await;
+    let url = format!(
+        "{}/file/a.bin?tag={t}&size=1000&seed=57&redirects=1&redirect_name=b%20v2.bin",
+        fixture()
+    );
+    let dl = add(&m, &url, JsValue::UNDEFINED);
+    assert_eq!(
+        get_str(&dl, "filename"),
+        "a.bin",
+        "before a response: the URL's"
+    );
+    done(&dl).await.expect("completes");
+    assert_eq!(
+        get_str(&dl, "filename"),
+        "b v2.bin",
+        "the final URL's, decoded"
+    );
+    assert!(get_str(&dl, "finalUrl").contains("/file/b%20v2.bin?"));
+    assert_bytes(&dl, 57, 1000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+}

@@ -179,7 +179,11 @@ pub(crate) fn plan(k: &FileKnobs, req: &FileRequest, log: &RequestLog) -> Plan {
 
     if k.redirects > 0 {
         let next = query::replace_param(req.raw_query, "redirects", &(k.redirects - 1).to_string());
-        headers.insert(LOCATION, value(&format!("/file?{next}")));
+        let path = match &k.redirect_name {
+            Some(name) => format!("/file/{}", name.replace(' ', "%20")),
+            None => "/file".to_owned(),
+        };
+        headers.insert(LOCATION, value(&format!("{path}?{next}")));
         return Plan::new(StatusCode::FOUND, headers, BodySpec::default());
     }
 
@@ -582,6 +586,13 @@ mod tests {
             Some("/file?redirects=1&size=5&tag=r")
         );
         assert_eq!(p.content_length, Some(0));
+        let q = "redirects=1&redirect_name=b.bin&tag=r";
+        let p = plan_for(q, None, None, &log);
+        assert_eq!(
+            header(&p, "location"),
+            Some("/file/b.bin?redirects=0&redirect_name=b.bin&tag=r")
+        );
+        assert!(FileKnobs::parse("redirect_name=../x").is_err());
     }
 
     #[test]

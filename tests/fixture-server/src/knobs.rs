@@ -53,6 +53,7 @@ const KNOWN: &[&str] = &[
     "expires",
     "auth_uses",
     "type",
+    "redirect_name",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +172,8 @@ pub(crate) struct FileKnobs {
     pub auth_uses: Option<u64>,
     /// The `Content-Type` of the resource.
     pub content_type: Option<String>,
+    /// Redirects go to `/file/<name>` instead of `/file`.
+    pub redirect_name: Option<String>,
 }
 
 impl Default for FileKnobs {
@@ -206,6 +209,7 @@ impl Default for FileKnobs {
             expires: None,
             auth_uses: None,
             content_type: None,
+            redirect_name: None,
         }
     }
 }
@@ -337,6 +341,17 @@ impl FileKnobs {
         let expires = p.u64("expires")?;
         let auth_uses = p.positive("auth_uses")?;
         let content_type = p.header_value("type")?;
+        let redirect_name = p.take("redirect_name");
+        if redirect_name.as_deref().is_some_and(|n| {
+            n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._- ".contains(&b))
+        }) {
+            return Err(err(
+                "redirect_name must be letters, digits, spaces, '.', '_' or '-'",
+            ));
+        }
 
         if gzip && size > MAX_GZIP_SIZE {
             return Err(err(format!(
@@ -389,6 +404,7 @@ impl FileKnobs {
             expires,
             auth_uses,
             content_type,
+            redirect_name,
         })
     }
 }

@@ -119,7 +119,8 @@ async fn route(
     conn: &Arc<ConnShared>,
 ) -> Response<ResponseBody> {
     let path = req.uri().path();
-    if path == "/file" {
+    // `/file/<name>` is `/file` with a file name in its URL.
+    if path == "/file" || path.starts_with("/file/") {
         return file::handle(req, state, conn).await;
     }
     let method = req.method().clone();
