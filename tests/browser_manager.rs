@@ -466,3 +466,75 @@ async fn persist_false_keeps_downloads_in_memory() {
     };
     assert!(get_str(&e, "message").starts_with("options.persist:"));
 }
+
+#[wasm_bindgen_test]
+async fn adds_in_one_task_share_one_transaction_and_a_stored_id_fails_alone() {
+    let (t, name) = (tag("batch"), tag("db"));
+    // This manager opens first; then another one on the same database (as another tab)
+    // stores "taken", paused part way, and closes.
+    let m = open_named(&name, vec![]).await;
+    let other = open_named(&name, vec![("chunkBytes", (64 * 1024).into())]).await;
+    let taken_url = file_url(&t, "size=400000&seed=81&throttle=1000000");
+    let first = add(&other, &taken_url, obj(&[("id", "taken".into())]));
+    wait_bytes(&first, 200_000.0, 10_000).await;
+    call(&first, "pause", &[]).unwrap();
+    assert!(wait_until(5_000, || get_str(&first, "state") == "paused").await);
+    call_async(&other, "close", &[]).await.unwrap();
+    let chunks_before = stored_chunks(&name, "taken").await.len();
+    assert!(chunks_before >= 3, "{chunks_before} chunks");
+
+    // The first manager, which never saw "taken", adds it again among 30 others in one loop:
+    // the records share one transaction, and the stored one fails alone and is adopted.
+    js(
+        "",
+        "const orig = IDBDatabase.prototype.transaction; globalThis.__orig = orig; \
+         globalThis.__tx = 0; \
+         IDBDatabase.prototype.transaction = function (s, mode) { \
+           if (mode === 'readwrite') globalThis.__tx++; return orig.call(this, s, mode); };",
+        &[],
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let url = file_url(&t, &format!("size=1000&seed={i}"));
+        ids.push(get_str(&add(&m, &url, JsValue::UNDEFINED), "id"));
+    }
+    let taken = add(&m, &taken_url, obj(&[("id", "taken".into())]));
+    let creating = js("", "return globalThis.__tx;", &[]).await.as_f64();
+    js(
+        "",
+        "IDBDatabase.prototype.transaction = globalThis.__orig;",
+        &[],
+    )
+    .await;
+    assert_eq!(creating, Some(1.0), "31 adds in one task: one transaction");
+    let all = js_sys::Array::new();
+    for id in &ids {
+        all.push(&id.as_str().into());
+    }
+    let result = call_async(&m, "whenAll", &[all.into()]).await.unwrap();
+    assert_eq!(js_sys::Array::from(&get(&result, "completed")).length(), 30);
+    for i in [0usize, 29] {
+        let dl = call(&m, "get", &[ids[i].as_str().into()]).unwrap();
+        assert_bytes(&dl, i as u64, 1000).await;
+    }
+    // The stored download was adopted as it is (paused), its chunks kept; resumed, it
+    // continues from them.
+    assert!(
+        wait_until(5_000, || get_str(&taken, "state") == "paused").await,
+        "adopted as {}",
+        get_str(&taken, "state")
+    );
+    assert_eq!(stored_chunks(&name, "taken").await.len(), chunks_before);
+    call(&taken, "resume", &[]).unwrap();
+    done(&taken).await.expect("the adopted download completes");
+    assert_bytes(&taken, 81, 400_000).await;
+    let starts = ranges(&t).await;
+    let resumed = starts
+        .iter()
+        .flatten()
+        .filter(|r| r.as_str() != "bytes=0-")
+        .count();
+    assert_eq!(resumed, 1, "resumed from its stored bytes: {starts:?}");
+    call_async(&m, "close", &[]).await.unwrap();
+}

@@ -514,6 +514,9 @@ pub struct Store {
     lost: Rc<Cell<bool>>,
     /// `close()` or `Drop` closed the connection.
     released: Cell<bool>,
+    /// The transaction the records of this task's `create`s share, until any other
+    /// transaction starts (which must be ordered after them).
+    creating: RefCell<Option<IdbTransaction>>,
     _versionchange: EventListener,
     _close: EventListener,
 }
@@ -586,6 +589,7 @@ impl Store {
             chunk_form,
             lost,
             released: Cell::new(false),
+            creating: RefCell::new(None),
             _versionchange: versionchange,
             _close: close,
         })
@@ -616,6 +620,8 @@ impl Store {
                 "the database connection was closed".into(),
             ));
         }
+        // A later transaction: later creates must not join an earlier one.
+        self.creating.borrow_mut().take();
         let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
         self.db
             .transaction_with_str_sequence_and_mode(&names, mode)
@@ -655,9 +661,66 @@ impl Store {
     /// changes nothing) if a record with that id is stored, so that a download running in
     /// another tab is never overwritten. The transaction is created before this returns, so it
     /// is ordered before any transaction created later.
+    ///
+    /// Creates made in one task share one transaction (500 `add()` calls in a loop cost one
+    /// transaction, not 500 queued ahead of every download's first commit). Each record is
+    /// added first, and only once it is in are the id's old chunks deleted; a record that
+    /// exists fails alone (its error is kept from aborting the others) and deletes nothing.
     pub fn create(&self, rec: &Record) -> impl Future<Output = Result<(), StoreError>> {
-        let started = self.start_replace(&rec.id, Some(rec.to_js()));
+        let started = self.start_create(rec);
         async move { started?.await }
+    }
+
+    fn start_create(
+        &self,
+        rec: &Record,
+    ) -> Result<impl Future<Output = Result<(), StoreError>>, StoreError> {
+        let value = rec.to_js();
+        let joined = self.creating.borrow().as_ref().and_then(|tx| {
+            let add = tx.object_store(DOWNLOADS).ok()?.add(&value).ok()?;
+            Some((tx.clone(), add))
+        });
+        let (tx, add) = match joined {
+            Some(j) => j,
+            None => {
+                let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readwrite)?;
+                let add = tx
+                    .object_store(DOWNLOADS)
+                    .map_err(failed)?
+                    .add(&value)
+                    .map_err(failed)?;
+                *self.creating.borrow_mut() = Some(tx.clone());
+                (tx, add)
+            }
+        };
+        let range = all_chunks_of(&rec.id)?;
+        let chunks_tx = tx.clone();
+        let on_added = EventListener::once(&add, "success", move |_| {
+            if let Ok(chunks) = chunks_tx.object_store(CHUNKS) {
+                let _ = chunks.delete(&range);
+            }
+        });
+        let exists = Rc::new(Cell::new(false));
+        let flag = exists.clone();
+        let on_refused = EventListener::new_with_options(
+            &add,
+            "error",
+            gloo_events::EventListenerOptions::enable_prevent_default(),
+            move |e| {
+                // Only this record's add failed: the transaction goes on for the others.
+                e.prevent_default();
+                e.stop_propagation();
+                flag.set(true);
+            },
+        );
+        Ok(async move {
+            let done = finish(&tx, &AbortReason::default()).await;
+            drop((on_added, on_refused));
+            if exists.get() {
+                return Err(StoreError::Exists);
+            }
+            done
+        })
     }
 
     /// Deletes the record and every chunk of `id`, whatever their epoch. The transaction is
