@@ -53,7 +53,7 @@ async fn sha384_and_sha512_are_verified_and_the_strongest_value_wins_across_a_re
         let m = manager(&name).await;
         let dl = add(
             &m,
-            &file_url(&t, &format!("size={size}&seed={seed}&throttle=300000")),
+            &file_url(&t, &format!("size={size}&seed={seed}&throttle=100000")),
             obj(&[("integrity", good.as_str().into())]),
         );
         let id = get_str(&dl, "id");
@@ -68,8 +68,10 @@ async fn sha384_and_sha512_are_verified_and_the_strongest_value_wins_across_a_re
             }
             sleep(50).await;
         }
+        let stored_at_close = get_num(&stored_record(&name, &id).await, "offset");
         call_async(&m, "close", &[]).await.unwrap();
         let m = manager(&name).await;
+        let restarts = Recorder::new(&m, "restarted");
         let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
         done(&dl)
             .await
@@ -91,9 +93,16 @@ async fn sha384_and_sha512_are_verified_and_the_strongest_value_wins_across_a_re
                     .ok()
             })
             .unwrap_or(0);
+        let why: Vec<String> = restarts
+            .all()
+            .iter()
+            .map(|e| get_str(e, "reason"))
+            .collect();
         assert!(
             resumed_at >= 2 * CHUNK,
-            "{algorithm}: the hash state was restored, not the bytes refetched (resumed at {resumed_at})"
+            "{algorithm}: the hash state was restored, not the bytes refetched (resumed at \
+             {resumed_at}; stored at close {stored_at_close:?}; requests {:?}; restarts {why:?})",
+            ranges(&t).await
         );
         // Chromium and Firefox hand the page what arrives, so the server sent at most a chunk
         // twice; WebKit's network process reads ahead of the page (see browser_resume.rs).
