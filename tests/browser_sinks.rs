@@ -208,6 +208,18 @@ async fn cancel_aborts_the_sink_and_a_persisted_manager_refuses_one() {
         !get(&stream, "locked").as_bool().unwrap(),
         "a refused sink stays unlocked"
     );
+    // A sink with the id of a download that exists is refused too, left unlocked.
+    let m = manager().await;
+    let (first, _) = sink(0, None).await;
+    let url = file_url(&t, "size=100000&seed=78&throttle=200000");
+    let dl = add(&m, &url, obj(&[("sink", first), ("id", "one".into())]));
+    let (second, _) = sink(0, None).await;
+    let options = obj(&[("sink", second.clone()), ("id", "one".into())]);
+    let again = call(&m, "add", &[url.as_str().into(), options]).expect_err("one sink each");
+    assert_eq!(code(&again), "INVALID_ARGUMENT");
+    assert!(!get(&second, "locked").as_bool().unwrap());
+    done(&dl).await.expect("the first goes on");
+    call_async(&m, "close", &[]).await.unwrap();
     let not_a_stream = call(
         &persisted,
         "add",

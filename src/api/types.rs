@@ -152,7 +152,8 @@ export interface AddOptions {
   priority?: number;
   /**
    * Write the body to this stream as it arrives (with its backpressure) and keep nothing: no
-   * `blob()`, no `save()`. Needs a manager opened with `persist: false`. The stream is locked
+   * `blob()`, no `save()`. Needs a manager opened with `persist: false`, and a new download
+   * (refused with the id of one that exists). The stream is locked
    * from `add()` on, closed when the download completes and aborted by `cancel()`; a failed
    * download leaves it open for `resume()`. A restart after bytes were written (the server
    * changed the file) fails with `SINK`, as does a write or close the stream refuses.

@@ -366,7 +366,8 @@ impl ManagerInner {
     /// Adds a download (or returns the known one with this id) and queues it.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` after `close()`, or for an id used with another URL.
+    /// `INVALID_ARGUMENT` after `close()`, for an id used with another URL, or for a `sink`
+    /// given with the id of a download that exists (it keeps writing where it writes).
     pub fn add(
         self: &Rc<Self>,
         url: String,
@@ -382,6 +383,16 @@ impl ManagerInner {
                 ));
             }
             if existing.state() != State::Cancelled {
+                if opts.sink.is_some() {
+                    return Err(DownloadError::invalid(
+                        "options.sink",
+                        format!(
+                            "{} already exists and writes where it was added to write; a sink \
+                             goes with a new download",
+                            Quoted(&id)
+                        ),
+                    ));
+                }
                 return Ok(existing);
             }
         }
