@@ -726,15 +726,13 @@ impl Store {
     /// Deletes the record and every chunk of `id`, whatever their epoch. The transaction is
     /// created before this returns (see [`Store::create`]).
     pub fn delete(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> {
-        let started = self.start_replace(id, None);
+        let started = self.start_delete(id);
         async move { started?.await }
     }
 
-    /// Deletes every chunk of `id` and then adds `rec` or deletes the record.
-    fn start_replace(
+    fn start_delete(
         &self,
         id: &str,
-        rec: Option<JsValue>,
     ) -> Result<impl Future<Output = Result<(), StoreError>>, StoreError> {
         let tx = self.tx(&[DOWNLOADS, CHUNKS], IdbTransactionMode::Readwrite)?;
         let range = all_chunks_of(id)?;
@@ -742,11 +740,10 @@ impl Store {
             .map_err(failed)?
             .delete(&range)
             .map_err(failed)?;
-        let downloads = tx.object_store(DOWNLOADS).map_err(failed)?;
-        match rec {
-            Some(r) => downloads.add(&r).map_err(failed)?,
-            None => downloads.delete(&JsValue::from_str(id)).map_err(failed)?,
-        };
+        tx.object_store(DOWNLOADS)
+            .map_err(failed)?
+            .delete(&JsValue::from_str(id))
+            .map_err(failed)?;
         Ok(async move { finish(&tx, &AbortReason::default()).await })
     }
 
