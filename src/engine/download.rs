@@ -1024,11 +1024,13 @@ impl Report for Rc<DownloadCell> {
     }
 
     fn record(&self, rec: &Record) {
-        let old = self.m.borrow().record.clone();
+        let changed = {
+            let old = &self.m.borrow().record;
+            (&old.content_type, &old.disposition, &old.final_url)
+                != (&rec.content_type, &rec.disposition, &rec.final_url)
+        };
         self.set_record(rec.clone());
-        if (&old.content_type, &old.disposition, &old.final_url)
-            != (&rec.content_type, &rec.disposition, &rec.final_url)
-        {
+        if changed {
             self.mirror(
                 "source",
                 &[
