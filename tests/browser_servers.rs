@@ -222,7 +222,7 @@ async fn a_refreshed_token_is_sent_and_never_stored() {
     let id = get_str(&dl, "id");
     // Mid-transfer, with chunks stored, and at the end: no token in the database.
     wait_bytes(&dl, 2.0 * CHUNK as f64, 10_000).await;
-    let dump = database_text(&name).await;
+    let dump = stored_text(&name).await;
     assert!(!dump.contains("tok-secret"), "{dump}");
     done(&dl).await.expect("completes");
     assert_bytes(&dl, 54, size as usize).await;
@@ -235,7 +235,7 @@ async fn a_refreshed_token_is_sent_and_never_stored() {
     let bearer = |n: u32| Some(format!("Bearer tok-secret-{n}"));
     // The hook's header replaces the stored one of the same name.
     assert_eq!(sent, [bearer(1), bearer(1), bearer(2)]);
-    let dump = database_text(&name).await;
+    let dump = stored_text(&name).await;
     assert!(!dump.contains("tok-secret"), "{dump}");
     // add()'s headers are stored, as documented.
     let stored = js_sys::JSON::stringify(&get(&stored_record(&name, &id).await, "headers"))
@@ -247,23 +247,6 @@ async fn a_refreshed_token_is_sent_and_never_stored() {
         "{stored}"
     );
     call_async(&m, "close", &[]).await.unwrap();
-}
-
-/// Every record and chunk key of the manager's database, as JSON text.
-async fn database_text(name: &str) -> String {
-    let dump = js(
-        "name",
-        "const db = await new Promise((res, rej) => { const r = indexedDB.open(name); \
-           r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); }); \
-         const all = (s) => new Promise((res, rej) => { \
-           const r = db.transaction(s).objectStore(s).getAll(); \
-           r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); }); \
-         const out = {}; for (const s of db.objectStoreNames) out[s] = await all(s); \
-         db.close(); return JSON.stringify(out);",
-        &[resumable_downloads::testing::database_name(name).into()],
-    )
-    .await;
-    dump.as_string().unwrap()
 }
 
 #[wasm_bindgen_test]

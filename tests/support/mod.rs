@@ -287,6 +287,20 @@ pub async fn stored_record(manager: &str, id: &str) -> JsValue {
     .await
 }
 
+/// Everything stored in the manager's database (every object store), as JSON text.
+pub async fn stored_text(manager: &str) -> String {
+    js(
+        "name",
+        &format!("{OPEN_DB} const out = {{}}; \
+          for (const s of db.objectStoreNames) out[s] = await req(db.transaction(s).objectStore(s).getAll()); \
+          db.close(); return JSON.stringify(out);"),
+        &[db_name(manager)],
+    )
+    .await
+    .as_string()
+    .unwrap()
+}
+
 /// Every stored chunk of `id`, whatever its epoch.
 pub async fn stored_chunks(manager: &str, id: &str) -> Vec<JsValue> {
     let all = js(
