@@ -244,7 +244,7 @@ const manifest = {
     './package.json': './package.json',
   },
   files: [js, dts, wasm, wasmDts, 'README.md', 'LICENSE', ...(hasSnippets ? ['snippets/'] : [])],
-  sideEffects: hasSnippets ? ['./snippets/*'] : false,
+  sideEffects: hasSnippets ? ['./snippets/**'] : false,
 };
 for (const k of Object.keys(manifest)) if (manifest[k] === undefined) delete manifest[k];
 

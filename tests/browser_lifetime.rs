@@ -19,6 +19,12 @@ wasm_bindgen_test_configure!(run_in_browser);
 /// `DownloadManager.open` as a JS function.
 fn open_fn() -> JsValue {
     Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(|o: JsValue| {
+        // As `support::open`: RD_TEST_STORAGE picks the backend.
+        if let Some(storage) = option_env!("RD_TEST_STORAGE") {
+            if get(&o, "storage").is_undefined() && get(&o, "persist") != JsValue::FALSE {
+                js_sys::Reflect::set(&o, &"storage".into(), &storage.into()).unwrap();
+            }
+        }
         DownloadManager::open(Some(o.unchecked_into()))
     })
     .into_js_value()
@@ -224,10 +230,11 @@ async fn free_and_using() {
          if (!fresh || fresh === d) throw new Error('no fresh handle');
          await fresh.done;
          const got = await bytes(m.get(id));
-         const open1 = live()[1];
+         const open1 = live();
          m.free();
-         await until(() => live()[1] < open1);
-         const afterFree = open1 - live()[1];
+         // Its connection and channel close (the handles still hold the rest of it).
+         await until(() => live()[1] < open1[1] && live()[2] < open1[2]);
+         const afterFree = open1[1] - live()[1];
          let threw = false;
          try { m.list(); } catch (e) { threw = true; }
          const open2 = live();
@@ -236,7 +243,7 @@ async fn free_and_using() {
            u.add(url + '&using=1');
          }
          const usingClosed = await until(() => live()[1] === open2[1] && live()[2] === open2[2]);
-         return { got, afterFree, threw, usingClosed };",
+         return { got, afterFree, threw, usingClosed, counts: JSON.stringify([open2, live()]) };",
         &[tag("db").into(), slow.into()],
     )
     .await;
@@ -254,7 +261,8 @@ async fn free_and_using() {
     assert_eq!(
         get(&out, "usingClosed"),
         JsValue::TRUE,
-        "using closes the manager"
+        "using closes the manager: {}",
+        get_str(&out, "counts")
     );
 }
 

@@ -472,8 +472,16 @@ async fn adds_in_one_task_share_one_transaction_and_a_stored_id_fails_alone() {
     let (t, name) = (tag("batch"), tag("db"));
     // This manager opens first; then another one on the same database (as another tab)
     // stores "taken", paused part way, and closes.
-    let m = open_named(&name, vec![]).await;
-    let other = open_named(&name, vec![("chunkBytes", (64 * 1024).into())]).await;
+    // In IndexedDB chunks, which the test reads back.
+    let m = open_named(&name, vec![("storage", "indexeddb".into())]).await;
+    let other = open_named(
+        &name,
+        vec![
+            ("storage", "indexeddb".into()),
+            ("chunkBytes", (64 * 1024).into()),
+        ],
+    )
+    .await;
     let taken_url = file_url(&t, "size=400000&seed=81&throttle=1000000");
     let first = add(&other, &taken_url, obj(&[("id", "taken".into())]));
     wait_bytes(&first, 200_000.0, 10_000).await;

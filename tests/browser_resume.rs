@@ -20,16 +20,28 @@ const CHUNK: u64 = 64 * 1024;
 
 /// A manager on database `name` with small chunks and fast retries.
 async fn manager(name: &str) -> JsValue {
+    manager_with(name, vec![]).await
+}
+
+/// [`manager`] keeping its downloads in IndexedDB chunks, for tests of the chunks themselves.
+async fn chunk_manager(name: &str) -> JsValue {
+    manager_with(name, vec![("storage", "indexeddb".into())]).await
+}
+
+async fn manager_with(name: &str, extra: Vec<(&str, JsValue)>) -> JsValue {
     open_named(
         name,
-        vec![
+        [
             ("chunkBytes", (CHUNK as f64).into()),
             ("progressIntervalMs", 0.into()),
             (
                 "retry",
                 obj(&[("backoffMs", 20.into()), ("maxBackoffMs", 100.into())]),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(extra)
+        .collect(),
     )
     .await
 }
@@ -493,7 +505,7 @@ async fn case28_reload_mid_download_restores_and_continues() {
 #[wasm_bindgen_test]
 async fn case24_quota_exceeded_keeps_a_whole_partial() {
     let (t, name, size) = (tag("quota"), tag("db"), 800_000u64);
-    let m = manager(&name).await;
+    let m = chunk_manager(&name).await;
     inject_write_failure(2, "QuotaExceededError");
     let dl = add(
         &m,
@@ -548,7 +560,7 @@ async fn case25_failed_write_recounts_from_storage() {
 async fn case29_missing_or_damaged_chunks_cut_back_to_a_good_prefix() {
     for (how, index) in [("delete", 1u32), ("shrink", 2u32)] {
         let (t, name, size) = (tag("damaged"), tag("db"), 900_000u64);
-        let m = manager(&name).await;
+        let m = chunk_manager(&name).await;
         let dl = add(
             &m,
             &file_url(&t, &format!("size={size}&seed=38&throttle=700000")),
@@ -560,7 +572,7 @@ async fn case29_missing_or_damaged_chunks_cut_back_to_a_good_prefix() {
         sleep(200).await;
         call_async(&m, "close", &[]).await.unwrap();
         damage_chunk(&name, &id, index, how).await;
-        let m = manager(&name).await;
+        let m = chunk_manager(&name).await;
         let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
         call(&dl, "resume", &[]).unwrap();
         done(&dl).await.expect("completes");
@@ -731,7 +743,7 @@ async fn case39_the_chunk_form_is_what_the_engine_stores() {
     } else {
         "arraybuffer"
     };
-    let m = manager(&tag("db")).await;
+    let m = chunk_manager(&tag("db")).await;
     assert_eq!(chunk_form(&m), want);
     let m = open(obj(&[("persist", false.into())])).await;
     let storage = get(&m, "storage");
@@ -743,7 +755,7 @@ async fn case39_the_chunk_form_is_what_the_engine_stores() {
 async fn case39_blobs_refused_chunks_are_stored_as_arraybuffers() {
     let (t, name, size) = (tag("ab"), tag("db"), 700_000u64);
     inject_blob_refusal(true);
-    let m = manager(&name).await;
+    let m = chunk_manager(&name).await;
     clear_faults();
     assert_eq!(chunk_form(&m), "arraybuffer");
     // A dropped connection and a reload: resume and restore work the same way.
@@ -763,7 +775,7 @@ async fn case39_blobs_refused_chunks_are_stored_as_arraybuffers() {
         "{forms:?}"
     );
     inject_blob_refusal(true);
-    let m = manager(&name).await;
+    let m = chunk_manager(&name).await;
     clear_faults();
     let dl = call(&m, "get", &["ab".into()]).unwrap();
     done(&dl).await.expect("completes");
@@ -782,14 +794,14 @@ async fn case39_a_database_stays_readable_when_the_chunk_form_changes() {
     let (t, name, size) = (tag("forms"), tag("db"), 900_000u64);
     let url = file_url(&t, &format!("size={size}&seed=72&throttle=1000000"));
     // Written in this engine's own form, then where Blobs are refused, then in its own again.
-    let m = manager(&name).await;
+    let m = chunk_manager(&name).await;
     let natural = chunk_form(&m);
     let dl = add(&m, &url, obj(&[("id", "f".into())]));
     wait_bytes(&dl, 200_000.0, 10_000).await;
     call(&dl, "pause", &[]).unwrap();
     call_async(&m, "close", &[]).await.unwrap();
     inject_blob_refusal(true);
-    let m = manager(&name).await;
+    let m = chunk_manager(&name).await;
     clear_faults();
     let dl = call(&m, "get", &["f".into()]).unwrap();
     let before = get_num(&get(&dl, "progress"), "transferredBytes").unwrap();
@@ -797,7 +809,7 @@ async fn case39_a_database_stays_readable_when_the_chunk_form_changes() {
     wait_bytes(&dl, before + 200_000.0, 10_000).await;
     call(&dl, "pause", &[]).unwrap();
     call_async(&m, "close", &[]).await.unwrap();
-    let m = manager(&name).await;
+    let m = chunk_manager(&name).await;
     let dl = call(&m, "get", &["f".into()]).unwrap();
     call(&dl, "resume", &[]).unwrap();
     done(&dl).await.expect("completes");
@@ -826,12 +838,25 @@ async fn stored_offset_once_positive(name: &str, id: &str, ms: i32) -> f64 {
     0.0
 }
 
+/// A manager with the default chunks in IndexedDB (which the case reads back) and
+/// `commitIntervalMs: interval`.
+async fn interval_manager(name: &str, interval: u32) -> JsValue {
+    open_named(
+        name,
+        vec![
+            ("storage", "indexeddb".into()),
+            ("commitIntervalMs", interval.into()),
+        ],
+    )
+    .await
+}
+
 #[wasm_bindgen_test]
 async fn case40_bytes_that_fill_no_chunk_are_committed_after_the_interval() {
     // The default 4 MiB chunks and a file smaller than one: without the interval nothing
     // would be stored before the end, and a reload would start it over from 0.
     let (t, name, size) = (tag("interval"), tag("db"), 1_500_000u64);
-    let m = open_named(&name, vec![("commitIntervalMs", 300.into())]).await;
+    let m = interval_manager(&name, 300).await;
     let dl = add(
         &m,
         &file_url(&t, &format!("size={size}&seed=37&throttle=500000")),
@@ -846,7 +871,7 @@ async fn case40_bytes_that_fill_no_chunk_are_committed_after_the_interval() {
     assert_eq!(get_str(&dl, "state"), "running");
     // A reload now continues from what is stored.
     call_async(&m, "close", &[]).await.unwrap();
-    let m = open_named(&name, vec![("commitIntervalMs", 300.into())]).await;
+    let m = interval_manager(&name, 300).await;
     let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
     done(&dl).await.expect("completes");
     assert_bytes(&dl, 37, size as usize).await;
@@ -860,7 +885,7 @@ async fn case40_bytes_that_fill_no_chunk_are_committed_after_the_interval() {
 
     // With the interval off, only whole chunks (and the end) are committed.
     let (t, name) = (tag("no-interval"), tag("db"));
-    let m = open_named(&name, vec![("commitIntervalMs", 0.into())]).await;
+    let m = interval_manager(&name, 0).await;
     let dl = add(
         &m,
         &file_url(&t, &format!("size={size}&seed=37&throttle=500000")),

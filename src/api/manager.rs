@@ -101,18 +101,22 @@ impl DownloadManager {
         self.inner.persistent()
     }
 
-    /// Where downloads are stored: `{ backend: 'indexeddb', chunks: 'blob' }`, or
-    /// `chunks: 'arraybuffer'` where IndexedDB refuses Blob values (WebKit); `{ backend:
-    /// 'memory', chunks: null }` when nothing persists. Read-only, found at `open()`.
+    /// Where new downloads are stored and why: `{ backend: 'opfs', chunks, reason }` (the
+    /// bytes in a file per download, written by a storage worker, the records in IndexedDB),
+    /// `{ backend: 'indexeddb', chunks: 'blob' | 'arraybuffer', reason }` (`'arraybuffer'`
+    /// where IndexedDB refuses Blob values: WebKit), or `{ backend: 'memory', chunks: null,
+    /// reason }`. `chunks` is how IndexedDB chunks are stored. Read-only, found at `open()`.
     #[wasm_bindgen(
         getter,
-        unchecked_return_type = "{ backend: 'indexeddb' | 'memory'; chunks: 'blob' | 'arraybuffer' | null }"
+        unchecked_return_type = "{ backend: 'opfs' | 'indexeddb' | 'memory'; chunks: 'blob' | 'arraybuffer' | null; reason: string }"
     )]
     pub fn storage(&self) -> JsValue {
         let form = self.inner.chunk_form();
+        let (kind, reason) = self.inner.storage_kind();
         object(&[
-            ("backend", form.map_or("memory", |_| "indexeddb").into()),
+            ("backend", kind.into()),
             ("chunks", form.map_or(JsValue::NULL, JsValue::from_str)),
+            ("reason", reason.into()),
         ])
     }
 

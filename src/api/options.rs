@@ -10,7 +10,7 @@ use web_sys::AbortSignal;
 
 use crate::core::integrity::parse_integrity;
 use crate::core::{DownloadError, ErrorCode, Quoted};
-use crate::engine::config::{PrepareHook, Prepared, RequestCall};
+use crate::engine::config::{PrepareHook, Prepared, RequestCall, StorageChoice};
 use crate::web::codec::object;
 use crate::web::js::{describe, prop};
 
@@ -165,6 +165,8 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             "persist",
             "prepareRequest",
             "commitIntervalMs",
+            "storage",
+            "flushBytes",
         ],
     )?
     else {
@@ -225,11 +227,42 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
         .uint("concurrency", 1, 1000)?
         .map_or(cfg.concurrency, |n| n as usize);
     cfg.persist = f.boolean("persist")?.unwrap_or(cfg.persist);
+    if let Some(v) = f.get("storage")? {
+        let text = v.as_string();
+        cfg.storage = StorageChoice::ALL
+            .into_iter()
+            .find(|c| text.as_deref() == Some(c.as_str()))
+            .ok_or_else(|| {
+                DownloadError::invalid(
+                    "options.storage",
+                    format!(
+                        "must be 'auto', 'opfs', 'indexeddb' or 'memory', got {}",
+                        shown(&v)
+                    ),
+                )
+            })?;
+        if !cfg.persist && !matches!(cfg.storage, StorageChoice::Memory | StorageChoice::Auto) {
+            return Err(DownloadError::invalid(
+                "options.storage",
+                format!(
+                    "is '{}', but persist: false keeps downloads in memory",
+                    cfg.storage.as_str()
+                ),
+            ));
+        }
+    }
+    if cfg.storage == StorageChoice::Memory {
+        cfg.persist = false;
+    }
     if let Some(v) = f.get("notifyWhenDone")? {
         cfg.notify_title = parse_notify(&v)?;
     }
     let (lo, hi) = CHUNK_BYTES_RANGE;
     cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
+    // By default an OPFS file's record is committed every MiB, or every chunk if smaller.
+    cfg.flush_bytes = f
+        .uint("flushBytes", lo, hi)?
+        .unwrap_or(cfg.flush_bytes.min(cfg.chunk_bytes));
     cfg.progress_interval_ms = f
         .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
         .unwrap_or(cfg.progress_interval_ms);

@@ -4,12 +4,37 @@ use super::disposition::{disposition_filename, percent_decode_bytes};
 
 /// The default id: a stable hash of the absolute URL (FNV-1a, 64 bit), `dl-<16 hex digits>`.
 pub fn id_for_url(url: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in url.bytes() {
+    format!("dl-{:016x}", fnv1a(0xcbf2_9ce4_8422_2325, url))
+}
+
+/// FNV-1a (64 bit) of `text` from the offset basis `basis`.
+fn fnv1a(basis: u64, text: &str) -> u64 {
+    let mut h = basis;
+    for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("dl-{h:016x}")
+    h
+}
+
+/// The name of a file or directory in the origin's private file system for a download id or
+/// a manager name: `i-<text>` when `text` is 1 to 100 ASCII letters, digits, `-` and `_`
+/// (readable, and valid in every engine), else `h-` and 32 hex digits of two independent
+/// 64-bit hashes of it. The two forms never collide with each other.
+pub fn storage_name(text: &str) -> String {
+    let plain = (1..=100).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        format!("i-{text}")
+    } else {
+        format!(
+            "h-{:016x}{:016x}",
+            fnv1a(0xcbf2_9ce4_8422_2325, text),
+            fnv1a(0x8422_2325_cbf2_9ce4, text)
+        )
+    }
 }
 
 /// `%XX` escapes decoded as UTF-8, as `decodeURIComponent` does; `None` for a malformed escape
@@ -138,6 +163,19 @@ fn floor(s: &str, max: usize) -> &str {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_names_are_readable_when_safe_and_hashed_otherwise() {
+        assert_eq!(storage_name("dl-00ff"), "i-dl-00ff");
+        assert_eq!(storage_name("a_B-9"), "i-a_B-9");
+        for odd in ["", "a/b", "..", "x y", "é", "a\\b", &"x".repeat(101)] {
+            let n = storage_name(odd);
+            assert!(n.starts_with("h-") && n.len() == 34, "{odd:?} -> {n}");
+            assert!(n[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(storage_name("a/b"), storage_name("a/c"));
+        assert_eq!(storage_name("a/b"), storage_name("a/b"));
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -50,6 +50,39 @@ impl std::fmt::Debug for PrepareHook {
     }
 }
 
+/// Where a manager keeps downloads (`DownloadManager.open({ storage })`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageChoice {
+    /// OPFS where a storage worker can write files, else IndexedDB, else memory.
+    Auto,
+    /// OPFS (IndexedDB when it turns out to be unavailable, saying why).
+    Opfs,
+    /// IndexedDB chunks, even where OPFS is available.
+    Indexeddb,
+    /// Nothing persists (as `persist: false`).
+    Memory,
+}
+
+impl StorageChoice {
+    /// The option's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageChoice::Auto => "auto",
+            StorageChoice::Opfs => "opfs",
+            StorageChoice::Indexeddb => "indexeddb",
+            StorageChoice::Memory => "memory",
+        }
+    }
+
+    /// Every choice, for parsing.
+    pub const ALL: [StorageChoice; 4] = [
+        StorageChoice::Auto,
+        StorageChoice::Opfs,
+        StorageChoice::Indexeddb,
+        StorageChoice::Memory,
+    ];
+}
+
 /// Manager settings with their defaults.
 #[derive(Clone, Debug)]
 pub struct ManagerConfig {
@@ -57,8 +90,12 @@ pub struct ManagerConfig {
     pub name: String,
     /// The three timeouts.
     pub timeouts: Timeouts,
-    /// Bytes per stored chunk.
+    /// Bytes per stored chunk (IndexedDB).
     pub chunk_bytes: u64,
+    /// Bytes written to an OPFS file between two commits of its record.
+    pub flush_bytes: u64,
+    /// Where downloads are kept.
+    pub storage: StorageChoice,
     /// Received bytes are committed after this many ms even when they do not fill a chunk;
     /// 0 = only whole chunks.
     pub commit_interval_ms: u64,
@@ -86,6 +123,8 @@ impl Default for ManagerConfig {
             name: "default".into(),
             timeouts: Timeouts::default(),
             chunk_bytes: 4 * 1024 * 1024,
+            flush_bytes: 1024 * 1024,
+            storage: StorageChoice::Auto,
             commit_interval_ms: 1000,
             progress_interval_ms: 100,
             retry: RetryPolicy::default(),

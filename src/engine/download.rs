@@ -651,6 +651,8 @@ impl DownloadCell {
                     Err(e) => RunEnd::Machine(Outcome::Failed(e.to_download_error())),
                 }
             };
+            // Its OPFS file is closed, so that another tab can take the download over.
+            writer.end_run();
             let requeue = cell.finish_run(writer, end).await;
             manager.run_ended(&cell.id);
             if requeue {

@@ -15,7 +15,7 @@ use std::rc::{Rc, Weak};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use super::config::{AddOptions, ManagerConfig, PrepareHook};
+use super::config::{AddOptions, ManagerConfig, PrepareHook, StorageChoice};
 use super::download::{restored_error, DownloadCell, Handle, Host};
 use super::events::Events;
 use super::runs::{RunGuard, Runs};
@@ -27,6 +27,7 @@ use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::codec::{object, read_tab_message, tab_message};
 use crate::web::env::request_persistence;
 use crate::web::js::prop;
+use crate::web::opfs::Files;
 use crate::web::store::{database_name, Record, Store, StoreError};
 use crate::web::tabs::Channel;
 use crate::web::writer::{Backend, Sink, Writer};
@@ -56,6 +57,10 @@ pub(crate) struct ManagerInner {
     swallow: JsValue,
     /// `None` when IndexedDB is unavailable or `persist: false`: downloads live in memory.
     store: Option<Rc<Store>>,
+    /// The OPFS files, where a storage worker can write them (and `store` is open).
+    files: Option<Rc<Files>>,
+    /// Why the bytes go where they go, for `manager.storage.reason`.
+    storage_reason: String,
     storage_error: Option<DownloadError>,
     persistence_requested: Cell<bool>,
     /// Runs in progress, and who waits for them all to end.
@@ -122,13 +127,28 @@ impl ManagerInner {
                 m.storage_lost(why);
             }
         });
-        let (store, storage_error) = if !config.persist {
-            (None, None)
-        } else {
-            match Store::open(&config.name, on_lost).await {
-                Ok(s) => (Some(Rc::new(s)), None),
-                Err(e) => (None, Some(e)),
+        let want_files = config.persist && config.storage != StorageChoice::Indexeddb;
+        // The database and the storage worker start together.
+        let (store, files) = futures::join!(
+            async {
+                if config.persist {
+                    Some(Store::open(&config.name, on_lost).await)
+                } else {
+                    None
+                }
+            },
+            async {
+                if want_files {
+                    Some(Files::open(&config.name).await)
+                } else {
+                    None
+                }
             }
+        );
+        let (store, storage_error) = match store {
+            None => (None, None),
+            Some(Ok(s)) => (Some(Rc::new(s)), None),
+            Some(Err(e)) => (None, Some(e)),
         };
         // Stored downloads that cannot be read are not shown as none: the manager works in
         // memory and says why (`storageError`); what is stored stays for the next manager.
@@ -149,12 +169,29 @@ impl ManagerInner {
             },
             None => (None, storage_error, Vec::new()),
         };
+        let (files, storage_reason) = match (&store, files) {
+            (None, _) if !config.persist => {
+                (None, "persist: false keeps downloads in memory".into())
+            }
+            (None, _) => (
+                None,
+                "IndexedDB is unavailable: downloads are kept in memory".into(),
+            ),
+            (Some(_), None) => (None, "storage: 'indexeddb' was asked for".into()),
+            (Some(_), Some(Ok(f))) => (
+                Some(Rc::new(f)),
+                "OPFS files written by a storage worker, records in IndexedDB".into(),
+            ),
+            (Some(_), Some(Err(why))) => (None, format!("OPFS is not used: {why}")),
+        };
         let concurrency = config.concurrency;
         let inner = Rc::new(ManagerInner {
             config,
             events: Rc::new(Events::default()),
             swallow: Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value(),
             store,
+            files,
+            storage_reason,
             storage_error,
             persistence_requested: Cell::new(false),
             runs: Runs::default(),
@@ -217,7 +254,7 @@ impl ManagerInner {
     fn restored_cell(self: &Rc<Self>, rec: Record) -> Rc<DownloadCell> {
         let state = restored(rec.state);
         let error = (state == State::Failed).then(|| restored_error(&rec));
-        let writer = Writer::new(self.backend(), rec, self.config.chunk_bytes);
+        let writer = self.writer(self.backend(rec.opfs), rec);
         let cell = DownloadCell::new(writer, state, error, &self.host());
         self.register(&cell);
         cell
@@ -240,6 +277,16 @@ impl ManagerInner {
     /// True when downloads are kept in IndexedDB.
     pub fn persistent(&self) -> bool {
         self.store.is_some()
+    }
+
+    /// Where new downloads' bytes go (`"opfs"`, `"indexeddb"` or `"memory"`), and why.
+    pub fn storage_kind(&self) -> (&'static str, &str) {
+        let kind = match (&self.files, &self.store) {
+            (Some(_), _) => "opfs",
+            (None, Some(_)) => "indexeddb",
+            (None, None) => "memory",
+        };
+        (kind, &self.storage_reason)
     }
 
     /// How chunks are stored (`"blob"` or `"arraybuffer"`), or `None` in memory.
@@ -342,11 +389,29 @@ impl ManagerInner {
         }
     }
 
-    fn backend(&self) -> Backend {
-        match &self.store {
-            Some(s) => Backend::Idb(s.clone()),
-            None => Backend::Memory(Vec::new()),
+    /// Where a download's bytes go: its OPFS file for a new download (`in_file`) or one
+    /// stored in a file, when this manager has OPFS; else IndexedDB chunks, else memory.
+    fn backend(&self, in_file: bool) -> Backend {
+        match (&self.store, &self.files) {
+            (Some(s), Some(f)) if in_file => Backend::Opfs(s.clone(), f.clone()),
+            (Some(s), _) => Backend::Idb(s.clone()),
+            (None, _) => Backend::Memory(Vec::new()),
         }
+    }
+
+    /// A writer for `rec` into `backend`, committing every `flushBytes` into a file, every
+    /// `chunkBytes` into chunks.
+    fn writer(&self, backend: Backend, mut rec: Record) -> Writer {
+        let in_file = matches!(backend, Backend::Opfs(..));
+        if rec.offset == 0 && rec.chunks == 0 {
+            rec.opfs = in_file;
+        }
+        let granularity = if in_file {
+            self.config.flush_bytes
+        } else {
+            self.config.chunk_bytes
+        };
+        Writer::new(backend, rec, granularity)
     }
 
     fn register(&self, cell: &Rc<DownloadCell>) {
@@ -410,7 +475,7 @@ impl ManagerInner {
             ..Record::default()
         };
         let backend = match &opts.sink {
-            None => self.backend(),
+            None => self.backend(true),
             Some(_) if self.store.is_some() => {
                 return Err(DownloadError::invalid(
                     "options.sink",
@@ -422,8 +487,10 @@ impl ManagerInner {
         };
         // The record's transaction is created now, so that a cancel issued right after this
         // call is ordered after it.
+        let mut rec = rec;
+        rec.opfs = matches!(backend, Backend::Opfs(..));
         let created = self.store.as_ref().map(|s| s.create(&rec));
-        let writer = Writer::new(backend, rec, self.config.chunk_bytes);
+        let writer = self.writer(backend, rec);
         // Queued from the start (the page sees `queued` at once); the slot is asked for
         // once the record exists.
         let cell = DownloadCell::new(writer, State::Queued, None, &self.host());
@@ -713,9 +780,20 @@ impl Host for ManagerInner {
         })
     }
 
+    /// Deletes the record and the bytes of `id` (its chunks, and its OPFS file if any).
     fn delete_stored(&self, id: &str) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>> {
-        self.store
-            .as_ref()
-            .map(|s| Box::pin(s.delete(id)) as LocalBoxFuture<'static, _>)
+        let store = self.store.as_ref()?;
+        // Both requests are made now, so that they are ordered before later ones.
+        let record = store.delete(id);
+        let file = self.files.as_ref().map(|f| f.remove(id));
+        Some(Box::pin(async move {
+            let (record, file) = futures::join!(record, async {
+                match file {
+                    Some(f) => f.await,
+                    None => Ok(()),
+                }
+            });
+            record.and(file)
+        }))
     }
 }

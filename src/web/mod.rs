@@ -7,6 +7,7 @@ pub mod clock;
 pub mod codec;
 pub mod env;
 pub mod js;
+pub mod opfs;
 pub mod probe;
 pub mod store;
 pub mod tabs;

@@ -14,6 +14,7 @@ mod on {
     struct Faults {
         fail_open: Cell<bool>,
         fail_read_all: Cell<bool>,
+        fail_opfs: Cell<bool>,
         refuse_blobs: Cell<bool>,
         /// (writes to let through first, DOMException name)
         fail_write: RefCell<Option<(u32, String)>>,
@@ -39,6 +40,7 @@ mod on {
         FAULTS.with(|f| {
             f.fail_open.set(false);
             f.fail_read_all.set(false);
+            f.fail_opfs.set(false);
             f.refuse_blobs.set(false);
             *f.fail_write.borrow_mut() = None;
         });
@@ -82,6 +84,17 @@ mod on {
         FAULTS.with(|f| f.fail_open.get())
     }
 
+    /// Makes the OPFS backend unavailable to managers opened from now on, as in a browser
+    /// without it: they fall back to IndexedDB.
+    pub fn inject_opfs_failure(fail: bool) {
+        FAULTS.with(|f| f.fail_opfs.set(fail));
+    }
+
+    /// True when the OPFS backend is to count as unavailable.
+    pub fn opfs_fails() -> bool {
+        FAULTS.with(|f| f.fail_opfs.get())
+    }
+
     /// Makes the probe at open report that IndexedDB refuses Blob values, as WebKit's does,
     /// so that chunks are stored as `ArrayBuffer`s in any browser.
     pub fn inject_blob_refusal(refuse: bool) {
@@ -116,6 +129,13 @@ pub fn count(_kind: usize, _delta: i32) {}
 #[cfg(not(feature = "testing"))]
 #[inline(always)]
 pub fn open_fails() -> bool {
+    false
+}
+
+/// Never, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn opfs_fails() -> bool {
     false
 }
 

@@ -85,7 +85,7 @@ impl StoreError {
         }
     }
 
-    fn from_dom(name: Option<String>, message: String) -> StoreError {
+    pub(crate) fn from_dom(name: Option<String>, message: String) -> StoreError {
         match name.as_deref() {
             Some("QuotaExceededError") => StoreError::Quota(message),
             Some("ConstraintError") => StoreError::Exists,
@@ -123,8 +123,11 @@ pub struct Record {
     pub no_range: bool,
     /// Committed bytes.
     pub offset: u64,
-    /// Committed chunks in this epoch.
+    /// Committed chunks in this epoch (none when the bytes are in an OPFS file).
     pub chunks: u32,
+    /// The bytes are in the download's OPFS file ([`crate::web::opfs::Files`]), not in
+    /// chunks.
+    pub opfs: bool,
     /// Lifecycle state.
     pub state: State,
     /// Code and message of the last failure.
@@ -205,6 +208,7 @@ impl Record {
         set(&o, "noRange", self.no_range);
         set(&o, "offset", self.offset as f64);
         set(&o, "chunks", self.chunks);
+        set(&o, "opfs", self.opfs);
         set(&o, "state", self.state.as_str());
         set(
             &o,
@@ -264,6 +268,7 @@ impl Record {
             no_range: field(o, "noRange").as_bool().unwrap_or(false),
             offset: field_u64(o, "offset").unwrap_or(0),
             chunks: field_u64(o, "chunks").unwrap_or(0) as u32,
+            opfs: field(o, "opfs").as_bool().unwrap_or(false),
             state: field_str(o, "state")
                 .and_then(|s| State::parse(&s))
                 .unwrap_or_default(),
@@ -815,6 +820,28 @@ impl Store {
                     ));
                 }
                 chunks.put(&chunk_js)?;
+                downloads.put(&rec_js)?;
+                Ok(())
+            }),
+        )
+        .await
+    }
+
+    /// Writes `rec`, which counts bytes of an OPFS file committed since the stored record at
+    /// offset `from` (same epoch); refused if the stored offset moved.
+    pub async fn advance(&self, rec: &Record, from: u64) -> Result<(), StoreError> {
+        let rec_js = rec.to_js();
+        let from = from as f64;
+        self.guarded(
+            &rec.id,
+            rec.epoch,
+            false,
+            Box::new(move |downloads, _, current| {
+                if field(current, "offset").as_f64() != Some(from) {
+                    return Err(JsValue::from_str(
+                        "the bytes do not start at the stored offset",
+                    ));
+                }
                 downloads.put(&rec_js)?;
                 Ok(())
             }),

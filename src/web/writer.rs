@@ -22,6 +22,7 @@ use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::codec::ignore_rejection;
 use crate::web::js::describe;
+use crate::web::opfs::Files;
 use crate::web::store::{Chunk, ChunkHead, Record, Store, StoreError};
 
 /// Where committed chunks go.
@@ -29,6 +30,8 @@ use crate::web::store::{Chunk, ChunkHead, Record, Store, StoreError};
 pub enum Backend {
     /// IndexedDB.
     Idb(Rc<Store>),
+    /// The download's OPFS file for the bytes, IndexedDB for the record that counts them.
+    Opfs(Rc<Store>, Rc<Files>),
     /// Blobs in memory (IndexedDB unavailable).
     Memory(Vec<Blob>),
     /// The caller's `WritableStream`: bytes are written to it as they arrive, nothing kept.
@@ -224,7 +227,10 @@ impl Writer {
             };
             self.hash(&piece);
             self.pending_bytes += u64::from(piece.length());
-            if reused {
+            if reused && matches!(self.backend, Backend::Opfs(..)) {
+                // Sent to the storage worker soon: a copy in the JS heap.
+                self.pending.push(&piece.slice(0, piece.length()));
+            } else if reused {
                 let copy =
                     Blob::new_with_u8_array_sequence(&Array::of1(&piece)).map_err(blob_error)?;
                 self.pending.push(&copy);
@@ -296,7 +302,7 @@ impl Writer {
     async fn try_commit(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
         let mut next = self.rec.clone();
         next.offset += self.pending_bytes;
-        next.chunks += 1;
+        next.chunks += u32::from(!matches!(self.backend, Backend::Opfs(..)));
         next.hash = self.hasher.as_ref().map(Hasher::to_bytes);
         change(&mut next);
         next.updated_at = js_sys::Date::now();
@@ -309,6 +315,13 @@ impl Writer {
                     hash: next.hash.clone(),
                 };
                 store.append(&next, &chunk, &self.pending).await?;
+            }
+            // The bytes are flushed to the file before the record that counts them is stored.
+            Backend::Opfs(store, files) => {
+                files
+                    .write(&next.id, self.rec.offset, &self.pending)
+                    .await?;
+                store.advance(&next, self.rec.offset).await?;
             }
             Backend::Memory(blobs) => {
                 blobs.push(Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?)
@@ -354,7 +367,7 @@ impl Writer {
     async fn save_record(&mut self, mut next: Record) -> Result<(), StoreError> {
         next.updated_at = js_sys::Date::now();
         match &self.backend {
-            Backend::Idb(store) => store.update(&next).await?,
+            Backend::Idb(store) | Backend::Opfs(store, _) => store.update(&next).await?,
             // Complete: every byte is written, and the stream is closed.
             Backend::Sink(sink) if next.state == State::Completed => sink.close().await?,
             _ => {}
@@ -391,10 +404,19 @@ impl Writer {
         next.total = None;
         next.ranges = false;
         next.final_url = None;
+        // Bytes go where this manager keeps them now (a record written under another backend
+        // moves with its restart).
+        next.opfs = matches!(self.backend, Backend::Opfs(..));
         next.wasted += wasted;
         next.updated_at = js_sys::Date::now();
         match &mut self.backend {
             Backend::Idb(store) => store.restart(self.rec.epoch, &next).await?,
+            Backend::Opfs(store, files) => {
+                // The record first: should the cut fail, the next write still starts at 0
+                // and cuts the file there.
+                store.restart(self.rec.epoch, &next).await?;
+                files.truncate(&next.id, 0).await?;
+            }
             Backend::Memory(blobs) => blobs.clear(),
             // The run machine fails the download instead (`SINK`); this is the last guard.
             Backend::Sink(_) if wasted > 0 => {
@@ -455,6 +477,10 @@ impl Writer {
     pub async fn recount(&mut self) -> Result<u64, StoreError> {
         self.in_sync = false;
         self.discard_pending();
+        if let Backend::Opfs(store, files) = &self.backend {
+            let (store, files) = (store.clone(), files.clone());
+            return self.recount_file(&store, &files).await;
+        }
         let Backend::Idb(store) = &self.backend else {
             return Ok(0);
         };
@@ -468,6 +494,10 @@ impl Writer {
         self.rec = rec;
         self.staged = false;
         self.in_sync = false;
+        if self.rec.opfs {
+            // Its bytes are in an OPFS file this manager cannot open: started over in chunks.
+            return self.restart().await;
+        }
         let seen: Vec<Option<StoredChunk>> = chunks
             .iter()
             .map(|c| {
@@ -506,6 +536,44 @@ impl Writer {
         Ok(cut)
     }
 
+    /// [`Writer::recount`] of a download whose bytes are in an OPFS file: the file must hold
+    /// at least the bytes the stored record counts (bytes beyond are cut by the next write).
+    /// A shorter file (its bytes were deleted) is cut back to what it holds, or discarded
+    /// when the hash state of that prefix is unknown.
+    async fn recount_file(&mut self, store: &Store, files: &Files) -> Result<u64, StoreError> {
+        let rec = store.load(&self.rec.id).await?.ok_or(StoreError::Stale)?;
+        self.rec = rec;
+        self.staged = false;
+        self.hasher = hasher_for(&self.rec);
+        if !self.rec.opfs {
+            // Stored as chunks by a manager without OPFS: started over in the file.
+            return self.restart().await;
+        }
+        let size = files.size(&self.rec.id).await?;
+        if size >= self.rec.offset {
+            return Ok(0);
+        }
+        if self.rec.integrity.is_some() && size > 0 {
+            return self.restart().await;
+        }
+        let cut = self.rec.offset - size;
+        let mut next = self.rec.clone();
+        next.offset = size;
+        next.hash = None;
+        next.updated_at = js_sys::Date::now();
+        store.update(&next).await?;
+        self.rec = next;
+        self.hasher = hasher_for(&self.rec);
+        Ok(cut)
+    }
+
+    /// The run ended: the download's OPFS file is closed, so that another tab can write it.
+    pub fn end_run(&self) {
+        if let Backend::Opfs(_, files) = &self.backend {
+            wasm_bindgen_futures::spawn_local(files.release(&self.rec.id));
+        }
+    }
+
     /// What `blob()` needs, detached from the writer.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -535,6 +603,22 @@ impl Snapshot {
                 ))
             }
             Backend::Memory(blobs) => blobs.iter().collect(),
+            Backend::Opfs(_, files) => {
+                let file = files
+                    .file(&self.rec.id)
+                    .await
+                    .map_err(|e| e.to_download_error())?;
+                if file.size() < self.rec.offset as f64 {
+                    return Err(DownloadError::new(
+                        ErrorCode::Storage,
+                        "the stored file is shorter than the download",
+                    ));
+                }
+                // A view of the file: nothing is copied.
+                return file
+                    .slice_with_f64_and_f64_and_content_type(0.0, self.rec.offset as f64, mime)
+                    .map_err(|e| DownloadError::new(ErrorCode::Storage, describe(&e)));
+            }
             Backend::Idb(store) => {
                 let chunks = store
                     .chunks(&self.rec.id, self.rec.epoch)

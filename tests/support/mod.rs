@@ -113,6 +113,13 @@ pub async fn open(options: JsValue) -> JsValue {
     if get(&options, "name").is_undefined() {
         Reflect::set(&options, &"name".into(), &tag("db").into()).unwrap();
     }
+    // `make test` runs the suites once more with RD_TEST_STORAGE=indexeddb, so that they
+    // cover both backends where OPFS is the default.
+    if let Some(storage) = option_env!("RD_TEST_STORAGE") {
+        if get(&options, "storage").is_undefined() && get(&options, "persist") != JsValue::FALSE {
+            Reflect::set(&options, &"storage".into(), &storage.into()).unwrap();
+        }
+    }
     DownloadManager::open(Some(options.unchecked_into()))
         .await
         .expect("open")
@@ -380,4 +387,25 @@ pub async fn ranges(tag: &str) -> Vec<Option<String>> {
         .iter()
         .map(|e| get(e, "range").as_string())
         .collect()
+}
+
+/// The bytes of download `id`'s OPFS file of manager `manager`, read by the page through the
+/// origin's file system (not through the library); `None` when there is no such file. The
+/// library's worker closes a file's handle when its run ends: a read that finds it still open
+/// is tried again for up to two seconds.
+pub async fn stored_file(manager: &str, id: &str) -> Option<Vec<u8>> {
+    use resumable_downloads::testing::{storage_name, Files};
+    let got = js(
+        "dir, name",
+        "if (!navigator.storage?.getDirectory) return null; \
+         const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('resumable-downloads', { create: true }); \
+         let d; try { d = await top.getDirectoryHandle(dir); } catch (e) { if (e.name === 'NotFoundError') return null; throw e; } \
+         for (let i = 0; ; i++) { \
+           try { const f = await (await d.getFileHandle(name)).getFile(); return new Uint8Array(await f.arrayBuffer()); } \
+           catch (e) { if (e.name === 'NotFoundError') return null; if (i >= 20) throw e; await new Promise(r => setTimeout(r, 100)); } \
+         }",
+        &[storage_name(manager).into(), Files::name(id).into()],
+    )
+    .await;
+    (!got.is_null()).then(|| Uint8Array::new(&got).to_vec())
 }

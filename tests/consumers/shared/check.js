@@ -46,6 +46,12 @@ async function check(tag) {
   }
   if (isDownloadError(new Error('plain'))) throw new Error('isDownloadError accepted a plain Error');
 
+  // The package starts its OPFS storage worker itself, from wherever the page's tooling put
+  // it: where the engine has an origin private file system, the bytes go there.
+  const { backend, reason } = manager.storage;
+  const wanted = navigator.storage?.getDirectory ? 'opfs' : 'indexeddb';
+  if (backend !== wanted) throw new Error(`storage is ${backend}, not ${wanted}: ${reason}`);
+
   const dl = manager.add(`${fixture}/file?size=${SIZE}&seed=${SEED}&tag=${tag}`);
   const done = await dl.done;
   if (done !== dl) throw new Error('done did not resolve with the download');
@@ -69,7 +75,7 @@ async function check(tag) {
   if ((await named.blob()).type !== 'application/pdf') throw new Error('the Blob has another type');
   await manager.remove(named.id);
   await manager.close();
-  return `${SIZE} bytes verified; same-origin name and type`;
+  return `${SIZE} bytes verified in ${backend}; same-origin name and type`;
 }
 
 /** Runs the check and reports it in the page; `tag` names the requests in the fixture's log. */

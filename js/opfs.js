@@ -1,0 +1,229 @@
+// The OPFS storage backend's worker, and the page's side of it: one module that is both.
+//
+// The page starts it as a module worker from this module's own URL
+// (`new Worker(new URL('./opfs.js', import.meta.url), { type: 'module' })`, the form bundlers
+// follow). In the worker it keeps one `FileSystemSyncAccessHandle` per open file and serves
+// requests one at a time, in the order they were sent, so a write, a flush and the reply
+// that lets the page commit the record that counts the bytes are never reordered.
+//
+// A file is always a prefix of its download: a write says where it starts, and a write that
+// starts before the end of the file first cuts the file there (what lies beyond the stored
+// offset was never committed). A write that would leave a gap fails.
+
+const IN_WORKER =
+  typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+
+// The directory under the origin's private file system that holds every manager's files.
+const ROOT = 'resumable-downloads';
+
+if (IN_WORKER) serve();
+
+function serve() {
+  const open = new Map(); // "dir/name" -> { handle, end }
+  const dirs = new Map(); // dir -> Promise<FileSystemDirectoryHandle>
+  let queue = Promise.resolve();
+
+  const dirFor = (dir) => {
+    let d = dirs.get(dir);
+    if (!d) {
+      d = navigator.storage
+        .getDirectory()
+        .then((root) => root.getDirectoryHandle(ROOT, { create: true }))
+        .then((top) => top.getDirectoryHandle(dir, { create: true }));
+      d.catch(() => dirs.delete(dir));
+      dirs.set(dir, d);
+    }
+    return d;
+  };
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // The file's access handle, opened once. Another tab's worker may still hold it for a
+  // moment after handing the download over: opening is retried for about two seconds.
+  const entry = async (dir, name) => {
+    const key = `${dir}/${name}`;
+    let e = open.get(key);
+    if (e) return e;
+    const file = await (await dirFor(dir)).getFileHandle(name, { create: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await file.createSyncAccessHandle();
+        e = { handle, end: handle.getSize() };
+        open.set(key, e);
+        return e;
+      } catch (err) {
+        if (err?.name !== 'NoModificationAllowedError' || attempt >= 20) throw err;
+        await sleep(100);
+      }
+    }
+  };
+
+  const close = (dir, name) => {
+    const key = `${dir}/${name}`;
+    const e = open.get(key);
+    if (e) {
+      open.delete(key);
+      try {
+        e.handle.flush();
+      } finally {
+        e.handle.close();
+      }
+    }
+  };
+
+  const ops = {
+    // Creates, writes, reads back and deletes a file: the backend works here.
+    async probe({ dir }) {
+      const d = await dirFor(dir);
+      const file = await d.getFileHandle('.probe', { create: true });
+      const handle = await file.createSyncAccessHandle();
+      try {
+        const bytes = new Uint8Array([1, 2, 3]);
+        if (handle.write(bytes, { at: 0 }) !== 3) throw new Error('a write was cut short');
+        handle.flush();
+        const back = new Uint8Array(3);
+        handle.read(back, { at: 0 });
+        if (back[2] !== 3) throw new Error('a write did not read back');
+      } finally {
+        handle.close();
+      }
+      await d.removeEntry('.probe');
+      return true;
+    },
+    // Writes `parts` (Uint8Arrays or Blobs, in order) at `at`, then flushes; returns the end.
+    async write({ dir, name, at, parts }) {
+      const e = await entry(dir, name);
+      if (at > e.end) {
+        const err = new Error(`the file has ${e.end} bytes; a write at ${at} would leave a gap`);
+        err.name = 'InvalidStateError';
+        throw err;
+      }
+      try {
+        if (at < e.end) {
+          e.handle.truncate(at);
+          e.end = at;
+        }
+        for (const part of parts) {
+          const bytes = part instanceof Blob ? new Uint8Array(await part.arrayBuffer()) : part;
+          const n = e.handle.write(bytes, { at: e.end });
+          e.end += n;
+          if (n !== bytes.byteLength) {
+            const err = new Error(`a write was cut short (${n} of ${bytes.byteLength} bytes)`);
+            err.name = 'QuotaExceededError';
+            throw err;
+          }
+        }
+        e.handle.flush();
+      } catch (err) {
+        e.end = e.handle.getSize();
+        throw err;
+      }
+      return e.end;
+    },
+    // The file's size (opening it, created empty if missing).
+    async size({ dir, name }) {
+      return (await entry(dir, name)).end;
+    },
+    // Cuts the file to `size` bytes.
+    async truncate({ dir, name, size }) {
+      const e = await entry(dir, name);
+      if (size < e.end) {
+        e.handle.truncate(size);
+        e.handle.flush();
+        e.end = size;
+      }
+      return e.end;
+    },
+    // Flushes and closes the file's handle, if open (the download's run ended).
+    async close({ dir, name }) {
+      close(dir, name);
+      return true;
+    },
+    // Closes and deletes the file; a missing file is not an error.
+    async remove({ dir, name }) {
+      close(dir, name);
+      try {
+        await (await dirFor(dir)).removeEntry(name);
+      } catch (err) {
+        if (err?.name !== 'NotFoundError') throw err;
+      }
+      return true;
+    },
+    // The file as a `File` (closing its handle first: the file is complete). A download of
+    // no bytes never wrote one: it is created empty.
+    async file({ dir, name }) {
+      close(dir, name);
+      const file = await (await dirFor(dir)).getFileHandle(name, { create: true });
+      return file.getFile();
+    },
+  };
+
+  globalThis.onmessage = (event) => {
+    const m = event.data;
+    queue = queue
+      .then(() => ops[m.op](m))
+      .then(
+        (value) => globalThis.postMessage({ id: m.id, value }),
+        (err) =>
+          globalThis.postMessage({
+            id: m.id,
+            error: { name: err?.name ?? 'Error', message: String(err?.message ?? err) },
+          }),
+      );
+  };
+}
+
+// The page's side: requests to the worker, answered by promises. Every request made before
+// the worker failed (it could not load, or threw) is rejected with that failure.
+export class StorageWorker {
+  constructor() {
+    this.worker = new Worker(new URL('./opfs.js', import.meta.url), {
+      type: 'module',
+      name: 'resumable-downloads storage',
+    });
+    this.next = 0;
+    this.calls = new Map();
+    this.broken = null;
+    this.worker.onmessage = (event) => {
+      const { id, value, error } = event.data;
+      const call = this.calls.get(id);
+      if (!call) return;
+      this.calls.delete(id);
+      if (error) call.reject(named(error.name, error.message));
+      else call.resolve(value);
+    };
+    const fail = (event) => {
+      const message = event?.message || 'the storage worker could not start';
+      this.broken = named('UnknownError', message);
+      for (const call of this.calls.values()) call.reject(this.broken);
+      this.calls.clear();
+    };
+    this.worker.onerror = fail;
+    this.worker.onmessageerror = fail;
+  }
+
+  // Sends `op` with `args`; resolves with the worker's answer.
+  call(op, args) {
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise((resolve, reject) => {
+      const id = ++this.next;
+      this.calls.set(id, { resolve, reject });
+      this.worker.postMessage({ ...args, id, op });
+    });
+  }
+
+  // Stops the worker; the browser closes its handles.
+  terminate() {
+    this.worker.terminate();
+    const gone = named('AbortError', 'the storage worker was stopped');
+    for (const call of this.calls.values()) call.reject(gone);
+    this.calls.clear();
+    this.broken = gone;
+  }
+}
+
+function named(name, message) {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}

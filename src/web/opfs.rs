@@ -1,0 +1,231 @@
+//! [`Files`]: the OPFS backend's files, one per download, written by the storage worker the
+//! package ships (`js/opfs.js`), where `FileSystemSyncAccessHandle` is available.
+//!
+//! Owner: the manager. Dropping it stops the worker, which closes every handle. Each file is
+//! a prefix of its download; the record that counts its bytes stays in IndexedDB and is
+//! committed only after the worker has flushed them (I4), so a crash loses only bytes that
+//! no record counts, and the next write cuts them off.
+
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
+
+use crate::core::naming::storage_name;
+use crate::web::js::{describe, prop};
+use crate::web::store::StoreError;
+
+#[wasm_bindgen(module = "/js/opfs.js")]
+extern "C" {
+    type StorageWorker;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<StorageWorker, JsValue>;
+
+    #[wasm_bindgen(method)]
+    fn call(this: &StorageWorker, op: &str, args: &Object) -> Promise;
+
+    #[wasm_bindgen(method)]
+    fn terminate(this: &StorageWorker);
+}
+
+/// The files of one manager, in its own directory.
+pub struct Files {
+    worker: StorageWorker,
+    dir: String,
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// How long the first request may take before OPFS counts as unavailable (a worker that
+/// cannot load never answers).
+const PROBE_MS: f64 = 10_000.0;
+
+impl Files {
+    /// Starts the worker and checks that it can create, write and delete a file in the
+    /// manager's directory.
+    ///
+    /// # Errors
+    /// Why OPFS cannot be used here, in words for `manager.storage.reason`.
+    pub async fn open(manager_name: &str) -> Result<Files, String> {
+        if crate::web::probe::opfs_fails() {
+            return Err("OPFS is unavailable (injected)".into());
+        }
+        let global = js_sys::global();
+        let has = |path: &[&str]| {
+            let mut v: JsValue = global.clone().into();
+            path.iter().all(|k| match prop(&v, k) {
+                Some(next) => {
+                    v = next;
+                    true
+                }
+                None => false,
+            })
+        };
+        if !has(&["Worker"]) {
+            return Err("this page has no Worker".into());
+        }
+        if !has(&["navigator", "storage", "getDirectory"]) {
+            return Err("this browser has no origin private file system".into());
+        }
+        // `createSyncAccessHandle` exists in dedicated workers only: the worker's probe checks it.
+        if !has(&["FileSystemFileHandle"]) {
+            return Err("this browser has no FileSystemFileHandle".into());
+        }
+        let worker = StorageWorker::new()
+            .map_err(|e| format!("the storage worker could not start: {}", describe(&e)))?;
+        let files = Files {
+            worker,
+            dir: storage_name(manager_name),
+        };
+        let answer = {
+            let probe = files.request("probe", &[]);
+            let timeout = crate::web::clock::sleep_ms(PROBE_MS);
+            futures::pin_mut!(probe, timeout);
+            match futures::future::select(probe, timeout).await {
+                futures::future::Either::Left((answer, _)) => Some(answer),
+                futures::future::Either::Right(_) => None,
+            }
+        };
+        match answer {
+            Some(Ok(_)) => Ok(files),
+            Some(Err(e)) => Err(format!(
+                "the storage worker cannot write files: {}",
+                e.to_download_error().message
+            )),
+            None => Err("the storage worker did not answer within 10 s".into()),
+        }
+    }
+
+    /// The file name of download `id`.
+    pub fn name(id: &str) -> String {
+        format!("{}.part", storage_name(id))
+    }
+
+    async fn request(&self, op: &str, args: &[(&str, JsValue)]) -> Result<JsValue, StoreError> {
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"dir".into(), &self.dir.as_str().into());
+        for (k, v) in args {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+        }
+        JsFuture::from(self.worker.call(op, &o)).await.map_err(|e| {
+            let done = match op {
+                "write" => "written",
+                "truncate" => "cut",
+                "file" => "read",
+                "probe" => "created",
+                _ => "opened",
+            };
+            StoreError::from_dom(
+                prop(&e, "name").and_then(|n| n.as_string()),
+                format!("the download's file could not be {done}: {}", describe(&e)),
+            )
+        })
+    }
+
+    fn size_of(v: JsValue) -> Result<u64, StoreError> {
+        v.as_f64()
+            .map(|n| n as u64)
+            .ok_or_else(|| StoreError::Failed("the storage worker sent no size".into()))
+    }
+
+    /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to download `id`'s file at `at`,
+    /// cutting off anything stored beyond `at` first, and flushes them. Returns the file's
+    /// new size.
+    ///
+    /// # Errors
+    /// `Quota` when the disk or the quota is full; `Failed` otherwise. The file then holds
+    /// at least its first `at` bytes.
+    pub async fn write(&self, id: &str, at: u64, parts: &Array) -> Result<u64, StoreError> {
+        if let Some(name) = crate::web::probe::take_write_fault() {
+            return Err(StoreError::from_dom(
+                Some(name.clone()),
+                format!("{name} (injected)"),
+            ));
+        }
+        let v = self
+            .request(
+                "write",
+                &[
+                    ("name", Files::name(id).into()),
+                    ("at", (at as f64).into()),
+                    ("parts", parts.into()),
+                ],
+            )
+            .await?;
+        Files::size_of(v)
+    }
+
+    /// The size of download `id`'s file (an empty file when there is none).
+    ///
+    /// # Errors
+    /// The storage failure.
+    pub async fn size(&self, id: &str) -> Result<u64, StoreError> {
+        let v = self
+            .request("size", &[("name", Files::name(id).into())])
+            .await?;
+        Files::size_of(v)
+    }
+
+    /// Cuts download `id`'s file to at most `size` bytes.
+    ///
+    /// # Errors
+    /// The storage failure.
+    pub async fn truncate(&self, id: &str, size: u64) -> Result<(), StoreError> {
+        self.request(
+            "truncate",
+            &[
+                ("name", Files::name(id).into()),
+                ("size", (size as f64).into()),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Closes download `id`'s file handle, so that another tab can open it (its run ended).
+    /// Requests are served in order, so later ones reopen it.
+    pub fn release(&self, id: &str) -> impl std::future::Future<Output = ()> + 'static {
+        let call = self.start("close", id);
+        async move {
+            let _ = JsFuture::from(call).await;
+        }
+    }
+
+    /// Deletes download `id`'s file.
+    pub fn remove(
+        &self,
+        id: &str,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'static {
+        let call = self.start("remove", id);
+        async move {
+            JsFuture::from(call).await.map(drop).map_err(|e| {
+                StoreError::Failed(format!("the file could not be removed: {}", describe(&e)))
+            })
+        }
+    }
+
+    /// Sends `op` for download `id` now (so that it is ordered before later requests).
+    fn start(&self, op: &str, id: &str) -> Promise {
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"dir".into(), &self.dir.as_str().into());
+        let _ = Reflect::set(&o, &"name".into(), &Files::name(id).into());
+        self.worker.call(op, &o)
+    }
+
+    /// Download `id`'s file as a `File` (its handle closed first).
+    ///
+    /// # Errors
+    /// The storage failure.
+    pub async fn file(&self, id: &str) -> Result<Blob, StoreError> {
+        let v = self
+            .request("file", &[("name", Files::name(id).into())])
+            .await?;
+        v.dyn_into::<Blob>()
+            .map_err(|_| StoreError::Failed("the storage worker sent no File".into()))
+    }
+}

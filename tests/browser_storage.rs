@@ -1,0 +1,339 @@
+//! The storage backends in every engine against the fixture server: OPFS files written by the
+//! package's storage worker (the default where it works), IndexedDB chunks (the fallback, and
+//! `storage: 'indexeddb'`), and what moves between them. A reload is a `close()` and a new
+//! manager on the same name in the same page; what is stored is read back through the
+//! origin's file system and IndexedDB directly, not through the library.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use resumable_downloads::testing::{clear_faults, inject_opfs_failure, inject_write_failure};
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const FLUSH: u64 = 64 * 1024;
+
+/// A manager on `name` flushing every 64 KiB, with fast retries and `extra` options.
+async fn manager(name: &str, extra: Vec<(&str, JsValue)>) -> JsValue {
+    let mut opts = vec![
+        ("flushBytes", (FLUSH as f64).into()),
+        ("progressIntervalMs", 0.into()),
+        (
+            "retry",
+            obj(&[("backoffMs", 20.into()), ("maxBackoffMs", 100.into())]),
+        ),
+    ];
+    opts.extend(extra);
+    open_named(name, opts).await
+}
+
+/// `manager.storage.backend`.
+fn backend(m: &JsValue) -> String {
+    get_str(&get(m, "storage"), "backend")
+}
+
+/// The engines whose storage worker can write OPFS files here (WebKitGTK 2.50 has no
+/// `navigator.storage` at all).
+fn has_opfs() -> bool {
+    matches!(engine(), "chromium" | "firefox")
+}
+
+#[wasm_bindgen_test]
+async fn opfs_is_the_default_where_a_storage_worker_can_write_files() {
+    let m = open(JsValue::UNDEFINED).await;
+    let storage = get(&m, "storage");
+    let reason = get_str(&storage, "reason");
+    if has_opfs() {
+        assert_eq!(backend(&m), "opfs", "{reason}");
+    } else {
+        assert_eq!(backend(&m), "indexeddb");
+        assert!(reason.starts_with("OPFS is not used: "), "{reason}");
+    }
+    assert!(get(&m, "persistent").as_bool().unwrap());
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_mid_download_resumes_from_the_file_byte_exact() {
+    if !has_opfs() {
+        return;
+    }
+    let (t, name, size) = (tag("reload"), tag("db"), 1_500_000u64);
+    let url = file_url(&t, &format!("size={size}&seed=41&throttle=1000000"));
+    let m = manager(&name, vec![]).await;
+    let dl = add(&m, &url, JsValue::UNDEFINED);
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 500_000.0, 20_000).await;
+    let received = get_num(&get(&dl, "progress"), "transferredBytes").unwrap();
+    call_async(&m, "close", &[]).await.unwrap();
+    // What is stored: a record counting whole flushes of a file holding at least them, and
+    // no chunks in IndexedDB.
+    let rec = stored_record(&name, &id).await;
+    assert_eq!(get(&rec, "opfs").as_bool(), Some(true));
+    let offset = get_num(&rec, "offset").unwrap();
+    assert!(offset > 0.0 && offset <= received, "{offset} of {received}");
+    assert!(
+        received - offset <= 2.0 * FLUSH as f64,
+        "lost {}",
+        received - offset
+    );
+    assert!(stored_chunks(&name, &id).await.is_empty());
+    let file = stored_file(&name, &id).await.expect("a file");
+    assert!(file.len() as f64 >= offset);
+    assert_eq!(
+        &file[..offset as usize],
+        &expected(41, 0, offset as usize)[..]
+    );
+
+    let m = manager(&name, vec![]).await;
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    done(&dl).await.expect("completes after the reload");
+    assert_bytes(&dl, 41, size as usize).await;
+    let r = ranges(&t).await;
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(
+        r[1],
+        Some(format!("bytes={offset}-")),
+        "resumed at the stored offset"
+    );
+    let file = stored_file(&name, &id).await.expect("a file");
+    assert_eq!(file.len() as u64, size, "the file is exactly the download");
+    // blob() is a view of the file, with the response's type.
+    let blob = call_async(&dl, "blob", &[]).await.unwrap();
+    assert_eq!(get_num(&blob, "size"), Some(size as f64));
+    assert_eq!(get_str(&blob, "type"), "application/octet-stream");
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn cancel_remove_and_a_restart_take_the_file_with_them() {
+    if !has_opfs() {
+        return;
+    }
+    let (t, name) = (tag("gone"), tag("db"));
+    let m = manager(&name, vec![]).await;
+    // A cancel mid-transfer deletes the file.
+    let dl = add(
+        &m,
+        &file_url(&t, "size=2000000&seed=42&throttle=1000000"),
+        JsValue::UNDEFINED,
+    );
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 300_000.0, 20_000).await;
+    call_async(&dl, "cancel", &[]).await.unwrap();
+    assert!(
+        stored_file(&name, &id).await.is_none(),
+        "cancel left the file"
+    );
+    assert!(stored_record(&name, &id).await.is_undefined());
+    // remove() of a completed download deletes it too.
+    let t2 = tag("removed");
+    let dl = add(
+        &m,
+        &file_url(&t2, "size=300000&seed=43"),
+        JsValue::UNDEFINED,
+    );
+    done(&dl).await.unwrap();
+    let id2 = get_str(&dl, "id");
+    assert_eq!(
+        stored_file(&name, &id2).await.map(|f| f.len()),
+        Some(300_000)
+    );
+    call_async(&m, "remove", &[id2.as_str().into()])
+        .await
+        .unwrap();
+    assert!(
+        stored_file(&name, &id2).await.is_none(),
+        "remove left the file"
+    );
+    // A changed resource restarts from 0: the file is cut and rewritten, nothing spliced.
+    let t3 = tag("changed");
+    let size = 700_000usize;
+    let dl = add(
+        &m,
+        &file_url(
+            &t3,
+            &format!("size={size}&seed=44&change_after=1&seed2=45&cut_at=300000&cut_times=1&throttle=2000000"),
+        ),
+        JsValue::UNDEFINED,
+    );
+    done(&dl).await.expect("completes");
+    assert_bytes(&dl, 45, size).await;
+    let file = stored_file(&name, &get_str(&dl, "id")).await.unwrap();
+    assert_eq!(
+        file,
+        expected(45, 0, size),
+        "the file is the new version only"
+    );
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_full_disk_fails_with_quota_and_keeps_the_flushed_prefix() {
+    if !has_opfs() {
+        return;
+    }
+    let (t, name, size) = (tag("quota"), tag("db"), 600_000usize);
+    let m = manager(&name, vec![no_retry()]).await;
+    inject_write_failure(3, "QuotaExceededError");
+    let dl = add(
+        &m,
+        &file_url(&t, &format!("size={size}&seed=46")),
+        JsValue::UNDEFINED,
+    );
+    let err = done(&dl).await.expect_err("fails");
+    clear_faults();
+    assert_eq!(code(&err), "QUOTA");
+    let id = get_str(&dl, "id");
+    let rec = stored_record(&name, &id).await;
+    assert_eq!(
+        get_num(&rec, "offset"),
+        Some((3 * FLUSH) as f64),
+        "three flushes kept"
+    );
+    call(&dl, "resume", &[]).unwrap();
+    done(&dl).await.expect("completes after resume");
+    assert_bytes(&dl, 46, size).await;
+    let r = ranges(&t).await;
+    assert_eq!(r.last().unwrap(), &Some(format!("bytes={}-", 3 * FLUSH)));
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn integrity_holds_across_a_reload_in_the_file() {
+    if !has_opfs() {
+        return;
+    }
+    let (t, name, size) = (tag("sri"), tag("db"), 1_200_000usize);
+    let integrity = sri(&expected(47, 0, size)).await;
+    let url = file_url(&t, &format!("size={size}&seed=47&throttle=1000000"));
+    let m = manager(&name, vec![]).await;
+    let dl = add(&m, &url, obj(&[("integrity", integrity.as_str().into())]));
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 400_000.0, 20_000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let m = manager(&name, vec![]).await;
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    done(&dl).await.expect("verified after the reload");
+    assert_bytes(&dl, 47, size).await;
+    assert_eq!(ranges(&t).await.len(), 2, "resumed, not restarted");
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn without_opfs_downloads_go_to_indexeddb_chunks_and_say_why() {
+    let (t, name, size) = (tag("fallback"), tag("db"), 400_000usize);
+    inject_opfs_failure(true);
+    let m = manager(&name, vec![]).await;
+    inject_opfs_failure(false);
+    assert_eq!(backend(&m), "indexeddb");
+    let reason = get_str(&get(&m, "storage"), "reason");
+    assert!(
+        reason.contains("OPFS is unavailable (injected)"),
+        "{reason}"
+    );
+    let dl = add(
+        &m,
+        &file_url(&t, &format!("size={size}&seed=48")),
+        JsValue::UNDEFINED,
+    );
+    done(&dl).await.unwrap();
+    assert_bytes(&dl, 48, size).await;
+    let id = get_str(&dl, "id");
+    assert_eq!(
+        get(&stored_record(&name, &id).await, "opfs").as_bool(),
+        Some(false)
+    );
+    assert!(!stored_chunks(&name, &id).await.is_empty());
+    assert!(stored_file(&name, &id).await.is_none());
+    call_async(&m, "close", &[]).await.unwrap();
+
+    // `storage: 'indexeddb'` asks for the same.
+    let m = manager(&tag("db"), vec![("storage", "indexeddb".into())]).await;
+    assert_eq!(backend(&m), "indexeddb");
+    assert_eq!(
+        get_str(&get(&m, "storage"), "reason"),
+        "storage: 'indexeddb' was asked for"
+    );
+    call_async(&m, "close", &[]).await.unwrap();
+    let m = manager(&tag("db"), vec![("storage", "memory".into())]).await;
+    assert_eq!(backend(&m), "memory");
+    assert!(!get(&m, "persistent").as_bool().unwrap());
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_download_moves_between_backends_only_by_starting_over() {
+    if !has_opfs() {
+        return;
+    }
+    let (t, name, size) = (tag("move"), tag("db"), 1_000_000usize);
+    let url = file_url(&t, &format!("size={size}&seed=49&throttle=1000000"));
+    // Started in IndexedDB chunks, continued by a manager with OPFS: it stays in chunks.
+    let m = manager(
+        &name,
+        vec![
+            ("storage", "indexeddb".into()),
+            ("chunkBytes", (FLUSH as f64).into()),
+        ],
+    )
+    .await;
+    let dl = add(&m, &url, JsValue::UNDEFINED);
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 300_000.0, 20_000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let m = manager(&name, vec![("chunkBytes", (FLUSH as f64).into())]).await;
+    assert_eq!(backend(&m), "opfs");
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    done(&dl).await.unwrap();
+    assert_bytes(&dl, 49, size).await;
+    assert_eq!(ranges(&t).await.len(), 2, "resumed in its chunks");
+    assert!(stored_file(&name, &id).await.is_none());
+    call_async(&m, "remove", &[id.as_str().into()])
+        .await
+        .unwrap();
+
+    // Started in an OPFS file, continued without OPFS: it starts over in chunks.
+    let t2 = tag("move2");
+    let url = file_url(&t2, &format!("size={size}&seed=50&throttle=1000000"));
+    let dl = add(&m, &url, JsValue::UNDEFINED);
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 300_000.0, 20_000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let m = manager(&name, vec![("storage", "indexeddb".into())]).await;
+    let restarted = Recorder::new(&m, "restarted");
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    done(&dl).await.unwrap();
+    assert_bytes(&dl, 50, size).await;
+    let r = ranges(&t2).await;
+    assert_eq!(r.last().unwrap().as_deref(), Some("bytes=0-"), "{r:?}");
+    assert!(restarted.len() <= 1);
+    assert_eq!(
+        get(&stored_record(&name, &id).await, "opfs").as_bool(),
+        Some(false)
+    );
+    call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn storage_options_are_checked() {
+    for (opts, needle) in [
+        (obj(&[("storage", "disk".into())]), "options.storage"),
+        (obj(&[("storage", 1.into())]), "options.storage"),
+        (
+            obj(&[("storage", "opfs".into()), ("persist", false.into())]),
+            "persist: false",
+        ),
+        (obj(&[("flushBytes", 10.into())]), "options.flushBytes"),
+    ] {
+        let err = resumable_downloads::api::DownloadManager::open(Some(opts.into()))
+            .await
+            .expect_err("refused");
+        assert_eq!(code(&err), "INVALID_ARGUMENT");
+        let msg = get_str(&err, "message");
+        assert!(msg.contains(needle), "{msg}");
+    }
+}
