@@ -202,13 +202,21 @@ export class StorageWorker {
     this.worker.onmessageerror = fail;
   }
 
-  // Sends `op` with `args`; resolves with the worker's answer.
+  // Sends `op` with `args`; resolves with the worker's answer. The buffers of byte parts
+  // that are whole buffers are transferred, not copied: the caller gives them up.
   call(op, args) {
     if (this.broken) return Promise.reject(this.broken);
+    const transfer = [];
+    for (const part of args.parts ?? []) {
+      const b = part.buffer;
+      if (b && part.byteOffset === 0 && part.byteLength === b.byteLength && !transfer.includes(b)) {
+        transfer.push(b);
+      }
+    }
     return new Promise((resolve, reject) => {
       const id = ++this.next;
       this.calls.set(id, { resolve, reject });
-      this.worker.postMessage({ ...args, id, op });
+      this.worker.postMessage({ ...args, id, op }, transfer);
     });
   }
 

@@ -337,3 +337,36 @@ async fn storage_options_are_checked() {
         assert!(msg.contains(needle), "{msg}");
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_failed_file_write_under_way_is_recounted_and_the_hash_stays_true() {
+    if !has_opfs() {
+        return;
+    }
+    // The third flush fails while the body is read on: the bytes after it are dropped, the
+    // hash is rewound to the stored prefix, and the download resumes from there.
+    let (t, name, size) = (tag("inflight"), tag("db"), 900_000usize);
+    let integrity = sri(&expected(51, 0, size)).await;
+    let m = manager(&name, vec![]).await;
+    inject_write_failure(2, "UnknownError");
+    let dl = add(
+        &m,
+        &file_url(&t, &format!("size={size}&seed=51")),
+        obj(&[("integrity", integrity.as_str().into())]),
+    );
+    done(&dl).await.expect("verified after the failed write");
+    clear_faults();
+    assert_bytes(&dl, 51, size).await;
+    let r = ranges(&t).await;
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(
+        r[1],
+        Some(format!("bytes={}-", 2 * FLUSH)),
+        "resumed after two flushes"
+    );
+    assert_eq!(
+        stored_file(&name, &get_str(&dl, "id")).await,
+        Some(expected(51, 0, size))
+    );
+    call_async(&m, "close", &[]).await.unwrap();
+}

@@ -634,7 +634,8 @@ impl ManagerInner {
     }
 
     /// Stops every transfer and releases the listeners; completes once every transfer has
-    /// stopped and committed, and the channel and the database connection are closed.
+    /// stopped and committed, and the channel, the database connection and the storage
+    /// worker are closed.
     pub fn close(self: &Rc<Self>) -> impl Future<Output = ()> {
         let cells = {
             let mut s = self.s.borrow_mut();
@@ -660,6 +661,9 @@ impl ManagerInner {
             inner.channel.borrow_mut().take();
             if let Some(store) = &inner.store {
                 store.close();
+            }
+            if let Some(files) = &inner.files {
+                files.stop();
             }
         }
     }

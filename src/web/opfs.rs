@@ -41,6 +41,13 @@ impl Drop for Files {
     }
 }
 
+impl Files {
+    /// Stops the worker now (the manager was closed); later requests fail.
+    pub fn stop(&self) {
+        self.worker.terminate();
+    }
+}
+
 /// How long the first request may take before OPFS counts as unavailable (a worker that
 /// cannot load never answers).
 const PROBE_MS: f64 = 10_000.0;

@@ -184,13 +184,16 @@ impl<'a> Attempt<'a> {
             check_chunk(expected_len, received, n)?;
             self.waiter.clock.chunk_received(now_ms());
             let reused = reader.take_back(&chunk);
-            let chunks = writer.record().chunks;
+            let commits = writer.commits();
             writer
                 .push(chunk, reused)
                 .await
                 .map_err(TransferEnd::Storage)?;
-            let pending = writer.received() - writer.record().offset;
-            flush.on_bytes(pending, writer.record().chunks != chunks, now_ms());
+            flush.on_bytes(
+                writer.pending_bytes(),
+                writer.commits() != commits,
+                now_ms(),
+            );
             if flush.due(now_ms()) {
                 writer.commit().await.map_err(TransferEnd::Storage)?;
                 flush.on_commit();

@@ -11,6 +11,7 @@
 
 use std::rc::Rc;
 
+use futures::channel::oneshot;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, WritableStream, WritableStreamDefaultWriter};
@@ -134,6 +135,12 @@ pub struct Writer {
     hasher: Option<Hasher>,
     /// Where body bytes are copied to be hashed.
     scratch: Vec<u8>,
+    /// An OPFS commit under way (the file write, then the record): its outcome and the
+    /// record it stores. The next commit, and anything else that touches storage, waits for
+    /// it first ([`Writer::settle`]); meanwhile the body is read on.
+    inflight: Option<(oneshot::Receiver<Result<(), StoreError>>, Record)>,
+    /// Commits made (whole chunks or flushes, and short ones), for the flush clock.
+    commits: u64,
 }
 
 fn blob_error(e: wasm_bindgen::JsValue) -> StoreError {
@@ -154,6 +161,8 @@ impl Writer {
             pending_bytes: 0,
             hasher,
             scratch: Vec::new(),
+            inflight: None,
+            commits: 0,
         }
     }
 
@@ -162,9 +171,53 @@ impl Writer {
         &self.rec
     }
 
-    /// Committed plus pending bytes.
+    /// Committed, being committed and pending bytes.
     pub fn received(&self) -> u64 {
-        self.rec.offset + self.pending_bytes
+        self.inflight
+            .as_ref()
+            .map_or(self.rec.offset, |(_, r)| r.offset)
+            + self.pending_bytes
+    }
+
+    /// Bytes received and not yet committed (nor being committed).
+    pub fn pending_bytes(&self) -> u64 {
+        self.pending_bytes
+    }
+
+    /// How many commits this writer has made.
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Waits for the commit under way, if any: its record becomes the committed one.
+    ///
+    /// # Errors
+    /// Its storage failure; the bytes received since are then dropped too, and the hash
+    /// rewound to the committed bytes.
+    pub async fn settle(&mut self) -> Result<(), StoreError> {
+        let Some((done, next)) = self.inflight.take() else {
+            return Ok(());
+        };
+        let result = done
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Failed("the commit was dropped".into())));
+        match result {
+            Ok(()) => {
+                // Only what counts the bytes moves on: changes made to the record meanwhile
+                // stay, for the next commit.
+                self.rec.offset = next.offset;
+                self.rec.chunks = next.chunks;
+                self.rec.hash = next.hash;
+                self.rec.updated_at = next.updated_at;
+                Ok(())
+            }
+            Err(e) => {
+                self.pending = Array::new();
+                self.pending_bytes = 0;
+                self.hasher = hasher_for(&self.rec);
+                Err(e)
+            }
+        }
     }
 
     /// The hash of everything written, when integrity is checked.
@@ -228,7 +281,7 @@ impl Writer {
             self.hash(&piece);
             self.pending_bytes += u64::from(piece.length());
             if reused && matches!(self.backend, Backend::Opfs(..)) {
-                // Sent to the storage worker soon: a copy in the JS heap.
+                // Sent to the storage worker soon: a copy of its own, which is transferred.
                 self.pending.push(&piece.slice(0, piece.length()));
             } else if reused {
                 let copy =
@@ -238,7 +291,11 @@ impl Writer {
                 self.pending.push(&piece);
             }
             if self.pending_bytes >= self.chunk_bytes {
-                self.commit().await?;
+                if matches!(self.backend, Backend::Opfs(..)) {
+                    self.start_commit().await?;
+                } else {
+                    self.commit().await?;
+                }
             }
         }
         Ok(())
@@ -276,10 +333,54 @@ impl Writer {
     /// The storage failure; the pending bytes are then dropped and the hash rewound to the
     /// committed bytes, so memory and storage agree again.
     pub async fn commit(&mut self) -> Result<(), StoreError> {
+        self.settle().await?;
         if self.pending_bytes == 0 && !self.staged {
             return Ok(());
         }
         self.commit_and(|_| {}).await
+    }
+
+    /// Starts committing the pending bytes to the OPFS file and the record that counts them,
+    /// once the commit before has landed, without waiting for this one: the body is read on
+    /// while the worker writes (at most two flushes' worth of bytes are held).
+    ///
+    /// # Errors
+    /// The failure of the commit before.
+    async fn start_commit(&mut self) -> Result<(), StoreError> {
+        self.settle().await?;
+        let Backend::Opfs(store, files) = &self.backend else {
+            return self.commit().await;
+        };
+        let (store, files) = (store.clone(), files.clone());
+        let next = self.next_record(|_| {});
+        let from = self.rec.offset;
+        let parts = std::mem::replace(&mut self.pending, Array::new());
+        self.pending_bytes = 0;
+        self.staged = false;
+        self.commits += 1;
+        let (tx, rx) = oneshot::channel();
+        let rec = next.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let written = files.write(&rec.id, from, &parts).await;
+            let result = match written {
+                Ok(_) => store.advance(&rec, from).await,
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(result);
+        });
+        self.inflight = Some((rx, next));
+        Ok(())
+    }
+
+    /// The record after the pending bytes are committed, with `change` made to it.
+    fn next_record(&self, change: impl FnOnce(&mut Record)) -> Record {
+        let mut next = self.rec.clone();
+        next.offset += self.pending_bytes;
+        next.chunks += u32::from(!matches!(self.backend, Backend::Opfs(..)));
+        next.hash = self.hasher.as_ref().map(Hasher::to_bytes);
+        change(&mut next);
+        next.updated_at = js_sys::Date::now();
+        next
     }
 
     /// Like [`Writer::commit`], with `change` made to the record in the same transaction, so
@@ -289,6 +390,7 @@ impl Writer {
     /// # Errors
     /// As [`Writer::commit`].
     pub async fn commit_and(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
+        self.settle().await?;
         if self.pending_bytes == 0 {
             return self.save(change).await;
         }
@@ -300,12 +402,7 @@ impl Writer {
     }
 
     async fn try_commit(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
-        let mut next = self.rec.clone();
-        next.offset += self.pending_bytes;
-        next.chunks += u32::from(!matches!(self.backend, Backend::Opfs(..)));
-        next.hash = self.hasher.as_ref().map(Hasher::to_bytes);
-        change(&mut next);
-        next.updated_at = js_sys::Date::now();
+        let next = self.next_record(change);
         match &mut self.backend {
             Backend::Idb(store) => {
                 let chunk = ChunkHead {
@@ -333,6 +430,7 @@ impl Writer {
         self.staged = false;
         self.pending = Array::new();
         self.pending_bytes = 0;
+        self.commits += 1;
         Ok(())
     }
 
@@ -345,7 +443,8 @@ impl Writer {
         }
         self.pending = Array::new();
         self.pending_bytes = 0;
-        self.hasher = hasher_for(&self.rec);
+        // The hash then covers what is committed, or being committed.
+        self.hasher = hasher_for(self.inflight.as_ref().map_or(&self.rec, |(_, r)| r));
     }
 
     /// Saves a changed record (identity, state, error), keeping the committed bytes. Staged
@@ -366,6 +465,13 @@ impl Writer {
 
     async fn save_record(&mut self, mut next: Record) -> Result<(), StoreError> {
         next.updated_at = js_sys::Date::now();
+        if let Some((_, landing)) = &self.inflight {
+            // Changed from the record being committed, once it has landed.
+            next.offset = landing.offset;
+            next.hash = landing.hash.clone();
+            next.updated_at = landing.updated_at.max(next.updated_at);
+            self.settle().await?;
+        }
         match &self.backend {
             Backend::Idb(store) | Backend::Opfs(store, _) => store.update(&next).await?,
             // Complete: every byte is written, and the stream is closed.
@@ -391,6 +497,8 @@ impl Writer {
     /// # Errors
     /// The storage failure (`Stale` if someone else changed the download).
     pub async fn restart(&mut self) -> Result<u64, StoreError> {
+        // Whatever the commit under way did, everything is discarded.
+        let _ = self.settle().await;
         self.discard_pending();
         let wasted = self.rec.offset;
         let mut next = self.rec.clone();
@@ -441,6 +549,8 @@ impl Writer {
 
     /// Replaces the committed state by `rec` (read from storage by the caller).
     pub fn adopt(&mut self, rec: Record) {
+        // A commit under way lands or fails on its own; the caller has read what is stored.
+        self.inflight = None;
         self.discard_pending();
         self.rec = rec;
         self.staged = false;
@@ -476,6 +586,8 @@ impl Writer {
     /// The storage failure.
     pub async fn recount(&mut self) -> Result<u64, StoreError> {
         self.in_sync = false;
+        // The stored record is read back below, whatever the commit under way did.
+        let _ = self.settle().await;
         self.discard_pending();
         if let Backend::Opfs(store, files) = &self.backend {
             let (store, files) = (store.clone(), files.clone());

@@ -77,14 +77,42 @@ window.handIdb = async (size) => {
   return ms;
 };
 
-async function library(size, persist) {
+// The best hand-written OPFS pipeline: a reader loop posting each chunk (transferred, not
+// copied) to a dedicated worker that writes it with a FileSystemSyncAccessHandle and flushes
+// every MiB, the library's default flushBytes.
+window.handOpfs = async (size, flushBytes = 1 << 20, noWrite = false, prealloc = 0) => {
+  const worker = new Worker(new URL('./opfs-worker.js', import.meta.url));
+  const next = (op) => new Promise((ok) => { const on = ({ data }) => { if (data.op === op) { worker.removeEventListener('message', on); ok(data); } }; worker.addEventListener('message', on); });
+  worker.postMessage({ op: 'open', name: dbName(), flushBytes, noWrite, prealloc });
+  await next('opened');
+  const ms = await timed(async () => {
+    const reader = (await fetch(url(size), { cache: 'no-store' })).body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      worker.postMessage({ op: 'write', bytes: value }, [value.buffer]);
+    }
+    const ended = next('ended');
+    worker.postMessage({ op: 'end' });
+    const { offset } = await ended;
+    if (offset !== size) throw new Error(`wrote ${offset}`);
+  });
+  worker.terminate();
+  return ms;
+};
+
+async function library(size, persist, storage) {
   const name = dbName();
-  const m = await DownloadManager.open({ name, persist });
+  const m = await DownloadManager.open({ name, persist, storage });
+  if (storage && m.storage.backend !== storage) throw new Error(`storage is ${m.storage.backend}: ${m.storage.reason}`);
+  let id;
   const ms = await timed(async () => {
     const d = m.add(url(size));
     await d.done;
     if (d.progress.transferredBytes !== size) throw new Error('short');
+    id = d.id;
   });
+  await m.remove(id);
   await m.close();
   await deleteDb(`resumable-downloads/${name}`);
   return ms;
@@ -103,6 +131,8 @@ window.libSink = async (size) => {
   return ms;
 };
 window.libPersisted = (size) => library(size, true);
+window.libOpfs = (size) => library(size, true, 'opfs');
+window.libIdb = (size) => library(size, true, 'indexeddb');
 
 // The whole file in memory: `fetch().arrayBuffer()`, kept by the page (which the driver
 // closes after its last sample).
@@ -112,25 +142,27 @@ window.wholeBuffer = async (size) => {
 };
 
 // A persisted download through the library, verified by its SRI hash; resolves when done.
-window.libVerified = async (size, seed, integrity) => {
+window.libVerified = async (size, seed, integrity, storage) => {
   const name = dbName();
-  const m = await DownloadManager.open({ name });
+  const m = await DownloadManager.open({ name, storage });
   const d = m.add(`${fixture}/file?size=${size}&seed=${seed}&tag=bench-memory-${++run}`, { integrity });
   await d.done;
+  await m.remove(d.id);
   await m.close();
   await deleteDb(`resumable-downloads/${name}`);
 };
 
 // Many small downloads through the queue, and one download of the same total size.
-window.manySmall = async (count, each) => {
+window.manySmall = async (count, each, storage) => {
   const name = dbName();
-  const m = await DownloadManager.open({ name });
+  const m = await DownloadManager.open({ name, storage });
   const ms = await timed(async () => {
     const ids = [];
     for (let i = 0; i < count; i++) ids.push(m.add(url(each, i)).id);
     const r = await m.whenAll(ids);
     if (r.completed.length !== count) throw new Error(JSON.stringify(r.failed.slice(0, 3)));
   });
+  await Promise.all(ids.map((id) => m.remove(id)));
   await m.close();
   await deleteDb(`resumable-downloads/${name}`);
   return ms;
@@ -154,8 +186,8 @@ window.plainMany = (count, each) => timed(async () => {
 
 // Resume after reloads: `resumeOpen` opens (or reopens, after a reload) the manager `name`
 // and starts or restores the download `big`.
-window.resumeOpen = async (name, href) => {
-  window.resumeManager = await DownloadManager.open({ name });
+window.resumeOpen = async (name, href, storage) => {
+  window.resumeManager = await DownloadManager.open({ name, storage });
   window.big = window.resumeManager.get('big') ?? window.resumeManager.add(href, { id: 'big' });
 };
 window.resumeReceived = () => window.big.progress.transferredBytes;
@@ -170,6 +202,7 @@ window.resumeFinish = async (name, check) => {
     const got = new Uint8Array(await blob.slice(start, end + 1).arrayBuffer());
     if (want.length !== got.length || want.some((b, i) => b !== got[i])) throw new Error(`bytes differ in [${start}, ${end}]`);
   }
+  await window.resumeManager.remove('big');
   await window.resumeManager.close();
   await deleteDb(`resumable-downloads/${name}`);
   return blob.size;

@@ -18,16 +18,22 @@ if (!fixture) {
   process.exit(2);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// BENCH_ONLY="throughput memory resume restore small" picks sections (all by default).
+const only = (process.env.BENCH_ONLY ?? '').split(/\s+/).filter(Boolean);
+const section = (name) => only.length === 0 || only.includes(name);
 const MiB = 1024 * 1024;
+const FLUSH = MiB; // the default flushBytes
 const CHUNK = 4 * MiB; // the default chunkBytes
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const spread = (xs, digits = 1) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 const fmt = (xs, unit = 'ms', digits = 1) => `${median(xs).toFixed(digits)} ${unit} (${spread(xs, digits)})`;
 const mib = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`;
+const inChunks = (xs) => `${mib(median(xs))} = ${(median(xs) / CHUNK).toFixed(2)} × chunkBytes`;
+const inFlushes = (xs) => `${mib(median(xs))} = ${(median(xs) / FLUSH).toFixed(2)} × flushBytes`;
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const started = Date.now();
 // A bound on the whole run, so that a stuck page fails the command instead of hanging it.
-const hardStop = setTimeout(() => { console.error('bench: timed out after 15 minutes'); process.exit(1); }, 15 * 60_000);
+const hardStop = setTimeout(() => { console.error('bench: timed out after 30 minutes'); process.exit(1); }, 30 * 60_000);
 
 const { origin, close } = await serve(root);
 const browser = await launchCdpChromium(['--js-flags=--expose-gc']);
@@ -64,21 +70,27 @@ try {
 
   // Throughput.
   const size = 256 * MiB;
-  const [plain, keep, memory, sinked, hand, persisted] = await interleaved(`throughput, 256 MiB, ${ROUNDS} rounds`, [
+  if (section('throughput')) {
+  const [plain, keep, memory, sinked, handF, opfs, hand, idb] = await interleaved(`throughput, 256 MiB, ${ROUNDS} rounds`, [
     { label: 'plain fetch reader loop (bytes dropped)', call: ['plainLoop', size] },
     { label: 'plain fetch reader loop keeping 4 MiB Blobs', call: ['plainKeep', size] },
     { label: 'library, persist: false', call: ['libMemory', size] },
     { label: 'library, to a WritableStream sink that drops the bytes', call: ['libSink', size] },
+    { label: 'hand-written reader loop + OPFS worker (SyncAccessHandle, flush every MiB)', call: ['handOpfs', size] },
+    { label: "library, persisted, storage: 'opfs' (the default here)", call: ['libOpfs', size] },
     { label: 'hand-written reader loop + 4 MiB Blobs into IndexedDB', call: ['handIdb', size] },
-    { label: 'library, persisted', call: ['libPersisted', size] },
+    { label: "library, persisted, storage: 'indexeddb'", call: ['libIdb', size] },
   ]);
   const mbps = (xs) => `${(size / 1e6 / (median(xs) / 1000)).toFixed(0)} MB/s`;
-  console.log(`  medians: plain ${mbps(plain)}, keeping ${mbps(keep)}, library in memory ${mbps(memory)}, library to a sink ${mbps(sinked)}, hand-written IndexedDB ${mbps(hand)}, library persisted ${mbps(persisted)}`);
+  console.log(`  medians: plain ${mbps(plain)}, keeping ${mbps(keep)}, library in memory ${mbps(memory)}, library to a sink ${mbps(sinked)}, hand-written OPFS ${mbps(handF)}, library OPFS ${mbps(opfs)}, hand-written IndexedDB ${mbps(hand)}, library IndexedDB ${mbps(idb)}`);
   row('stream-through throughput', 'library to a `WritableStream` sink vs plain reader loop dropping the bytes', ratio(plain, sinked), '≥ 0.95×');
   row('', 'library (persist: false, keeping the file) vs plain reader loop dropping the bytes', ratio(plain, memory), 'report');
   row('', 'library (persist: false) vs plain reader loop keeping them as Blobs', ratio(keep, memory), 'report');
-  row('persisted throughput', 'library vs hand-written reader loop + IndexedDB', ratio(hand, persisted), '≥ 1.0×');
-  row('', 'library persisted vs plain reader loop dropping the bytes', ratio(plain, persisted), 'report');
+  row('persisted throughput', 'library, OPFS vs plain reader loop dropping the bytes', ratio(plain, opfs), '≥ 0.8×');
+  row('', 'library, OPFS vs hand-written reader loop + OPFS worker', ratio(handF, opfs), 'report');
+  row('', 'library, IndexedDB vs hand-written reader loop + IndexedDB', ratio(hand, idb), '≥ 1.0×');
+  row('', 'library, IndexedDB vs plain reader loop dropping the bytes', ratio(plain, idb), 'report');
+  }
 
   // Memory: the peak of JS heap + ArrayBuffer backing stores (CDP Runtime.getHeapUsage) plus
   // wasm linear memory, above the idle page, sampled every 10 ms.
@@ -108,31 +120,38 @@ try {
     }
   };
   const gib = 1024 * MiB;
+  if (section('memory')) {
   // The file's SRI hash, computed here from one streamed copy, for the integrity variant.
   const hash = createHash('sha256');
   for await (const part of (await fetch(`${fixture}/file?size=${gib}&seed=9&tag=bench-hash`)).body) hash.update(part);
   const integrity = `sha256-${hash.digest('base64')}`;
   const memoryRounds = Math.min(ROUNDS, 3);
   console.log(`\nmemory, 1 GiB, ${memoryRounds} rounds (peak JS heap + backing stores + wasm memory, above idle)`);
-  const libPeaks = [], sriPeaks = [], bufPeaks = [];
+  const libPeaks = [], sriPeaks = [], idbPeaks = [], idbSriPeaks = [], bufPeaks = [];
   for (let r = 0; r < memoryRounds; r++) {
-    libPeaks.push(await peakAbove('libVerified', gib, 9));
-    sriPeaks.push(await peakAbove('libVerified', gib, 9, integrity));
+    libPeaks.push(await peakAbove('libVerified', gib, 9, undefined, 'opfs'));
+    sriPeaks.push(await peakAbove('libVerified', gib, 9, integrity, 'opfs'));
+    idbPeaks.push(await peakAbove('libVerified', gib, 9, undefined, 'indexeddb'));
+    idbSriPeaks.push(await peakAbove('libVerified', gib, 9, integrity, 'indexeddb'));
     bufPeaks.push(await peakAbove('wholeBuffer', gib));
   }
-  console.log(`  library, persisted: ${fmt(libPeaks.map((b) => b / MiB), 'MiB')}`);
-  console.log(`  library, persisted, with integrity: ${fmt(sriPeaks.map((b) => b / MiB), 'MiB')}`);
+  console.log(`  library, OPFS: ${fmt(libPeaks.map((b) => b / MiB), 'MiB')}`);
+  console.log(`  library, OPFS, with integrity: ${fmt(sriPeaks.map((b) => b / MiB), 'MiB')}`);
+  console.log(`  library, IndexedDB: ${fmt(idbPeaks.map((b) => b / MiB), 'MiB')}`);
+  console.log(`  library, IndexedDB, with integrity: ${fmt(idbSriPeaks.map((b) => b / MiB), 'MiB')}`);
   console.log(`  fetch().arrayBuffer(): ${fmt(bufPeaks.map((b) => b / MiB), 'MiB')}`);
-  const inChunks = (xs) => `${mib(median(xs))} = ${(median(xs) / CHUNK).toFixed(2)} × chunkBytes`;
-  row('memory', `1 GiB persisted: peak JS heap + wasm memory (arrayBuffer(): ${mib(median(bufPeaks))})`, inChunks(libPeaks), '≤ 3 × chunkBytes');
-  row('', '1 GiB persisted with integrity (SHA-256 in wasm)', inChunks(sriPeaks), '≤ 3 × chunkBytes');
+  row('memory', `1 GiB, OPFS: peak JS heap + wasm memory (arrayBuffer(): ${mib(median(bufPeaks))})`, inFlushes(libPeaks), '≤ 3 × flushBytes');
+  row('', '1 GiB, OPFS, with integrity (SHA-256 in wasm)', inFlushes(sriPeaks), '≤ 3 × flushBytes');
+  row('', '1 GiB, IndexedDB', inChunks(idbPeaks), '≤ 3 × chunkBytes');
+  row('', '1 GiB, IndexedDB, with integrity', inChunks(idbSriPeaks), '≤ 3 × chunkBytes');
+  }
 
   // Resume waste: real page reloads at random points of a 256 MiB download. From the fixture
   // server's log: each reload wastes what the server had sent past the offset the next
   // request resumes from. Unthrottled, and paced at 100 MB/s (a fast real link), since on
   // loopback the socket and browser buffers alone hold several MB in flight.
   const reloads = 3;
-  const resumeWaste = async (pace) => {
+  const resumeWaste = async (pace, storage) => {
     const waste = [];
     const query = `size=${size}${pace ? `&throttle=${pace}` : ''}`;
     for (let r = 0; r < ROUNDS; r++) {
@@ -140,13 +159,13 @@ try {
       const name = tag;
       const href = `${fixture}/file?${query}&seed=${r + 20}&tag=${tag}`;
       const points = Array.from({ length: reloads }, () => 0.1 + 0.8 * Math.random()).sort();
-      await call('resumeOpen', name, href);
+      await call('resumeOpen', name, href, storage);
       for (const point of points) {
         const deadline = Date.now() + 60_000;
         while ((await call('resumeReceived')) < point * size && Date.now() < deadline) await sleep(2);
         await page.reload();
         await ready();
-        await call('resumeOpen', name, href);
+        await call('resumeOpen', name, href, storage);
       }
       const total = await call('resumeFinish', name, `${fixture}/file?size=${size}&seed=${r + 20}&tag=${tag}-check`);
       if (total !== size) throw new Error(`resumed download has ${total} bytes`);
@@ -158,30 +177,44 @@ try {
     }
     return waste;
   };
-  console.log(`\nresume waste, 256 MiB, ${reloads} reloads at random points per round, ${ROUNDS} rounds, unthrottled`);
-  const twice = await resumeWaste(0);
-  console.log(`  per reload: ${fmt(twice.map((b) => b / MiB), 'MiB')}`);
-  console.log(`resume waste, paced at 100 MB/s`);
-  const twicePaced = await resumeWaste(100_000_000);
-  console.log(`  per reload: ${fmt(twicePaced.map((b) => b / MiB), 'MiB')}`);
-  row('resume waste', 'bytes fetched twice per reload, 256 MiB, unthrottled loopback', inChunks(twice), '≤ 1 × chunkBytes');
-  row('', 'the same, paced at 100 MB/s', inChunks(twicePaced), '≤ 1 × chunkBytes');
+  if (section('resume')) {
+  let first = true;
+  for (const storage of ['opfs', 'indexeddb']) {
+    const fig = first ? 'resume waste' : '';
+    first = false;
+    console.log(`\nresume waste, storage: '${storage}', 256 MiB, ${reloads} reloads at random points per round, ${ROUNDS} rounds, unthrottled`);
+    const twice = await resumeWaste(0, storage);
+    console.log(`  per reload: ${fmt(twice.map((b) => b / MiB), 'MiB')}`);
+    console.log(`resume waste, storage: '${storage}', paced at 100 MB/s`);
+    const twicePaced = await resumeWaste(100_000_000, storage);
+    console.log(`  per reload: ${fmt(twicePaced.map((b) => b / MiB), 'MiB')}`);
+    row(fig, `${storage}: bytes fetched twice per reload, 256 MiB, unthrottled loopback`, inChunks(twice), '≤ 1 × chunkBytes');
+    row('', `${storage}: the same, paced at 100 MB/s`, mib(median(twicePaced)), '≤ 1 MiB');
+  }
+  }
 
   // Restore latency.
+  if (section('restore')) {
   const restore = await call('restoreLatency', 1000);
   console.log(`\nrestore, 1,000 downloads: visibilitychange to tiles painted and laid out ${fmt(restore.wake)}; to the start of the next frame ${fmt(restore.frame)}; the library's share (state and progress of all 1,000) ${fmt(restore.reads)}`);
   row('restore latency', '1,000 tiles: visibilitychange to painted and laid out', fmt(restore.wake), '≤ 16 ms (one frame)');
   row('', "the library's share: reading all 1,000 downloads' state", fmt(restore.reads), 'report');
+  }
 
   // Many small.
   const count = 500, each = 256 * 1024;
-  const [small, plainSmall, one] = await interleaved(`many small, ${ROUNDS} rounds`, [
-    { label: `${count} × 256 KiB through the queue`, call: ['manySmall', count, each] },
+  if (section('small')) {
+  const [small, smallIdb, plainSmall, one] = await interleaved(`many small, ${ROUNDS} rounds`, [
+    { label: `${count} × 256 KiB through the queue, OPFS`, call: ['manySmall', count, each, 'opfs'] },
+    { label: `${count} × 256 KiB through the queue, IndexedDB`, call: ['manySmall', count, each, 'indexeddb'] },
     { label: `${count} × 256 KiB as plain fetches, 4 at a time`, call: ['plainMany', count, each] },
     { label: `one download of ${count * each / MiB} MiB`, call: ['libPersisted', count * each] },
   ]);
-  row('many small', `${count} × 256 KiB vs one download of the same total`, ratio(one, small), 'report; ≥ 0.8×');
-  row('', `plain fetches: ${count} × 256 KiB vs the one download`, ratio(one, plainSmall), 'floor');
+  row('many small', `OPFS: ${count} × 256 KiB through the queue vs the same as plain fetches, 4 at a time`, ratio(plainSmall, small), '≥ 0.8×');
+  row('', `IndexedDB: the same`, ratio(plainSmall, smallIdb), '≥ 0.8×');
+  row('', `OPFS: ${count} × 256 KiB vs one download of the same total`, ratio(one, small), 'report');
+  row('', `plain fetches: ${count} × 256 KiB vs the one download`, ratio(one, plainSmall), 'report');
+  }
 } finally {
   await browser.close();
   close();
