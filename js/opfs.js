@@ -173,39 +173,53 @@ function serve() {
   };
 }
 
-// The page's side: requests to the worker, answered by promises. Every request made before
-// the worker failed (it could not load, or threw) is rejected with that failure.
+// The page's side: requests to the worker, answered by promises. A worker that fails (it
+// could not load, or died) rejects every request made to it; the next request starts a new
+// one, which opens the files again.
 export class StorageWorker {
   constructor() {
-    this.worker = new Worker(new URL('./opfs.js', import.meta.url), {
+    this.next = 0;
+    this.calls = new Map();
+    this.worker = null;
+    this.stopped = null;
+    this.start();
+  }
+
+  start() {
+    const worker = new Worker(new URL('./opfs.js', import.meta.url), {
       type: 'module',
       name: 'resumable-downloads storage',
     });
-    this.next = 0;
-    this.calls = new Map();
-    this.broken = null;
-    this.worker.onmessage = (event) => {
+    worker.onmessage = (event) => {
       const { id, value, error } = event.data;
       const call = this.calls.get(id);
       if (!call) return;
       this.calls.delete(id);
-      if (error) call.reject(named(error.name, error.message));
-      else call.resolve(value);
+      if (error) {
+        const what = DONE[call.op] ?? 'opened';
+        call.reject(named(error.name, `the download's file could not be ${what}: ${error.name}: ${error.message}`));
+      } else call.resolve(value);
     };
-    const fail = (event) => {
-      const message = event?.message || 'the storage worker could not start';
-      this.broken = named('UnknownError', message);
-      for (const call of this.calls.values()) call.reject(this.broken);
-      this.calls.clear();
-    };
-    this.worker.onerror = fail;
-    this.worker.onmessageerror = fail;
+    const fail = (event) => this.fail(event?.message || 'the storage worker stopped');
+    worker.onerror = fail;
+    worker.onmessageerror = fail;
+    this.worker = worker;
+  }
+
+  // Rejects every request under way with `message`, and lets the worker go.
+  fail(message) {
+    const err = named('UnknownError', message);
+    for (const call of this.calls.values()) call.reject(err);
+    this.calls.clear();
+    this.worker?.terminate();
+    this.worker = null;
   }
 
   // Sends `op` with `args`; resolves with the worker's answer. The buffers of byte parts
   // that are whole buffers are transferred, not copied: the caller gives them up.
   call(op, args) {
-    if (this.broken) return Promise.reject(this.broken);
+    if (this.stopped) return Promise.reject(this.stopped);
+    if (!this.worker) this.start();
     const transfer = [];
     for (const part of args.parts ?? []) {
       const b = part.buffer;
@@ -215,18 +229,47 @@ export class StorageWorker {
     }
     return new Promise((resolve, reject) => {
       const id = ++this.next;
-      this.calls.set(id, { resolve, reject });
+      this.calls.set(id, { resolve, reject, op });
       this.worker.postMessage({ ...args, id, op }, transfer);
     });
   }
 
-  // Stops the worker; the browser closes its handles.
+  // Stops the worker for good; the browser closes its handles.
   terminate() {
-    this.worker.terminate();
-    const gone = named('AbortError', 'the storage worker was stopped');
-    for (const call of this.calls.values()) call.reject(gone);
-    this.calls.clear();
-    this.broken = gone;
+    if (this.stopped) return;
+    this.fail('the storage worker was stopped');
+    this.stopped = named('AbortError', 'the storage worker was stopped');
+  }
+
+  // The worker dies as if it had crashed (the browser tests' fault injection).
+  crash() {
+    this.fail('the storage worker stopped (injected)');
+  }
+}
+
+// What a failed request could not do, for its message.
+const DONE = { write: 'written', truncate: 'cut', file: 'read', probe: 'created', remove: 'removed' };
+
+// A storage worker for the files of directory `dir`, once it has shown that it can create,
+// write, read back and delete a file there within `ms`; else rejects with why not.
+export async function openStorageWorker(dir, ms) {
+  if (typeof Worker === 'undefined') throw new Error('this page has no Worker');
+  if (!globalThis.navigator?.storage?.getDirectory || typeof FileSystemFileHandle === 'undefined') {
+    throw new Error('this browser has no origin private file system');
+  }
+  const worker = new StorageWorker();
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the storage worker did not answer within ${ms / 1000} s`)), ms);
+  });
+  try {
+    await Promise.race([worker.call('probe', { dir }), late]);
+    return worker;
+  } catch (err) {
+    worker.terminate();
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

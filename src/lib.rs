@@ -28,8 +28,8 @@ pub mod testing {
     pub use crate::core::naming::storage_name;
     pub use crate::web::opfs::Files;
     pub use crate::web::probe::{
-        clear_faults, inject_blob_refusal, inject_open_failure, inject_opfs_failure,
-        inject_read_all_failure, inject_write_failure, live,
+        clear_faults, crash_storage_workers, inject_blob_refusal, inject_open_failure,
+        inject_opfs_failure, inject_read_all_failure, inject_write_failure, live,
     };
     pub use crate::web::store::database_name;
 }

@@ -19,14 +19,18 @@ use crate::web::store::StoreError;
 extern "C" {
     type StorageWorker;
 
-    #[wasm_bindgen(constructor, catch)]
-    fn new() -> Result<StorageWorker, JsValue>;
+    /// Resolves with a worker that has written a file in `dir`, or rejects with why not.
+    #[wasm_bindgen(js_name = openStorageWorker)]
+    fn open_storage_worker(dir: &str, ms: f64) -> Promise;
 
     #[wasm_bindgen(method)]
     fn call(this: &StorageWorker, op: &str, args: &Object) -> Promise;
 
     #[wasm_bindgen(method)]
     fn terminate(this: &StorageWorker);
+
+    #[wasm_bindgen(method)]
+    fn crash(this: &StorageWorker);
 }
 
 /// The files of one manager, in its own directory.
@@ -62,50 +66,19 @@ impl Files {
         if crate::web::probe::opfs_fails() {
             return Err("OPFS is unavailable (injected)".into());
         }
-        let global = js_sys::global();
-        let has = |path: &[&str]| {
-            let mut v: JsValue = global.clone().into();
-            path.iter().all(|k| match prop(&v, k) {
-                Some(next) => {
-                    v = next;
-                    true
-                }
-                None => false,
-            })
-        };
-        if !has(&["Worker"]) {
-            return Err("this page has no Worker".into());
-        }
-        if !has(&["navigator", "storage", "getDirectory"]) {
-            return Err("this browser has no origin private file system".into());
-        }
-        // `createSyncAccessHandle` exists in dedicated workers only: the worker's probe checks it.
-        if !has(&["FileSystemFileHandle"]) {
-            return Err("this browser has no FileSystemFileHandle".into());
-        }
-        let worker = StorageWorker::new()
-            .map_err(|e| format!("the storage worker could not start: {}", describe(&e)))?;
-        let files = Files {
-            worker,
-            dir: storage_name(manager_name),
-        };
-        let answer = {
-            let probe = files.request("probe", &[]);
-            let timeout = crate::web::clock::sleep_ms(PROBE_MS);
-            futures::pin_mut!(probe, timeout);
-            match futures::future::select(probe, timeout).await {
-                futures::future::Either::Left((answer, _)) => Some(answer),
-                futures::future::Either::Right(_) => None,
-            }
-        };
-        match answer {
-            Some(Ok(_)) => Ok(files),
-            Some(Err(e)) => Err(format!(
-                "the storage worker cannot write files: {}",
-                e.to_download_error().message
-            )),
-            None => Err("the storage worker did not answer within 10 s".into()),
-        }
+        let dir = storage_name(manager_name);
+        let worker: StorageWorker = JsFuture::from(open_storage_worker(&dir, PROBE_MS))
+            .await
+            .map_err(|e| {
+                prop(&e, "message")
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| describe(&e))
+            })?
+            .unchecked_into();
+        crate::web::probe::watch_storage_worker(&worker, |w| {
+            w.unchecked_ref::<StorageWorker>().crash()
+        });
+        Ok(Files { worker, dir })
     }
 
     /// The file name of download `id`.
@@ -120,16 +93,11 @@ impl Files {
             let _ = Reflect::set(&o, &JsValue::from_str(k), v);
         }
         JsFuture::from(self.worker.call(op, &o)).await.map_err(|e| {
-            let done = match op {
-                "write" => "written",
-                "truncate" => "cut",
-                "file" => "read",
-                "probe" => "created",
-                _ => "opened",
-            };
             StoreError::from_dom(
                 prop(&e, "name").and_then(|n| n.as_string()),
-                format!("the download's file could not be {done}: {}", describe(&e)),
+                prop(&e, "message")
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| describe(&e)),
             )
         })
     }
@@ -210,9 +178,10 @@ impl Files {
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'static {
         let call = self.start("remove", id);
         async move {
-            JsFuture::from(call).await.map(drop).map_err(|e| {
-                StoreError::Failed(format!("the file could not be removed: {}", describe(&e)))
-            })
+            JsFuture::from(call)
+                .await
+                .map(drop)
+                .map_err(|e| StoreError::Failed(describe(&e)))
         }
     }
 

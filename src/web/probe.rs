@@ -84,6 +84,27 @@ mod on {
         FAULTS.with(|f| f.fail_open.get())
     }
 
+    /// A storage worker, and how to crash it.
+    type Watched = (wasm_bindgen::JsValue, fn(&wasm_bindgen::JsValue));
+
+    thread_local! {
+        /// The storage workers started.
+        static WORKERS: RefCell<Vec<Watched>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Keeps a storage worker so that [`crash_storage_workers`] can reach it.
+    pub fn watch_storage_worker(worker: &wasm_bindgen::JsValue, crash: fn(&wasm_bindgen::JsValue)) {
+        WORKERS.with(|w| w.borrow_mut().push((worker.clone(), crash)));
+    }
+
+    /// Makes every storage worker started so far die as if it had crashed: the requests
+    /// under way fail, and the next request starts a new worker.
+    pub fn crash_storage_workers() {
+        for (worker, crash) in WORKERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+            crash(&worker);
+        }
+    }
+
     /// Makes the OPFS backend unavailable to managers opened from now on, as in a browser
     /// without it: they fall back to IndexedDB.
     pub fn inject_opfs_failure(fail: bool) {
@@ -138,6 +159,11 @@ pub fn open_fails() -> bool {
 pub fn opfs_fails() -> bool {
     false
 }
+
+/// Nothing, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn watch_storage_worker(_worker: &wasm_bindgen::JsValue, _crash: fn(&wasm_bindgen::JsValue)) {}
 
 /// Never, without `testing`.
 #[cfg(not(feature = "testing"))]

@@ -9,6 +9,7 @@
 //! Without IndexedDB the same logic keeps the Blobs in memory: the download still works, and
 //! still resumes within the page's lifetime, but not across a reload.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -118,6 +119,11 @@ impl Sink {
     }
 }
 
+/// OPFS commits under way at most: with the bytes pending, the page holds up to this many
+/// flushes' worth plus one, so that a worker slowed by the disk does not stop the body being
+/// read (which would leave the server's bytes waiting in the network buffers).
+const MAX_INFLIGHT: usize = 2;
+
 /// Commits a download's bytes.
 pub struct Writer {
     backend: Backend,
@@ -135,10 +141,11 @@ pub struct Writer {
     hasher: Option<Hasher>,
     /// Where body bytes are copied to be hashed.
     scratch: Vec<u8>,
-    /// An OPFS commit under way (the file write, then the record): its outcome and the
-    /// record it stores. The next commit, and anything else that touches storage, waits for
-    /// it first ([`Writer::settle`]); meanwhile the body is read on.
-    inflight: Option<(oneshot::Receiver<Result<(), StoreError>>, Record)>,
+    /// OPFS commits under way, oldest first (each the file write, then the record): their
+    /// outcomes and the records they store. At most [`MAX_INFLIGHT`]; anything else that
+    /// touches storage waits for all of them first ([`Writer::settle`]). Meanwhile the body
+    /// is read on.
+    inflight: VecDeque<(oneshot::Receiver<Result<(), StoreError>>, Record)>,
     /// Commits made (whole chunks or flushes, and short ones), for the flush clock.
     commits: u64,
 }
@@ -161,7 +168,7 @@ impl Writer {
             pending_bytes: 0,
             hasher,
             scratch: Vec::new(),
-            inflight: None,
+            inflight: VecDeque::new(),
             commits: 0,
         }
     }
@@ -173,10 +180,12 @@ impl Writer {
 
     /// Committed, being committed and pending bytes.
     pub fn received(&self) -> u64 {
-        self.inflight
-            .as_ref()
-            .map_or(self.rec.offset, |(_, r)| r.offset)
-            + self.pending_bytes
+        self.landing().offset + self.pending_bytes
+    }
+
+    /// The record as it will be once the commits under way have landed.
+    fn landing(&self) -> &Record {
+        self.inflight.back().map_or(&self.rec, |(_, r)| r)
     }
 
     /// Bytes received and not yet committed (nor being committed).
@@ -189,13 +198,21 @@ impl Writer {
         self.commits
     }
 
-    /// Waits for the commit under way, if any: its record becomes the committed one.
+    /// Waits for the commits under way: their records become the committed one.
     ///
     /// # Errors
-    /// Its storage failure; the bytes received since are then dropped too, and the hash
-    /// rewound to the committed bytes.
+    /// The first storage failure; the bytes received after the last commit that landed are
+    /// then dropped (those of the later commits fail the offset check), and the hash rewound
+    /// to the committed bytes.
     pub async fn settle(&mut self) -> Result<(), StoreError> {
-        let Some((done, next)) = self.inflight.take() else {
+        while !self.inflight.is_empty() {
+            self.settle_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_one(&mut self) -> Result<(), StoreError> {
+        let Some((done, next)) = self.inflight.pop_front() else {
             return Ok(());
         };
         let result = done
@@ -212,6 +229,7 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
+                self.inflight.clear();
                 self.pending = Array::new();
                 self.pending_bytes = 0;
                 self.hasher = hasher_for(&self.rec);
@@ -341,19 +359,24 @@ impl Writer {
     }
 
     /// Starts committing the pending bytes to the OPFS file and the record that counts them,
-    /// once the commit before has landed, without waiting for this one: the body is read on
-    /// while the worker writes (at most two flushes' worth of bytes are held).
+    /// after the commits under way, without waiting for it: the body is read on while the
+    /// worker writes. With [`MAX_INFLIGHT`] under way, the oldest is waited for first. The
+    /// worker serves writes in order and each record's transaction checks that the stored
+    /// offset is where its bytes start, so a commit after a failed one fails too.
     ///
     /// # Errors
-    /// The failure of the commit before.
+    /// The failure of an earlier commit.
     async fn start_commit(&mut self) -> Result<(), StoreError> {
-        self.settle().await?;
+        while self.inflight.len() >= MAX_INFLIGHT {
+            self.settle_one().await?;
+        }
         let Backend::Opfs(store, files) = &self.backend else {
             return self.commit().await;
         };
         let (store, files) = (store.clone(), files.clone());
-        let next = self.next_record(|_| {});
-        let from = self.rec.offset;
+        let from = self.landing().offset;
+        let mut next = self.next_record(|_| {});
+        next.offset = from + self.pending_bytes;
         let parts = std::mem::replace(&mut self.pending, Array::new());
         self.pending_bytes = 0;
         self.staged = false;
@@ -368,7 +391,7 @@ impl Writer {
             };
             let _ = tx.send(result);
         });
-        self.inflight = Some((rx, next));
+        self.inflight.push_back((rx, next));
         Ok(())
     }
 
@@ -444,7 +467,7 @@ impl Writer {
         self.pending = Array::new();
         self.pending_bytes = 0;
         // The hash then covers what is committed, or being committed.
-        self.hasher = hasher_for(self.inflight.as_ref().map_or(&self.rec, |(_, r)| r));
+        self.hasher = hasher_for(self.landing());
     }
 
     /// Saves a changed record (identity, state, error), keeping the committed bytes. Staged
@@ -464,14 +487,14 @@ impl Writer {
     }
 
     async fn save_record(&mut self, mut next: Record) -> Result<(), StoreError> {
-        next.updated_at = js_sys::Date::now();
-        if let Some((_, landing)) = &self.inflight {
-            // Changed from the record being committed, once it has landed.
-            next.offset = landing.offset;
-            next.hash = landing.hash.clone();
-            next.updated_at = landing.updated_at.max(next.updated_at);
+        if !self.inflight.is_empty() {
+            // Changed from the records being committed, once they have landed.
             self.settle().await?;
+            next.offset = self.rec.offset;
+            next.chunks = self.rec.chunks;
+            next.hash = self.rec.hash.clone();
         }
+        next.updated_at = js_sys::Date::now();
         match &self.backend {
             Backend::Idb(store) | Backend::Opfs(store, _) => store.update(&next).await?,
             // Complete: every byte is written, and the stream is closed.
@@ -550,7 +573,7 @@ impl Writer {
     /// Replaces the committed state by `rec` (read from storage by the caller).
     pub fn adopt(&mut self, rec: Record) {
         // A commit under way lands or fails on its own; the caller has read what is stored.
-        self.inflight = None;
+        self.inflight.clear();
         self.discard_pending();
         self.rec = rec;
         self.staged = false;

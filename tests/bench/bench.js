@@ -156,8 +156,8 @@ window.libVerified = async (size, seed, integrity, storage) => {
 window.manySmall = async (count, each, storage) => {
   const name = dbName();
   const m = await DownloadManager.open({ name, storage });
+  const ids = [];
   const ms = await timed(async () => {
-    const ids = [];
     for (let i = 0; i < count; i++) ids.push(m.add(url(each, i)).id);
     const r = await m.whenAll(ids);
     if (r.completed.length !== count) throw new Error(JSON.stringify(r.failed.slice(0, 3)));
