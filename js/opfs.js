@@ -124,16 +124,6 @@ function serve() {
     async size({ dir, name }) {
       return (await entry(dir, name)).end;
     },
-    // Cuts the file to `size` bytes.
-    async truncate({ dir, name, size }) {
-      const e = await entry(dir, name);
-      if (size < e.end) {
-        e.handle.truncate(size);
-        e.handle.flush();
-        e.end = size;
-      }
-      return e.end;
-    },
     // Flushes and closes the file's handle, if open (the download's run ended).
     async close({ dir, name }) {
       close(dir, name);
@@ -149,12 +139,19 @@ function serve() {
       }
       return true;
     },
-    // The file as a `File` (closing its handle first: the file is complete). A download of
-    // no bytes never wrote one: it is created empty.
-    async file({ dir, name }) {
+    // The file's first `size` bytes as a Blob of `type`, a slice of its `File` (closing its
+    // handle first: the download is complete). A download of no bytes never wrote a file: it
+    // is created empty.
+    async file({ dir, name, size, type }) {
       close(dir, name);
-      const file = await (await dirFor(dir)).getFileHandle(name, { create: true });
-      return file.getFile();
+      const handle = await (await dirFor(dir)).getFileHandle(name, { create: true });
+      const file = await handle.getFile();
+      if (file.size < size) {
+        const err = new Error(`the stored file has ${file.size} bytes, not ${size}`);
+        err.name = 'NotReadableError';
+        throw err;
+      }
+      return file.slice(0, size, type);
     },
   };
 
@@ -248,7 +245,7 @@ export class StorageWorker {
 }
 
 // What a failed request could not do, for its message.
-const DONE = { write: 'written', truncate: 'cut', file: 'read', probe: 'created', remove: 'removed' };
+const DONE = { write: 'written', file: 'read', probe: 'created', remove: 'removed' };
 
 // A storage worker for the files of directory `dir`, once it has shown that it can create,
 // write, read back and delete a file there within `ms`; else rejects with why not.

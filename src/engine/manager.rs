@@ -128,23 +128,17 @@ impl ManagerInner {
             }
         });
         let want_files = config.persist && config.storage != StorageChoice::Indexeddb;
-        // The database and the storage worker start together.
-        let (store, files) = futures::join!(
-            async {
-                if config.persist {
-                    Some(Store::open(&config.name, on_lost).await)
-                } else {
-                    None
-                }
-            },
-            async {
-                if want_files {
-                    Some(Files::open(&config.name).await)
-                } else {
-                    None
-                }
-            }
-        );
+        // The storage worker starts now and probes while the database opens.
+        let files = want_files.then(|| Files::open(&config.name));
+        let store = if config.persist {
+            Some(Store::open(&config.name, on_lost).await)
+        } else {
+            None
+        };
+        let files = match files {
+            Some(f) => Some(f.await),
+            None => None,
+        };
         let (store, storage_error) = match store {
             None => (None, None),
             Some(Ok(s)) => (Some(Rc::new(s)), None),
@@ -791,12 +785,11 @@ impl Host for ManagerInner {
         let record = store.delete(id);
         let file = self.files.as_ref().map(|f| f.remove(id));
         Some(Box::pin(async move {
-            let (record, file) = futures::join!(record, async {
-                match file {
-                    Some(f) => f.await,
-                    None => Ok(()),
-                }
-            });
+            let record = record.await;
+            let file = match file {
+                Some(f) => f.await,
+                None => Ok(()),
+            };
             record.and(file)
         }))
     }

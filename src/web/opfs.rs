@@ -62,23 +62,30 @@ impl Files {
     ///
     /// # Errors
     /// Why OPFS cannot be used here, in words for `manager.storage.reason`.
-    pub async fn open(manager_name: &str) -> Result<Files, String> {
-        if crate::web::probe::opfs_fails() {
-            return Err("OPFS is unavailable (injected)".into());
-        }
+    pub fn open(
+        manager_name: &str,
+    ) -> impl std::future::Future<Output = Result<Files, String>> + 'static {
         let dir = storage_name(manager_name);
-        let worker: StorageWorker = JsFuture::from(open_storage_worker(&dir, PROBE_MS))
-            .await
-            .map_err(|e| {
-                prop(&e, "message")
-                    .and_then(|m| m.as_string())
-                    .unwrap_or_else(|| describe(&e))
-            })?
-            .unchecked_into();
-        crate::web::probe::watch_storage_worker(&worker, |w| {
-            w.unchecked_ref::<StorageWorker>().crash()
-        });
-        Ok(Files { worker, dir })
+        // Started now: the probe runs while the caller does other work.
+        let probe = (!crate::web::probe::opfs_fails())
+            .then(|| JsFuture::from(open_storage_worker(&dir, PROBE_MS)));
+        async move {
+            let Some(probe) = probe else {
+                return Err("OPFS is unavailable (injected)".into());
+            };
+            let worker: StorageWorker = probe
+                .await
+                .map_err(|e| {
+                    prop(&e, "message")
+                        .and_then(|m| m.as_string())
+                        .unwrap_or_else(|| describe(&e))
+                })?
+                .unchecked_into();
+            crate::web::probe::watch_storage_worker(&worker, |w| {
+                w.unchecked_ref::<StorageWorker>().crash()
+            });
+            Ok(Files { worker, dir })
+        }
     }
 
     /// The file name of download `id`.
@@ -102,37 +109,29 @@ impl Files {
         })
     }
 
-    fn size_of(v: JsValue) -> Result<u64, StoreError> {
-        v.as_f64()
-            .map(|n| n as u64)
-            .ok_or_else(|| StoreError::Failed("the storage worker sent no size".into()))
-    }
-
     /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to download `id`'s file at `at`,
-    /// cutting off anything stored beyond `at` first, and flushes them. Returns the file's
-    /// new size.
+    /// cutting off anything stored beyond `at` first, and flushes them.
     ///
     /// # Errors
     /// `Quota` when the disk or the quota is full; `Failed` otherwise. The file then holds
     /// at least its first `at` bytes.
-    pub async fn write(&self, id: &str, at: u64, parts: &Array) -> Result<u64, StoreError> {
+    pub async fn write(&self, id: &str, at: u64, parts: &Array) -> Result<(), StoreError> {
         if let Some(name) = crate::web::probe::take_write_fault() {
             return Err(StoreError::from_dom(
                 Some(name.clone()),
                 format!("{name} (injected)"),
             ));
         }
-        let v = self
-            .request(
-                "write",
-                &[
-                    ("name", Files::name(id).into()),
-                    ("at", (at as f64).into()),
-                    ("parts", parts.into()),
-                ],
-            )
-            .await?;
-        Files::size_of(v)
+        self.request(
+            "write",
+            &[
+                ("name", Files::name(id).into()),
+                ("at", (at as f64).into()),
+                ("parts", parts.into()),
+            ],
+        )
+        .await
+        .map(drop)
     }
 
     /// The size of download `id`'s file (an empty file when there is none).
@@ -143,23 +142,9 @@ impl Files {
         let v = self
             .request("size", &[("name", Files::name(id).into())])
             .await?;
-        Files::size_of(v)
-    }
-
-    /// Cuts download `id`'s file to at most `size` bytes.
-    ///
-    /// # Errors
-    /// The storage failure.
-    pub async fn truncate(&self, id: &str, size: u64) -> Result<(), StoreError> {
-        self.request(
-            "truncate",
-            &[
-                ("name", Files::name(id).into()),
-                ("size", (size as f64).into()),
-            ],
-        )
-        .await
-        .map(drop)
+        v.as_f64()
+            .map(|n| n as u64)
+            .ok_or_else(|| StoreError::Failed("the storage worker sent no size".into()))
     }
 
     /// Closes download `id`'s file handle, so that another tab can open it (its run ended).
@@ -193,15 +178,22 @@ impl Files {
         self.worker.call(op, &o)
     }
 
-    /// Download `id`'s file as a `File` (its handle closed first).
+    /// The first `size` bytes of download `id`'s file, typed `mime`: a slice of its `File`
+    /// (nothing is copied), read once its handle is closed.
     ///
     /// # Errors
-    /// The storage failure.
-    pub async fn file(&self, id: &str) -> Result<Blob, StoreError> {
+    /// The storage failure, also when the file is shorter than `size`.
+    pub async fn blob(&self, id: &str, size: u64, mime: &str) -> Result<Blob, StoreError> {
         let v = self
-            .request("file", &[("name", Files::name(id).into())])
+            .request(
+                "file",
+                &[
+                    ("name", Files::name(id).into()),
+                    ("size", (size as f64).into()),
+                    ("type", mime.into()),
+                ],
+            )
             .await?;
-        v.dyn_into::<Blob>()
-            .map_err(|_| StoreError::Failed("the storage worker sent no File".into()))
+        Ok(v.unchecked_into())
     }
 }

@@ -9,10 +9,8 @@
 //! Without IndexedDB the same logic keeps the Blobs in memory: the download still works, and
 //! still resumes within the page's lifetime, but not across a reload.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 
-use futures::channel::oneshot;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, WritableStream, WritableStreamDefaultWriter};
@@ -124,6 +122,16 @@ impl Sink {
 /// read (which would leave the server's bytes waiting in the network buffers).
 const MAX_INFLIGHT: usize = 2;
 
+/// An OPFS commit under way: it settles when `done` resolves, with its failure in `failed`.
+struct Inflight {
+    done: JsFuture,
+    failed: Rc<std::cell::RefCell<Option<StoreError>>>,
+    /// The record it stores.
+    next: Record,
+    /// The change made to that record besides the bytes it counts.
+    change: fn(&mut Record),
+}
+
 /// Commits a download's bytes.
 pub struct Writer {
     backend: Backend,
@@ -145,7 +153,7 @@ pub struct Writer {
     /// outcomes and the records they store. At most [`MAX_INFLIGHT`]; anything else that
     /// touches storage waits for all of them first ([`Writer::settle`]). Meanwhile the body
     /// is read on.
-    inflight: VecDeque<(oneshot::Receiver<Result<(), StoreError>>, Record)>,
+    inflight: Vec<Inflight>,
     /// Commits made (whole chunks or flushes, and short ones), for the flush clock.
     commits: u64,
 }
@@ -168,7 +176,7 @@ impl Writer {
             pending_bytes: 0,
             hasher,
             scratch: Vec::new(),
-            inflight: VecDeque::new(),
+            inflight: Vec::new(),
             commits: 0,
         }
     }
@@ -185,7 +193,7 @@ impl Writer {
 
     /// The record as it will be once the commits under way have landed.
     fn landing(&self) -> &Record {
-        self.inflight.back().map_or(&self.rec, |(_, r)| r)
+        self.inflight.last().map_or(&self.rec, |c| &c.next)
     }
 
     /// Bytes received and not yet committed (nor being committed).
@@ -212,23 +220,29 @@ impl Writer {
     }
 
     async fn settle_one(&mut self) -> Result<(), StoreError> {
-        let Some((done, next)) = self.inflight.pop_front() else {
+        if self.inflight.is_empty() {
             return Ok(());
-        };
-        let result = done
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Failed("the commit was dropped".into())));
-        match result {
-            Ok(()) => {
+        }
+        let Inflight {
+            done,
+            failed,
+            next,
+            change,
+        } = self.inflight.remove(0);
+        let _ = done.await;
+        let failed = failed.borrow_mut().take();
+        match failed {
+            None => {
                 // Only what counts the bytes moves on: changes made to the record meanwhile
                 // stay, for the next commit.
                 self.rec.offset = next.offset;
                 self.rec.chunks = next.chunks;
                 self.rec.hash = next.hash;
                 self.rec.updated_at = next.updated_at;
+                change(&mut self.rec);
                 Ok(())
             }
-            Err(e) => {
+            Some(e) => {
                 self.inflight.clear();
                 self.pending = Array::new();
                 self.pending_bytes = 0;
@@ -310,7 +324,11 @@ impl Writer {
             }
             if self.pending_bytes >= self.chunk_bytes {
                 if matches!(self.backend, Backend::Opfs(..)) {
-                    self.start_commit().await?;
+                    // The body is read on while the worker writes.
+                    if self.inflight.len() >= MAX_INFLIGHT {
+                        self.settle_one().await?;
+                    }
+                    self.spawn_commit(|_| {});
                 } else {
                     self.commit().await?;
                 }
@@ -358,47 +376,45 @@ impl Writer {
         self.commit_and(|_| {}).await
     }
 
-    /// Starts committing the pending bytes to the OPFS file and the record that counts them,
-    /// after the commits under way, without waiting for it: the body is read on while the
-    /// worker writes. With [`MAX_INFLIGHT`] under way, the oldest is waited for first. The
+    /// Starts committing the pending bytes to the OPFS file and the record that counts them
+    /// (with `change` made to it), after the commits under way, without waiting for it. The
     /// worker serves writes in order and each record's transaction checks that the stored
     /// offset is where its bytes start, so a commit after a failed one fails too.
-    ///
-    /// # Errors
-    /// The failure of an earlier commit.
-    async fn start_commit(&mut self) -> Result<(), StoreError> {
-        while self.inflight.len() >= MAX_INFLIGHT {
-            self.settle_one().await?;
-        }
+    fn spawn_commit(&mut self, change: fn(&mut Record)) {
         let Backend::Opfs(store, files) = &self.backend else {
-            return self.commit().await;
+            return;
         };
         let (store, files) = (store.clone(), files.clone());
         let from = self.landing().offset;
-        let mut next = self.next_record(|_| {});
-        next.offset = from + self.pending_bytes;
+        let next = self.next_record(change);
         let parts = std::mem::replace(&mut self.pending, Array::new());
         self.pending_bytes = 0;
         self.staged = false;
         self.commits += 1;
-        let (tx, rx) = oneshot::channel();
-        let rec = next.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        let failed = Rc::new(std::cell::RefCell::new(None));
+        let (rec, slot) = (next.clone(), failed.clone());
+        let done = crate::web::js::promise(async move {
             let written = files.write(&rec.id, from, &parts).await;
             let result = match written {
-                Ok(_) => store.advance(&rec, from).await,
+                Ok(()) => store.advance(&rec, from).await,
                 Err(e) => Err(e),
             };
-            let _ = tx.send(result);
+            *slot.borrow_mut() = result.err();
+            Ok(wasm_bindgen::JsValue::UNDEFINED)
         });
-        self.inflight.push_back((rx, next));
-        Ok(())
+        self.inflight.push(Inflight {
+            done: JsFuture::from(done),
+            failed,
+            next,
+            change,
+        });
     }
 
-    /// The record after the pending bytes are committed, with `change` made to it.
-    fn next_record(&self, change: impl FnOnce(&mut Record)) -> Record {
+    /// The record after the commits under way and the pending bytes, with `change` made to
+    /// it.
+    fn next_record(&self, change: fn(&mut Record)) -> Record {
         let mut next = self.rec.clone();
-        next.offset += self.pending_bytes;
+        next.offset = self.landing().offset + self.pending_bytes;
         next.chunks += u32::from(!matches!(self.backend, Backend::Opfs(..)));
         next.hash = self.hasher.as_ref().map(Hasher::to_bytes);
         change(&mut next);
@@ -412,8 +428,16 @@ impl Writer {
     ///
     /// # Errors
     /// As [`Writer::commit`].
-    pub async fn commit_and(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
+    pub async fn commit_and(&mut self, change: fn(&mut Record)) -> Result<(), StoreError> {
+        // Into a file: after the commits under way, waited for with them.
+        let spawned = self.pending_bytes > 0 && matches!(self.backend, Backend::Opfs(..));
+        if spawned {
+            self.spawn_commit(change);
+        }
         self.settle().await?;
+        if spawned {
+            return Ok(());
+        }
         if self.pending_bytes == 0 {
             return self.save(change).await;
         }
@@ -424,7 +448,7 @@ impl Writer {
         result
     }
 
-    async fn try_commit(&mut self, change: impl FnOnce(&mut Record)) -> Result<(), StoreError> {
+    async fn try_commit(&mut self, change: fn(&mut Record)) -> Result<(), StoreError> {
         let next = self.next_record(change);
         match &mut self.backend {
             Backend::Idb(store) => {
@@ -436,18 +460,12 @@ impl Writer {
                 };
                 store.append(&next, &chunk, &self.pending).await?;
             }
-            // The bytes are flushed to the file before the record that counts them is stored.
-            Backend::Opfs(store, files) => {
-                files
-                    .write(&next.id, self.rec.offset, &self.pending)
-                    .await?;
-                store.advance(&next, self.rec.offset).await?;
-            }
             Backend::Memory(blobs) => {
                 blobs.push(Blob::new_with_u8_array_sequence(&self.pending).map_err(blob_error)?)
             }
-            // Bytes go to a sink as they arrive: nothing is ever pending.
-            Backend::Sink(_) => {}
+            // Bytes go to a sink as they arrive: nothing is ever pending; files are
+            // committed by `commit_and`.
+            Backend::Sink(_) | Backend::Opfs(..) => {}
         }
         self.rec = next;
         self.staged = false;
@@ -541,12 +559,9 @@ impl Writer {
         next.wasted += wasted;
         next.updated_at = js_sys::Date::now();
         match &mut self.backend {
-            Backend::Idb(store) => store.restart(self.rec.epoch, &next).await?,
-            Backend::Opfs(store, files) => {
-                // The record first: should the cut fail, the next write still starts at 0
-                // and cuts the file there.
-                store.restart(self.rec.epoch, &next).await?;
-                files.truncate(&next.id, 0).await?;
+            // An OPFS file is cut by the next write, which starts at 0.
+            Backend::Idb(store) | Backend::Opfs(store, _) => {
+                store.restart(self.rec.epoch, &next).await?
             }
             Backend::Memory(blobs) => blobs.clear(),
             // The run machine fails the download instead (`SINK`); this is the last guard.
@@ -738,21 +753,12 @@ impl Snapshot {
                 ))
             }
             Backend::Memory(blobs) => blobs.iter().collect(),
+            // A view of the file: nothing is copied.
             Backend::Opfs(_, files) => {
-                let file = files
-                    .file(&self.rec.id)
+                return files
+                    .blob(&self.rec.id, self.rec.offset, mime)
                     .await
-                    .map_err(|e| e.to_download_error())?;
-                if file.size() < self.rec.offset as f64 {
-                    return Err(DownloadError::new(
-                        ErrorCode::Storage,
-                        "the stored file is shorter than the download",
-                    ));
-                }
-                // A view of the file: nothing is copied.
-                return file
-                    .slice_with_f64_and_f64_and_content_type(0.0, self.rec.offset as f64, mime)
-                    .map_err(|e| DownloadError::new(ErrorCode::Storage, describe(&e)));
+                    .map_err(|e| e.to_download_error())
             }
             Backend::Idb(store) => {
                 let chunks = store
