@@ -17,7 +17,15 @@ async fn persisted_throughput_by_chunk_size() {
     for round in 0..2 {
         for mib in [1u64, 2, 4, 8] {
             let (t, name) = (tag("chunks"), tag("db"));
-            let m = open_named(&name, vec![("chunkBytes", ((mib << 20) as f64).into())]).await;
+            // IndexedDB chunks: OPFS commits every `flushBytes` instead.
+            let m = open_named(
+                &name,
+                vec![
+                    ("storage", "indexeddb".into()),
+                    ("chunkBytes", ((mib << 20) as f64).into()),
+                ],
+            )
+            .await;
             let started = js_sys::Date::now();
             let dl = add(
                 &m,
