@@ -40,11 +40,12 @@ function serve() {
 
   // The file's access handle, opened once. Another tab's worker may still hold it for a
   // moment after handing the download over: opening is retried for about two seconds.
-  const entry = async (dir, name) => {
+  // Without `create`, a missing file is a NotFoundError.
+  const entry = async (dir, name, create = true) => {
     const key = `${dir}/${name}`;
     let e = open.get(key);
     if (e) return e;
-    const file = await (await dirFor(dir)).getFileHandle(name, { create: true });
+    const file = await (await dirFor(dir)).getFileHandle(name, { create });
     for (let attempt = 0; ; attempt++) {
       try {
         const handle = await file.createSyncAccessHandle();
@@ -92,7 +93,8 @@ function serve() {
     },
     // Writes `parts` (Uint8Arrays or Blobs, in order) at `at`, then flushes; returns the end.
     async write({ dir, name, at, parts }) {
-      const e = await entry(dir, name);
+      // Only a write at 0 creates the file: one after its removal (a cancel) finds none.
+      const e = await entry(dir, name, at === 0);
       if (at > e.end) {
         const err = new Error(`the file has ${e.end} bytes; a write at ${at} would leave a gap`);
         err.name = 'InvalidStateError';

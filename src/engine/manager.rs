@@ -787,7 +787,7 @@ impl Host for ManagerInner {
         Some(Box::pin(async move {
             let record = record.await;
             let file = match file {
-                Some(f) => f.await,
+                Some(f) => f.done().await,
                 None => Ok(()),
             };
             record.and(file)

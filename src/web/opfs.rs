@@ -93,45 +93,35 @@ impl Files {
         format!("{}.part", storage_name(id))
     }
 
-    async fn request(&self, op: &str, args: &[(&str, JsValue)]) -> Result<JsValue, StoreError> {
+    /// Sends `op` for download `id` with `args` now, so that the worker serves it after every
+    /// request sent before and before every one sent later; its answer comes later.
+    fn post(&self, op: &str, id: &str, args: &[(&str, JsValue)]) -> Answer {
         let o = Object::new();
         let _ = Reflect::set(&o, &"dir".into(), &self.dir.as_str().into());
+        let _ = Reflect::set(&o, &"name".into(), &Files::name(id).into());
         for (k, v) in args {
             let _ = Reflect::set(&o, &JsValue::from_str(k), v);
         }
-        JsFuture::from(self.worker.call(op, &o)).await.map_err(|e| {
-            StoreError::from_dom(
-                prop(&e, "name").and_then(|n| n.as_string()),
-                prop(&e, "message")
-                    .and_then(|m| m.as_string())
-                    .unwrap_or_else(|| describe(&e)),
-            )
-        })
+        Answer(JsFuture::from(self.worker.call(op, &o)))
     }
 
     /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to download `id`'s file at `at`,
-    /// cutting off anything stored beyond `at` first, and flushes them.
+    /// cutting off anything stored beyond `at` first, and flushes them. Sent now.
     ///
     /// # Errors
     /// `Quota` when the disk or the quota is full; `Failed` otherwise. The file then holds
     /// at least its first `at` bytes.
-    pub async fn write(&self, id: &str, at: u64, parts: &Array) -> Result<(), StoreError> {
+    pub fn write(&self, id: &str, at: u64, parts: &Array) -> Answer {
         if let Some(name) = crate::web::probe::take_write_fault() {
-            return Err(StoreError::from_dom(
-                Some(name.clone()),
-                format!("{name} (injected)"),
-            ));
+            let err = js_sys::Error::new(&format!("{name} (injected)"));
+            err.set_name(&name);
+            return Answer(JsFuture::from(Promise::reject(&err)));
         }
-        self.request(
+        self.post(
             "write",
-            &[
-                ("name", Files::name(id).into()),
-                ("at", (at as f64).into()),
-                ("parts", parts.into()),
-            ],
+            id,
+            &[("at", (at as f64).into()), ("parts", parts.into())],
         )
-        .await
-        .map(drop)
     }
 
     /// The size of download `id`'s file (an empty file when there is none).
@@ -139,9 +129,7 @@ impl Files {
     /// # Errors
     /// The storage failure.
     pub async fn size(&self, id: &str) -> Result<u64, StoreError> {
-        let v = self
-            .request("size", &[("name", Files::name(id).into())])
-            .await?;
+        let v = self.post("size", id, &[]).value().await?;
         v.as_f64()
             .map(|n| n as u64)
             .ok_or_else(|| StoreError::Failed("the storage worker sent no size".into()))
@@ -149,33 +137,13 @@ impl Files {
 
     /// Closes download `id`'s file handle, so that another tab can open it (its run ended).
     /// Requests are served in order, so later ones reopen it.
-    pub fn release(&self, id: &str) -> impl std::future::Future<Output = ()> + 'static {
-        let call = self.start("close", id);
-        async move {
-            let _ = JsFuture::from(call).await;
-        }
+    pub fn release(&self, id: &str) -> Answer {
+        self.post("close", id, &[])
     }
 
-    /// Deletes download `id`'s file.
-    pub fn remove(
-        &self,
-        id: &str,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'static {
-        let call = self.start("remove", id);
-        async move {
-            JsFuture::from(call)
-                .await
-                .map(drop)
-                .map_err(|e| StoreError::Failed(describe(&e)))
-        }
-    }
-
-    /// Sends `op` for download `id` now (so that it is ordered before later requests).
-    fn start(&self, op: &str, id: &str) -> Promise {
-        let o = Object::new();
-        let _ = Reflect::set(&o, &"dir".into(), &self.dir.as_str().into());
-        let _ = Reflect::set(&o, &"name".into(), &Files::name(id).into());
-        self.worker.call(op, &o)
+    /// Deletes download `id`'s file. Sent now.
+    pub fn remove(&self, id: &str) -> Answer {
+        self.post("remove", id, &[])
     }
 
     /// The first `size` bytes of download `id`'s file, typed `mime`: a slice of its `File`
@@ -185,15 +153,38 @@ impl Files {
     /// The storage failure, also when the file is shorter than `size`.
     pub async fn blob(&self, id: &str, size: u64, mime: &str) -> Result<Blob, StoreError> {
         let v = self
-            .request(
+            .post(
                 "file",
-                &[
-                    ("name", Files::name(id).into()),
-                    ("size", (size as f64).into()),
-                    ("type", mime.into()),
-                ],
+                id,
+                &[("size", (size as f64).into()), ("type", mime.into())],
             )
+            .value()
             .await?;
         Ok(v.unchecked_into())
+    }
+}
+
+/// The worker's answer to a request already sent.
+pub struct Answer(JsFuture);
+
+impl Answer {
+    /// The answer's value.
+    ///
+    /// # Errors
+    /// The request's failure, as a storage error.
+    pub async fn value(self) -> Result<JsValue, StoreError> {
+        self.0.await.map_err(|e| {
+            StoreError::from_dom(
+                prop(&e, "name").and_then(|n| n.as_string()),
+                prop(&e, "message")
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| describe(&e)),
+            )
+        })
+    }
+
+    /// Waits for the answer, ignoring what it is.
+    pub async fn done(self) -> Result<(), StoreError> {
+        self.value().await.map(drop)
     }
 }

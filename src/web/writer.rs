@@ -393,9 +393,10 @@ impl Writer {
         self.commits += 1;
         let failed = Rc::new(std::cell::RefCell::new(None));
         let (rec, slot) = (next.clone(), failed.clone());
+        // Sent now: a cancel right after this deletes the file after the write.
+        let written = files.write(&rec.id, from, &parts);
         let done = crate::web::js::promise(async move {
-            let written = files.write(&rec.id, from, &parts).await;
-            let result = match written {
+            let result = match written.done().await {
                 Ok(()) => store.advance(&rec, from).await,
                 Err(e) => Err(e),
             };
@@ -720,7 +721,10 @@ impl Writer {
     /// The run ended: the download's OPFS file is closed, so that another tab can write it.
     pub fn end_run(&self) {
         if let Backend::Opfs(_, files) = &self.backend {
-            wasm_bindgen_futures::spawn_local(files.release(&self.rec.id));
+            let closed = files.release(&self.rec.id);
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = closed.done().await;
+            });
         }
     }
 
