@@ -73,10 +73,12 @@ function serve() {
   };
 
   const ops = {
-    // Creates, writes, reads back and deletes a file: the backend works here.
+    // Creates, writes, reads back and deletes a file: the backend works here. Each probe has
+    // a file of its own (tabs opening managers at once must not hold each other's handle).
     async probe({ dir }) {
       const d = await dirFor(dir);
-      const file = await d.getFileHandle('.probe', { create: true });
+      const probe = `.probe-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+      const file = await d.getFileHandle(probe, { create: true });
       const handle = await file.createSyncAccessHandle();
       try {
         const bytes = new Uint8Array([1, 2, 3]);
@@ -88,7 +90,7 @@ function serve() {
       } finally {
         handle.close();
       }
-      await d.removeEntry('.probe');
+      await d.removeEntry(probe);
       return true;
     },
     // Writes `parts` (Uint8Arrays or Blobs, in order) at `at`, then flushes; returns the end.

@@ -14,6 +14,10 @@ window.open_ = async (name, token) => {
     return { headers: { Authorization: `Bearer ${token}` } };
   });
   window.m = await DownloadManager.open({ name, chunkBytes: 65536, progressIntervalMs: 50, ...(token && { prepareRequest }) });
+  // Tabs opening managers at once each get OPFS where the engine has it (their probes must
+  // not collide), so that what one writes the other reads.
+  const { backend, reason } = window.m.storage;
+  if (navigator.storage?.getDirectory && backend !== 'opfs') throw new Error(`storage is ${backend}: ${reason}`);
   for (const type of ['statechange', 'progress', 'complete', 'restarted']) {
     window.m.on(type, (e) => window.events.push({ type, id: e.id, state: e.state, bytes: e.progress?.transferredBytes }));
   }
