@@ -76,10 +76,22 @@ export interface ManagerOptions {
   timeouts?: TimeoutOptions;
   retry?: RetryOptions;
   /**
-   * Bytes per stored chunk (64 KiB to 256 MiB). Default 4194304. Bytes that fill no chunk are
-   * committed after `commitIntervalMs`, so a reload loses at most that interval's bytes.
+   * Where bytes go: 'auto' (default) is OPFS files written by a storage worker where that
+   * works, else IndexedDB chunks; 'opfs' the same; 'indexeddb' chunks even where OPFS works;
+   * 'memory' is `persist: false`. `manager.storage` says what was chosen and why.
+   */
+  storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
+  /**
+   * IndexedDB: bytes per stored chunk (64 KiB to 256 MiB). Default 4194304. Bytes that fill no
+   * chunk are committed after `commitIntervalMs`, so a reload loses at most that interval's
+   * bytes.
    */
   chunkBytes?: number;
+  /**
+   * OPFS: bytes written to a download's file between two commits of the record that counts
+   * them (64 KiB to 256 MiB). Default 1048576, or `chunkBytes` if smaller.
+   */
+  flushBytes?: number;
   /**
    * Received bytes that do not fill a chunk are committed as a shorter chunk once they have
    * waited this many ms, and when the page is hidden; 0 = whole chunks only. Default 1000.
@@ -89,7 +101,7 @@ export interface ManagerOptions {
   progressIntervalMs?: number;
   /** Unfinished downloads untouched this long (ms) are deleted on open; 0 = never. Default 604800000 (7 days). */
   expireAfterMs?: number;
-  /** Keep downloads in IndexedDB so they resume after a reload; false keeps them in memory. Default true. */
+  /** Keep downloads in storage so they resume after a reload; false keeps them in memory. Default true. */
   persist?: boolean;
   /** Show a notification (titled `title`, default 'Downloads finished') when a batch finishes while the page is hidden. Default false. */
   notifyWhenDone?: boolean | { title?: string };

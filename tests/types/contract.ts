@@ -38,7 +38,9 @@ const managerOptions: Required<ManagerOptions> = {
   concurrency: 4,
   timeouts,
   retry,
+  storage: 'auto',
   chunkBytes: 4194304,
+  flushBytes: 1048576,
   commitIntervalMs: 1000,
   progressIntervalMs: 100,
   expireAfterMs: 604800000,
@@ -151,6 +153,9 @@ function conventions(manager: DownloadManager, dl: Download, e: DownloadError): 
   const storageError: DownloadError | undefined = manager.storageError;
   // @ts-expect-error: storageError is undefined, not null, when storage works
   const storageErrorNull: DownloadError | null = manager.storageError;
+  const where: { backend: 'opfs' | 'indexeddb' | 'memory'; reason: string } = manager.storage;
+  // @ts-expect-error: 'disk' is no backend
+  const disk: 'disk' = manager.storage.backend;
   const found: Download | undefined = manager.get('x');
   const status: number | undefined = e.status;
   const retryAfter: number | undefined = e.retryAfterMs;
@@ -164,7 +169,7 @@ function conventions(manager: DownloadManager, dl: Download, e: DownloadError): 
   const rate: number = p.bytesPerSecond;
   // @ts-expect-error: the unknown numbers of a Progress are null, not undefined
   const totalUndefined: number | undefined = p.totalBytes;
-  console.info(finalUrl, finalUrlNull, error, errorNull, storageError, storageErrorNull, found);
+  console.info(finalUrl, finalUrlNull, error, errorNull, storageError, storageErrorNull, where, disk, found);
   console.info(status, retryAfter, cause, code, name, total, percent, eta, rate, totalUndefined);
 }
 
