@@ -98,9 +98,11 @@ try {
     check(await waitTile(page, 'missing.bin (404)', 'code', 'HTTP_STATUS'),
       `the failing tile shows HTTP_STATUS (${JSON.stringify(await tileData(page, 'missing.bin (404)'))})`);
     // It stalls after 1 MiB, then its retries stall before their first byte. Firefox resolves
-    // fetch() only with the first byte of the body, so there a retry ends as HEADERS_TIMEOUT.
+    // fetch() only with the first byte of the body, so there a retry ends as HEADERS_TIMEOUT,
+    // after the default 30 s: the 4 s stall, two retries of 30 s and their backoff take about
+    // 66 s from the stall.
     const stallCode = browser.engine === 'firefox' ? 'HEADERS_TIMEOUT' : 'STALLED';
-    check(await waitTile(page, 'stuck.bin (stalls)', 'code', stallCode, 60_000),
+    check(await waitTile(page, 'stuck.bin (stalls)', 'code', stallCode, 120_000),
       `the stalling tile shows ${stallCode} (${JSON.stringify(await tileData(page, 'stuck.bin (stalls)'))})`);
 
     // Hidden, the page does no DOM work while downloads go on; shown again, every tile equals
