@@ -9,6 +9,15 @@
 // A file is always a prefix of its download: a write says where it starts, and a write that
 // starts before the end of the file first cuts the file there (what lies beyond the stored
 // offset was never committed). A write that would leave a gap fails.
+//
+// A download may also be written to the caller's own file (`add(url, { file })`): each of its
+// requests carries the `FileSystemFileHandle`. A file in the origin's private file system gets
+// an access handle like the library's own. Any other (a file the user picked) can only be
+// written through a `FileSystemWritableFileStream`, whose bytes reach the file when it is
+// closed and whose opening copies the file: such a file is written through one stream, closed
+// (its bytes made durable) only when a write asks for it (`sync`) or the run ends. Every write
+// answers with the file's durable end, so that the page stores only records of bytes that are
+// in the file.
 
 const IN_WORKER =
   typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
@@ -19,7 +28,7 @@ const ROOT = 'resumable-downloads';
 if (IN_WORKER) serve();
 
 function serve() {
-  const open = new Map(); // "dir/name" -> { handle, end }
+  const open = new Map(); // "dir/name" -> entry
   const dirs = new Map(); // dir -> Promise<FileSystemDirectoryHandle>
   let queue = Promise.resolve();
 
@@ -38,38 +47,100 @@ function serve() {
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  // The file's access handle, opened once. Another tab's worker may still hold it for a
-  // moment after handing the download over: opening is retried for about two seconds.
-  // Without `create`, a missing file is a NotFoundError.
-  const entry = async (dir, name, create = true) => {
-    const key = `${dir}/${name}`;
+  // The file's entry, opened once: `{ handle, end }` with a sync access handle, or
+  // `{ file, writable, end, durable }` for a caller's file that cannot have one. Another tab's
+  // worker may still hold an access handle for a moment after handing the download over:
+  // opening is retried for about two seconds. Without `create`, a missing file of the
+  // library's is a NotFoundError.
+  const entry = async (m, create = true) => {
+    const key = `${m.dir}/${m.name}`;
     let e = open.get(key);
     if (e) return e;
-    const file = await (await dirFor(dir)).getFileHandle(name, { create });
-    for (let attempt = 0; ; attempt++) {
+    const file = m.handle ?? (await (await dirFor(m.dir)).getFileHandle(m.name, { create }));
+    for (let attempt = 0; !e; attempt++) {
       try {
+        if (m.stream) throw named('InvalidStateError', 'written as a stream (injected)');
         const handle = await file.createSyncAccessHandle();
         e = { handle, end: handle.getSize() };
-        open.set(key, e);
-        return e;
       } catch (err) {
-        if (err?.name !== 'NoModificationAllowedError' || attempt >= 20) throw err;
-        await sleep(100);
+        if (err?.name === 'NoModificationAllowedError' && attempt < 20) {
+          await sleep(100);
+        } else if (m.handle && err?.name !== 'NoModificationAllowedError') {
+          // Not in the origin's private file system: written through a stream.
+          const end = (await file.getFile()).size;
+          e = { file, writable: null, end, durable: end };
+        } else {
+          throw err;
+        }
       }
+    }
+    open.set(key, e);
+    return e;
+  };
+
+  // Makes a streamed file's bytes durable: its stream is closed.
+  const sync = async (e) => {
+    const w = e.writable;
+    e.writable = null;
+    if (w) await w.close();
+    e.durable = e.end;
+  };
+
+  // Flushes and closes the file, if open (the download's run ended, or it is read).
+  const close = async (m) => {
+    const key = `${m.dir}/${m.name}`;
+    const e = open.get(key);
+    if (!e) return;
+    open.delete(key);
+    if (!e.handle) return sync(e);
+    try {
+      e.handle.flush();
+    } finally {
+      e.handle.close();
     }
   };
 
-  const close = (dir, name) => {
-    const key = `${dir}/${name}`;
-    const e = open.get(key);
-    if (e) {
-      open.delete(key);
+  // Writes `parts` to a streamed file from `at`, closing its stream when `durable`.
+  const writeStream = async (e, at, parts, durable) => {
+    try {
+      if (!e.writable) e.writable = await e.file.createWritable({ keepExistingData: true });
+      if (at < e.end) {
+        await e.writable.truncate(at);
+        e.end = at;
+        e.durable = Math.min(e.durable, at);
+      }
+      for (const part of parts) {
+        await e.writable.write({ type: 'write', position: e.end, data: part });
+        e.end += part.size ?? part.byteLength;
+      }
+      if (durable) await sync(e);
+    } catch (err) {
+      // What the stream had not closed never reaches the file.
+      const w = e.writable;
+      e.writable = null;
+      e.end = e.durable;
+      await w?.abort().catch(() => {});
+      throw err;
+    }
+  };
+
+  // Cuts the caller's file to nothing.
+  const empty = async (file, stream) => {
+    if (!stream) {
       try {
-        e.handle.flush();
-      } finally {
-        e.handle.close();
+        const h = await file.createSyncAccessHandle();
+        try {
+          h.truncate(0);
+          h.flush();
+        } finally {
+          h.close();
+        }
+        return;
+      } catch (err) {
+        if (err?.name === 'NoModificationAllowedError') throw err;
       }
     }
+    await (await file.createWritable({ keepExistingData: false })).close();
   };
 
   const ops = {
@@ -93,14 +164,18 @@ function serve() {
       await d.removeEntry(probe);
       return true;
     },
-    // Writes `parts` (Uint8Arrays or Blobs, in order) at `at`, then flushes; returns the end.
-    async write({ dir, name, at, parts }) {
+    // Writes `parts` (Uint8Arrays or Blobs, in order) at `at`, then flushes; returns the
+    // durable end (for a streamed file, the end only when `sync`).
+    async write(m) {
+      const { at, parts } = m;
       // Only a write at 0 creates the file: one after its removal (a cancel) finds none.
-      const e = await entry(dir, name, at === 0);
+      const e = await entry(m, at === 0);
       if (at > e.end) {
-        const err = new Error(`the file has ${e.end} bytes; a write at ${at} would leave a gap`);
-        err.name = 'InvalidStateError';
-        throw err;
+        throw named('InvalidStateError', `the file has ${e.end} bytes; a write at ${at} would leave a gap`);
+      }
+      if (!e.handle) {
+        await writeStream(e, at, parts, m.sync);
+        return e.durable;
       }
       try {
         if (at < e.end) {
@@ -112,9 +187,7 @@ function serve() {
           const n = e.handle.write(bytes, { at: e.end });
           e.end += n;
           if (n !== bytes.byteLength) {
-            const err = new Error(`a write was cut short (${n} of ${bytes.byteLength} bytes)`);
-            err.name = 'QuotaExceededError';
-            throw err;
+            throw named('QuotaExceededError', `a write was cut short (${n} of ${bytes.byteLength} bytes)`);
           }
         }
         e.handle.flush();
@@ -124,38 +197,42 @@ function serve() {
       }
       return e.end;
     },
-    // The file's size (opening it, created empty if missing).
-    async size({ dir, name }) {
-      return (await entry(dir, name)).end;
+    // The file's durable size (opening it, created empty if missing).
+    async size(m) {
+      const e = await entry(m);
+      return e.handle ? e.end : e.durable;
     },
-    // Flushes and closes the file's handle, if open (the download's run ended).
-    async close({ dir, name }) {
-      close(dir, name);
+    // Flushes and closes the file, if open (the download's run ended).
+    async close(m) {
+      await close(m);
       return true;
     },
-    // Closes and deletes the file; a missing file is not an error.
-    async remove({ dir, name }) {
-      close(dir, name);
+    // Closes and deletes the file; a missing file is not an error. The caller's own file is
+    // not deleted but emptied.
+    async remove(m) {
+      await close(m);
+      if (m.handle) {
+        await empty(m.handle, m.stream);
+        return true;
+      }
       try {
-        await (await dirFor(dir)).removeEntry(name);
+        await (await dirFor(m.dir)).removeEntry(m.name);
       } catch (err) {
         if (err?.name !== 'NotFoundError') throw err;
       }
       return true;
     },
-    // The file's first `size` bytes as a Blob of `type`, a slice of its `File` (closing its
-    // handle first: the download is complete). A download of no bytes never wrote a file: it
-    // is created empty.
-    async file({ dir, name, size, type }) {
-      close(dir, name);
-      const handle = await (await dirFor(dir)).getFileHandle(name, { create: true });
+    // The file's first `size` bytes as a Blob of `type`, a slice of its `File` (closing it
+    // first: the download is complete). A download of no bytes never wrote a file: it is
+    // created empty.
+    async file(m) {
+      await close(m);
+      const handle = m.handle ?? (await (await dirFor(m.dir)).getFileHandle(m.name, { create: true }));
       const file = await handle.getFile();
-      if (file.size < size) {
-        const err = new Error(`the stored file has ${file.size} bytes, not ${size}`);
-        err.name = 'NotReadableError';
-        throw err;
+      if (file.size < m.size) {
+        throw named('NotReadableError', `the stored file has ${file.size} bytes, not ${m.size}`);
       }
-      return file.slice(0, size, type);
+      return file.slice(0, m.size, m.type);
     },
   };
 

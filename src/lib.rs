@@ -29,7 +29,8 @@ pub mod testing {
     pub use crate::web::opfs::Files;
     pub use crate::web::probe::{
         clear_faults, crash_storage_workers, inject_blob_refusal, inject_open_failure,
-        inject_opfs_failure, inject_read_all_failure, inject_write_failure, live,
+        inject_opfs_failure, inject_read_all_failure, inject_streamed_files, inject_write_failure,
+        live,
     };
     pub use crate::web::store::database_name;
 }

@@ -313,6 +313,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
             "integrity",
             "priority",
             "sink",
+            "file",
         ],
     )?
     else {
@@ -349,6 +350,18 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
                 format!("must be a WritableStream, got {}", shown(&v)),
             )
         })?);
+    }
+    if let Some(h) = f.get("file")? {
+        // A `FileSystemFileHandle` (checked by what it has: web-sys does not bind it here).
+        let kind = prop(&h, "kind").and_then(|k| k.as_string());
+        if kind.as_deref() != Some("file") || !prop(&h, "getFile").is_some_and(|f| f.is_function())
+        {
+            return Err(DownloadError::invalid(
+                "options.file",
+                format!("must be a FileSystemFileHandle, got {}", shown(&h)),
+            ));
+        }
+        out.file = Some(h);
     }
     if let Some(s) = f.get("signal")? {
         out.signal = Some(

@@ -171,6 +171,19 @@ export interface AddOptions {
    * changed the file) fails with `SINK`, as does a write or close the stream refuses.
    */
   sink?: WritableStream<Uint8Array>;
+  /**
+   * Write the download into this file instead of the library's storage: a file the user
+   * picked (`showSaveFilePicker()`) or one in the origin's private file system. Its record
+   * keeps the handle, so the download resumes into the same file at its stored offset after
+   * a reload. `blob()` is the file; `cancel()` empties it; `remove()` of a completed download
+   * leaves it. Needs a manager with the storage worker (`manager.storage.backend` is
+   * `'opfs'`) and a new download. A picked file is written through one
+   * `createWritable()` stream and made durable at doubling sizes (each time copies it), when
+   * the page is hidden, at a pause and at the end; after a reload, Chromium asks for the
+   * permission to write it again (`handle.requestPermission({ mode: 'readwrite' })` from a
+   * click, then `resume()`).
+   */
+  file?: FileSystemFileHandle;
 }
 
 /** Why stored bytes were discarded. */

@@ -59,6 +59,20 @@ impl FlushClock {
     }
 }
 
+/// Flushes' worth of bytes a file that holds written bytes durably only when told to (a
+/// caller's file written as a stream, where each time copies the file) gathers at least
+/// before they are made durable.
+pub const SYNC_FLUSHES: u64 = 16;
+
+/// Whether the bytes written to such a file from `durable` (where it last held them
+/// durably) to `end` are due to be made durable: once they reach [`SYNC_FLUSHES`] × `flush`
+/// bytes and as many as the file held already. The copies then add up to less than twice
+/// the file, and a reload refetches less than half of it (and less than the minimum while
+/// it is small).
+pub fn sync_due(durable: u64, end: u64, flush: u64) -> bool {
+    end.saturating_sub(durable) >= durable.max(flush.saturating_mul(SYNC_FLUSHES))
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -105,7 +119,44 @@ mod tests {
         assert!(c.on_visibility(true));
     }
 
+    #[test]
+    fn a_streamed_file_is_made_durable_at_doubling_sizes() {
+        let flush = 1 << 20;
+        let mut durable = 0;
+        let mut syncs = Vec::new();
+        for end in (flush..=1024 * flush).step_by(flush as usize) {
+            if sync_due(durable, end, flush) {
+                syncs.push(end / flush);
+                durable = end;
+            }
+        }
+        assert_eq!(syncs, [16, 32, 64, 128, 256, 512, 1024]);
+        assert!(!sync_due(5, 5, flush), "nothing new");
+    }
+
     proptest! {
+        /// Whatever the write sizes, the durable points at least double once past the
+        /// minimum, so the copies (one of the durable bytes each) add up to less than twice
+        /// the file, and the bytes not durable stay under the minimum or half the file.
+        #[test]
+        fn streamed_file_copies_stay_under_twice_the_file(
+            writes in proptest::collection::vec(1u64..5_000_000, 1..300),
+            flush in 1u64..2_000_000,
+        ) {
+            let (mut durable, mut end, mut copied) = (0u64, 0u64, 0u64);
+            for w in writes {
+                end += w;
+                if sync_due(durable, end, flush) {
+                    copied += durable;
+                    durable = end;
+                }
+                let min = flush * SYNC_FLUSHES;
+                prop_assert!(end - durable < min.max(durable) + w);
+            }
+            prop_assert!(copied <= end);
+        }
+
+
         /// Due exactly when bytes wait and the oldest of them (since the last commit) has
         /// waited the interval: never with nothing pending, never later.
         #[test]

@@ -169,4 +169,7 @@ pub struct AddOptions {
     pub priority: i32,
     /// The caller's stream the bytes are written to instead of storage.
     pub sink: Option<web_sys::WritableStream>,
+    /// The caller's `FileSystemFileHandle` the bytes are written to instead of the
+    /// download's own file.
+    pub file: Option<JsValue>,
 }

@@ -100,7 +100,11 @@ pub(crate) trait Host {
         id: &str,
     ) -> LocalBoxFuture<'static, Result<Option<Record>, DownloadError>>;
     /// Starts deleting a download's stored bytes (the transaction exists when this returns).
-    fn delete_stored(&self, id: &str) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>>;
+    fn delete_stored(
+        &self,
+        id: &str,
+        file: Option<JsValue>,
+    ) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>>;
     /// Posts a message about download `id` to the other tabs.
     fn post(&self, kind: &str, id: &str, pairs: &[(&str, JsValue)]);
     /// Stores a state change of a download that is not running.
@@ -550,11 +554,15 @@ impl DownloadCell {
                 Effect::DropLock => self.m.borrow_mut().lock = None,
                 Effect::DropWriter => self.m.borrow_mut().writer = None,
                 Effect::Delete => {
-                    // A cancel: the caller's sink, if any, is aborted too.
+                    // A cancel: the caller's sink, if any, is aborted too, and the caller's
+                    // file emptied.
                     if let Some(w) = self.m.borrow().writer.as_ref() {
                         w.abort_sink();
                     }
-                    out.deleting = manager.as_ref().and_then(|m| m.delete_stored(&self.id));
+                    let file = self.m.borrow().record.file.clone();
+                    out.deleting = manager
+                        .as_ref()
+                        .and_then(|m| m.delete_stored(&self.id, file));
                 }
                 Effect::CheckIdle => {
                     if let Some(m) = &manager {

@@ -27,7 +27,7 @@ use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::codec::{object, read_tab_message, tab_message};
 use crate::web::env::request_persistence;
 use crate::web::js::prop;
-use crate::web::opfs::Files;
+use crate::web::opfs::{Files, Target};
 use crate::web::store::{database_name, Record, Store, StoreError};
 use crate::web::tabs::Channel;
 use crate::web::writer::{Backend, Sink, Writer};
@@ -218,7 +218,9 @@ impl ManagerInner {
         for i in stable_order(&created) {
             let rec = std::mem::take(&mut records[i]);
             if expired(rec.state, rec.updated_at, now, self.config.expire_after_ms) {
-                if let Some(d) = self.delete_stored(&rec.id) {
+                // A caller's file the download completed is left as it is.
+                let file = rec.file.filter(|_| rec.state != State::Completed);
+                if let Some(d) = self.delete_stored(&rec.id, file) {
                     let _ = d.await;
                 }
                 continue;
@@ -442,12 +444,16 @@ impl ManagerInner {
                 ));
             }
             if existing.state() != State::Cancelled {
-                if opts.sink.is_some() {
+                let given = [
+                    ("options.sink", opts.sink.is_some()),
+                    ("options.file", opts.file.is_some()),
+                ];
+                if let Some((what, _)) = given.iter().find(|g| g.1) {
                     return Err(DownloadError::invalid(
-                        "options.sink",
+                        what,
                         format!(
                             "{} already exists and writes where it was added to write; a sink \
-                             goes with a new download",
+                             or a file goes with a new download",
                             Quoted(&id)
                         ),
                     ));
@@ -456,9 +462,23 @@ impl ManagerInner {
             }
         }
         let now = js_sys::Date::now();
+        if opts.file.is_some() && (opts.sink.is_some() || self.files.is_none()) {
+            return Err(DownloadError::invalid(
+                "options.file",
+                if opts.sink.is_some() {
+                    "goes without a sink: the bytes go to one or the other".to_owned()
+                } else {
+                    format!(
+                        "needs the storage worker, which this manager does not have: {}",
+                        self.storage_reason
+                    )
+                },
+            ));
+        }
         let rec = Record {
             id: id.clone(),
             url,
+            file: opts.file,
             filename: opts.filename,
             headers: opts.headers,
             integrity: opts.integrity,
@@ -556,7 +576,7 @@ impl ManagerInner {
         };
         if let Some(cancelling) = cell.cancel() {
             cancelling.await;
-        } else if let Some(d) = self.delete_stored(id) {
+        } else if let Some(d) = self.delete_stored(id, None) {
             d.await.map_err(|e| e.to_download_error())?;
         }
         Ok(true)
@@ -778,12 +798,20 @@ impl Host for ManagerInner {
         })
     }
 
-    /// Deletes the record and the bytes of `id` (its chunks, and its OPFS file if any).
-    fn delete_stored(&self, id: &str) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>> {
+    /// Deletes the record and the bytes of `id` (its chunks, and its OPFS file if any), and
+    /// empties the caller's `file` if given.
+    fn delete_stored(
+        &self,
+        id: &str,
+        file: Option<JsValue>,
+    ) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>> {
         let store = self.store.as_ref()?;
         // Both requests are made now, so that they are ordered before later ones.
         let record = store.delete(id);
-        let file = self.files.as_ref().map(|f| f.remove(id));
+        let file = self
+            .files
+            .as_ref()
+            .map(|f| f.remove(Target::new(id, file.as_ref())));
         Some(Box::pin(async move {
             let record = record.await;
             let file = match file {

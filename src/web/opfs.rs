@@ -13,7 +13,7 @@ use web_sys::Blob;
 
 use crate::core::naming::storage_name;
 use crate::web::js::{describe, prop};
-use crate::web::store::StoreError;
+use crate::web::store::{Record, StoreError};
 
 #[wasm_bindgen(module = "/js/opfs.js")]
 extern "C" {
@@ -31,6 +31,30 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn crash(this: &StorageWorker);
+}
+
+/// Which file a request is for: the download's own file in the manager's directory, or the
+/// caller's (`add(url, { file })`).
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    id: &'a str,
+    handle: Option<&'a JsValue>,
+}
+
+impl<'a> From<&'a Record> for Target<'a> {
+    fn from(rec: &'a Record) -> Target<'a> {
+        Target {
+            id: &rec.id,
+            handle: rec.file.as_ref(),
+        }
+    }
+}
+
+impl<'a> Target<'a> {
+    /// Download `id`'s file: its own, or the caller's `handle`.
+    pub fn new(id: &'a str, handle: Option<&'a JsValue>) -> Target<'a> {
+        Target { id, handle }
+    }
 }
 
 /// The files of one manager, in its own directory.
@@ -93,25 +117,33 @@ impl Files {
         format!("{}.part", storage_name(id))
     }
 
-    /// Sends `op` for download `id` with `args` now, so that the worker serves it after every
+    /// Sends `op` for `file` with `args` now, so that the worker serves it after every
     /// request sent before and before every one sent later; its answer comes later.
-    fn post(&self, op: &str, id: &str, args: &[(&str, JsValue)]) -> Answer {
+    fn post(&self, op: &str, file: Target<'_>, args: &[(&str, JsValue)]) -> Answer {
         let o = Object::new();
         let _ = Reflect::set(&o, &"dir".into(), &self.dir.as_str().into());
-        let _ = Reflect::set(&o, &"name".into(), &Files::name(id).into());
+        let _ = Reflect::set(&o, &"name".into(), &Files::name(file.id).into());
+        if let Some(h) = file.handle {
+            let _ = Reflect::set(&o, &"handle".into(), h);
+            if crate::web::probe::stream_files() {
+                let _ = Reflect::set(&o, &"stream".into(), &JsValue::TRUE);
+            }
+        }
         for (k, v) in args {
             let _ = Reflect::set(&o, &JsValue::from_str(k), v);
         }
         Answer(JsFuture::from(self.worker.call(op, &o)))
     }
 
-    /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to download `id`'s file at `at`,
-    /// cutting off anything stored beyond `at` first, and flushes them. Sent now.
+    /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to `file` at `at`, cutting off
+    /// anything stored beyond `at` first, and flushes them. Sent now. Answers the file's
+    /// durable end: the end, except for a caller's file that has no access handle, whose
+    /// bytes become durable only where `sync` asks for it (or when its run ends).
     ///
     /// # Errors
     /// `Quota` when the disk or the quota is full; `Failed` otherwise. The file then holds
     /// at least its first `at` bytes.
-    pub fn write(&self, id: &str, at: u64, parts: &Array) -> Answer {
+    pub fn write(&self, file: Target<'_>, at: u64, parts: &Array, sync: bool) -> Answer {
         if let Some(name) = crate::web::probe::take_write_fault() {
             let err = js_sys::Error::new(&format!("{name} (injected)"));
             err.set_name(&name);
@@ -119,43 +151,44 @@ impl Files {
         }
         self.post(
             "write",
-            id,
-            &[("at", (at as f64).into()), ("parts", parts.into())],
+            file,
+            &[
+                ("at", (at as f64).into()),
+                ("parts", parts.into()),
+                ("sync", sync.into()),
+            ],
         )
     }
 
-    /// The size of download `id`'s file (an empty file when there is none).
+    /// The durable size of `file` (an empty file of the download's own when there is none).
     ///
     /// # Errors
     /// The storage failure.
-    pub async fn size(&self, id: &str) -> Result<u64, StoreError> {
-        let v = self.post("size", id, &[]).value().await?;
-        v.as_f64()
-            .map(|n| n as u64)
-            .ok_or_else(|| StoreError::Failed("the storage worker sent no size".into()))
+    pub async fn size(&self, file: Target<'_>) -> Result<u64, StoreError> {
+        self.post("size", file, &[]).end().await
     }
 
-    /// Closes download `id`'s file handle, so that another tab can open it (its run ended).
-    /// Requests are served in order, so later ones reopen it.
-    pub fn release(&self, id: &str) -> Answer {
-        self.post("close", id, &[])
+    /// Closes `file`, so that another tab can open it (its run ended). Requests are served
+    /// in order, so later ones reopen it.
+    pub fn release(&self, file: Target<'_>) -> Answer {
+        self.post("close", file, &[])
     }
 
-    /// Deletes download `id`'s file. Sent now.
-    pub fn remove(&self, id: &str) -> Answer {
-        self.post("remove", id, &[])
+    /// Deletes the download's own file, or empties the caller's. Sent now.
+    pub fn remove(&self, file: Target<'_>) -> Answer {
+        self.post("remove", file, &[])
     }
 
-    /// The first `size` bytes of download `id`'s file, typed `mime`: a slice of its `File`
-    /// (nothing is copied), read once its handle is closed.
+    /// The first `size` bytes of `file`, typed `mime`: a slice of its `File` (nothing is
+    /// copied), read once it is closed.
     ///
     /// # Errors
     /// The storage failure, also when the file is shorter than `size`.
-    pub async fn blob(&self, id: &str, size: u64, mime: &str) -> Result<Blob, StoreError> {
+    pub async fn blob(&self, file: Target<'_>, size: u64, mime: &str) -> Result<Blob, StoreError> {
         let v = self
             .post(
                 "file",
-                id,
+                file,
                 &[("size", (size as f64).into()), ("type", mime.into())],
             )
             .value()
@@ -181,6 +214,18 @@ impl Answer {
                     .unwrap_or_else(|| describe(&e)),
             )
         })
+    }
+
+    /// The answer as a file offset.
+    ///
+    /// # Errors
+    /// The request's failure, as a storage error.
+    pub async fn end(self) -> Result<u64, StoreError> {
+        self.value()
+            .await?
+            .as_f64()
+            .map(|n| n as u64)
+            .ok_or_else(|| StoreError::Failed("the storage worker sent no size".into()))
     }
 
     /// Waits for the answer, ignoring what it is.

@@ -16,6 +16,7 @@ mod on {
         fail_read_all: Cell<bool>,
         fail_opfs: Cell<bool>,
         refuse_blobs: Cell<bool>,
+        stream_files: Cell<bool>,
         /// (writes to let through first, DOMException name)
         fail_write: RefCell<Option<(u32, String)>>,
     }
@@ -42,6 +43,7 @@ mod on {
             f.fail_read_all.set(false);
             f.fail_opfs.set(false);
             f.refuse_blobs.set(false);
+            f.stream_files.set(false);
             *f.fail_write.borrow_mut() = None;
         });
     }
@@ -127,6 +129,18 @@ mod on {
         FAULTS.with(|f| f.refuse_blobs.get())
     }
 
+    /// Makes the storage worker write the caller's files through a
+    /// `FileSystemWritableFileStream`, as it must for a file the user picked, even where an
+    /// access handle could be had.
+    pub fn inject_streamed_files(stream: bool) {
+        FAULTS.with(|f| f.stream_files.set(stream));
+    }
+
+    /// True when the caller's files are to be written as streams.
+    pub fn stream_files() -> bool {
+        FAULTS.with(|f| f.stream_files.get())
+    }
+
     /// Makes reading every stored download (a manager opening) fail.
     pub fn inject_read_all_failure(fail: bool) {
         FAULTS.with(|f| f.fail_read_all.set(fail));
@@ -150,6 +164,13 @@ pub fn count(_kind: usize, _delta: i32) {}
 #[cfg(not(feature = "testing"))]
 #[inline(always)]
 pub fn open_fails() -> bool {
+    false
+}
+
+/// Never, without `testing`.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn stream_files() -> bool {
     false
 }
 

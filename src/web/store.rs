@@ -128,6 +128,9 @@ pub struct Record {
     /// The bytes are in the download's OPFS file ([`crate::web::opfs::Files`]), not in
     /// chunks.
     pub opfs: bool,
+    /// The caller's `FileSystemFileHandle` the bytes are written to (`add(url, { file })`),
+    /// instead of the download's own OPFS file.
+    pub file: Option<JsValue>,
     /// Lifecycle state.
     pub state: State,
     /// Code and message of the last failure.
@@ -209,6 +212,7 @@ impl Record {
         set(&o, "offset", self.offset as f64);
         set(&o, "chunks", self.chunks);
         set(&o, "opfs", self.opfs);
+        set(&o, "file", self.file.clone().unwrap_or(JsValue::NULL));
         set(&o, "state", self.state.as_str());
         set(
             &o,
@@ -269,6 +273,7 @@ impl Record {
             offset: field_u64(o, "offset").unwrap_or(0),
             chunks: field_u64(o, "chunks").unwrap_or(0) as u32,
             opfs: field(o, "opfs").as_bool().unwrap_or(false),
+            file: Some(field(o, "file")).filter(JsValue::is_object),
             state: field_str(o, "state")
                 .and_then(|s| State::parse(&s))
                 .unwrap_or_default(),

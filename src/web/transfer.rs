@@ -146,27 +146,29 @@ impl<'a> Attempt<'a> {
             let mut read = JsFuture::from(reader.read());
             let result = loop {
                 let mut timer = flush.due_at().map(Deadline::at);
+                // Ok: the read; Err(true): the page was hidden; Err(false): the bytes waited.
                 let next = futures::future::poll_fn(|cx| {
                     if let Poll::Ready(r) = read.poll_unpin(cx) {
-                        return Poll::Ready(Some(r));
+                        return Poll::Ready(Ok(r));
                     }
                     if let Poll::Ready(hidden) = visibility.poll_change(cx) {
                         if flush.on_visibility(hidden) {
-                            return Poll::Ready(None);
+                            return Poll::Ready(Err(true));
                         }
                     }
                     match timer.as_mut().map(|t| t.poll_unpin(cx)) {
-                        Some(Poll::Ready(())) => Poll::Ready(None),
+                        Some(Poll::Ready(())) => Poll::Ready(Err(false)),
                         _ => Poll::Pending,
                     }
                 });
-                match self.waiter.wait(next).await? {
-                    Some(r) => break r.map_err(network_error)?,
-                    None => {
-                        writer.commit().await.map_err(TransferEnd::Storage)?;
-                        flush.on_commit();
-                    }
-                }
+                let committed = match self.waiter.wait(next).await? {
+                    Ok(r) => break r.map_err(network_error)?,
+                    // A hidden page may be gone soon: its bytes are made durable.
+                    Err(true) => writer.commit().await,
+                    Err(false) => writer.flush().await,
+                };
+                committed.map_err(TransferEnd::Storage)?;
+                flush.on_commit();
             };
             let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(network_error)?;
             let value =
@@ -195,7 +197,7 @@ impl<'a> Attempt<'a> {
                 now_ms(),
             );
             if flush.due(now_ms()) {
-                writer.commit().await.map_err(TransferEnd::Storage)?;
+                writer.flush().await.map_err(TransferEnd::Storage)?;
                 flush.on_commit();
             }
             received += n;

@@ -9,6 +9,7 @@
 //! Without IndexedDB the same logic keeps the Blobs in memory: the download still works, and
 //! still resumes within the page's lifetime, but not across a reload.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Array, Uint8Array};
@@ -16,13 +17,14 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, WritableStream, WritableStreamDefaultWriter};
 
 use crate::core::chunks::{good_prefix, Recount, StoredChunk};
+use crate::core::flush::sync_due;
 use crate::core::integrity::{Digest, Hasher};
 use crate::core::lifecycle::State;
 use crate::core::resume::{Identity, ResumeState};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::codec::ignore_rejection;
 use crate::web::js::describe;
-use crate::web::opfs::Files;
+use crate::web::opfs::{Files, Target};
 use crate::web::store::{Chunk, ChunkHead, Record, Store, StoreError};
 
 /// Where committed chunks go.
@@ -126,6 +128,9 @@ const MAX_INFLIGHT: usize = 2;
 struct Inflight {
     done: JsFuture,
     failed: Rc<std::cell::RefCell<Option<StoreError>>>,
+    /// Set when the record was stored: its bytes are durable in the file (a caller's file
+    /// written as a stream makes them durable only where a write asks for it).
+    stored: Rc<Cell<bool>>,
     /// The record it stores.
     next: Record,
     /// The change made to that record besides the bytes it counts.
@@ -156,6 +161,20 @@ pub struct Writer {
     inflight: Vec<Inflight>,
     /// Commits made (whole chunks or flushes, and short ones), for the flush clock.
     commits: u64,
+    /// The record of bytes written to a caller's streamed file after `rec`, which the file
+    /// does not hold durably yet (nothing stored counts them).
+    written: Option<Record>,
+    /// Where the stored record's bytes end, as the commits under way store theirs: the
+    /// offset the next one checks. Shared with them.
+    stored_end: Rc<Cell<u64>>,
+    /// The commits that may still store their record, by number: from the first made after
+    /// the writer last went back to `rec` (a failure, a restart, a recount), up to the first
+    /// that failed since, which those after it follow.
+    valid: Rc<Cell<(u64, u64)>>,
+    /// The number of the next commit.
+    next_commit: u64,
+    /// Where the last write that asked for durable bytes ends.
+    synced_to: u64,
 }
 
 fn blob_error(e: wasm_bindgen::JsValue) -> StoreError {
@@ -168,6 +187,8 @@ impl Writer {
         let hasher = hasher_for(&rec);
         Writer {
             backend,
+            stored_end: Rc::new(Cell::new(rec.offset)),
+            synced_to: rec.offset,
             rec,
             staged: false,
             in_sync: false,
@@ -178,7 +199,20 @@ impl Writer {
             scratch: Vec::new(),
             inflight: Vec::new(),
             commits: 0,
+            written: None,
+            valid: Rc::new(Cell::new((0, u64::MAX))),
+            next_commit: 0,
         }
+    }
+
+    /// Goes back to the committed record `rec` (as stored): bytes written after it and
+    /// commits under way are forgotten.
+    fn rebase(&mut self) {
+        self.inflight.clear();
+        self.written = None;
+        self.valid.set((self.next_commit, u64::MAX));
+        self.stored_end.set(self.rec.offset);
+        self.synced_to = self.rec.offset;
     }
 
     /// The committed record.
@@ -191,9 +225,14 @@ impl Writer {
         self.landing().offset + self.pending_bytes
     }
 
-    /// The record as it will be once the commits under way have landed.
+    /// The record as it will be once the commits under way have landed (counting bytes
+    /// written to the file whether or not it holds them durably yet).
     fn landing(&self) -> &Record {
-        self.inflight.last().map_or(&self.rec, |c| &c.next)
+        self.inflight
+            .last()
+            .map(|c| &c.next)
+            .or(self.written.as_ref())
+            .unwrap_or(&self.rec)
     }
 
     /// Bytes received and not yet committed (nor being committed).
@@ -226,13 +265,14 @@ impl Writer {
         let Inflight {
             done,
             failed,
+            stored,
             next,
             change,
         } = self.inflight.remove(0);
         let _ = done.await;
         let failed = failed.borrow_mut().take();
         match failed {
-            None => {
+            None if stored.get() => {
                 // Only what counts the bytes moves on: changes made to the record meanwhile
                 // stay, for the next commit.
                 self.rec.offset = next.offset;
@@ -240,10 +280,16 @@ impl Writer {
                 self.rec.hash = next.hash;
                 self.rec.updated_at = next.updated_at;
                 change(&mut self.rec);
+                self.written = None;
+                Ok(())
+            }
+            // Written, not durable yet: a later commit stores it.
+            None => {
+                self.written = Some(next);
                 Ok(())
             }
             Some(e) => {
-                self.inflight.clear();
+                self.rebase();
                 self.pending = Array::new();
                 self.pending_bytes = 0;
                 self.hasher = hasher_for(&self.rec);
@@ -328,7 +374,8 @@ impl Writer {
                     if self.inflight.len() >= MAX_INFLIGHT {
                         self.settle_one().await?;
                     }
-                    self.spawn_commit(|_| {});
+                    let sync = self.sync_due();
+                    self.spawn_commit(|_| {}, sync);
                 } else {
                     self.commit().await?;
                 }
@@ -370,17 +417,45 @@ impl Writer {
     /// committed bytes, so memory and storage agree again.
     pub async fn commit(&mut self) -> Result<(), StoreError> {
         self.settle().await?;
-        if self.pending_bytes == 0 && !self.staged {
+        if self.pending_bytes == 0 && !self.staged && self.written.is_none() {
             return Ok(());
         }
         self.commit_and(|_| {}).await
+    }
+
+    /// Commits the pending bytes after they have waited (the commit interval): like
+    /// [`Writer::commit`], except that into a caller's streamed file they are made durable
+    /// only when that is due ([`sync_due`]), since each time copies the file.
+    ///
+    /// # Errors
+    /// As [`Writer::commit`].
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        if !matches!(self.backend, Backend::Opfs(..)) || self.pending_bytes == 0 {
+            return self.commit().await;
+        }
+        let sync = self.sync_due();
+        self.spawn_commit(|_| {}, sync);
+        self.settle().await
+    }
+
+    /// True when the bytes written after the last durable ones (with those pending) are
+    /// due to be made durable ([`sync_due`]).
+    fn sync_due(&self) -> bool {
+        sync_due(
+            self.synced_to,
+            self.landing().offset + self.pending_bytes,
+            self.chunk_bytes,
+        )
     }
 
     /// Starts committing the pending bytes to the OPFS file and the record that counts them
     /// (with `change` made to it), after the commits under way, without waiting for it. The
     /// worker serves writes in order and each record's transaction checks that the stored
     /// offset is where its bytes start, so a commit after a failed one fails too.
-    fn spawn_commit(&mut self, change: fn(&mut Record)) {
+    ///
+    /// `sync` asks for the bytes to be made durable, which a caller's file written as a
+    /// stream does only then; the record is stored once the file holds its bytes durably.
+    fn spawn_commit(&mut self, change: fn(&mut Record), sync: bool) {
         let Backend::Opfs(store, files) = &self.backend else {
             return;
         };
@@ -391,21 +466,49 @@ impl Writer {
         self.pending_bytes = 0;
         self.staged = false;
         self.commits += 1;
+        if sync {
+            self.synced_to = next.offset;
+        }
         let failed = Rc::new(std::cell::RefCell::new(None));
-        let (rec, slot) = (next.clone(), failed.clone());
+        let stored = Rc::new(Cell::new(false));
+        let (rec, slot, flag) = (next.clone(), failed.clone(), stored.clone());
+        let (end, valid) = (self.stored_end.clone(), self.valid.clone());
+        let mine = self.next_commit;
+        self.next_commit += 1;
+        let live = move || {
+            let (from, to) = valid.get();
+            (from <= mine && mine < to).then_some((valid.clone(), from))
+        };
         // Sent now: a cancel right after this deletes the file after the write.
-        let written = files.write(&rec.id, from, &parts);
+        let written = files.write(Target::from(&rec), from, &parts, sync);
         let done = crate::web::js::promise(async move {
-            let result = match written.done().await {
-                Ok(()) => store.advance(&rec, from).await,
+            let result = match written.end().await {
+                // Nothing is stored for a writer that has gone back since.
+                Ok(_) if live().is_none() => {
+                    Err(StoreError::Failed("a commit before it failed".into()))
+                }
+                Ok(durable) if durable >= rec.offset => {
+                    // The next commit checks for this one's end, whether or not this one has
+                    // landed by then (a failure here makes it store nothing).
+                    let from = end.replace(rec.offset);
+                    let stored = store.advance(&rec, from).await;
+                    flag.set(stored.is_ok());
+                    stored
+                }
+                Ok(_) => Ok(()),
                 Err(e) => Err(e),
             };
+            if let (Err(_), Some((valid, from))) = (&result, live()) {
+                // The commits after this one store nothing either.
+                valid.set((from, mine + 1));
+            }
             *slot.borrow_mut() = result.err();
             Ok(wasm_bindgen::JsValue::UNDEFINED)
         });
         self.inflight.push(Inflight {
             done: JsFuture::from(done),
             failed,
+            stored,
             next,
             change,
         });
@@ -430,15 +533,14 @@ impl Writer {
     /// # Errors
     /// As [`Writer::commit`].
     pub async fn commit_and(&mut self, change: fn(&mut Record)) -> Result<(), StoreError> {
-        // Into a file: after the commits under way, waited for with them.
-        let spawned = self.pending_bytes > 0 && matches!(self.backend, Backend::Opfs(..));
-        if spawned {
-            self.spawn_commit(change);
+        // Into a file: after the commits under way, waited for with them; durable, also
+        // bytes written before that the file does not hold durably yet.
+        let waiting = self.pending_bytes > 0 || !self.inflight.is_empty() || self.written.is_some();
+        if waiting && matches!(self.backend, Backend::Opfs(..)) {
+            self.spawn_commit(change, true);
+            return self.settle().await;
         }
         self.settle().await?;
-        if spawned {
-            return Ok(());
-        }
         if self.pending_bytes == 0 {
             return self.save(change).await;
         }
@@ -542,7 +644,7 @@ impl Writer {
         // Whatever the commit under way did, everything is discarded.
         let _ = self.settle().await;
         self.discard_pending();
-        let wasted = self.rec.offset;
+        let wasted = self.landing().offset;
         let mut next = self.rec.clone();
         next.epoch += 1;
         next.offset = 0;
@@ -576,6 +678,7 @@ impl Writer {
         }
         self.rec = next;
         self.staged = false;
+        self.rebase();
         self.hasher = hasher_for(&self.rec);
         Ok(wasted)
     }
@@ -589,9 +692,10 @@ impl Writer {
     /// Replaces the committed state by `rec` (read from storage by the caller).
     pub fn adopt(&mut self, rec: Record) {
         // A commit under way lands or fails on its own; the caller has read what is stored.
-        self.inflight.clear();
+        self.rebase();
         self.discard_pending();
         self.rec = rec;
+        self.rebase();
         self.staged = false;
         self.in_sync = false;
         self.hasher = hasher_for(&self.rec);
@@ -643,6 +747,7 @@ impl Writer {
             .await?
             .ok_or(StoreError::Stale)?;
         self.rec = rec;
+        self.rebase();
         self.staged = false;
         self.in_sync = false;
         if self.rec.opfs {
@@ -683,6 +788,7 @@ impl Writer {
         next.updated_at = js_sys::Date::now();
         store.truncate(&next, keep).await?;
         self.rec = next;
+        self.rebase();
         self.hasher = hasher_for(&self.rec);
         Ok(cut)
     }
@@ -694,13 +800,14 @@ impl Writer {
     async fn recount_file(&mut self, store: &Store, files: &Files) -> Result<u64, StoreError> {
         let rec = store.load(&self.rec.id).await?.ok_or(StoreError::Stale)?;
         self.rec = rec;
+        self.rebase();
         self.staged = false;
         self.hasher = hasher_for(&self.rec);
         if !self.rec.opfs {
             // Stored as chunks by a manager without OPFS: started over in the file.
             return self.restart().await;
         }
-        let size = files.size(&self.rec.id).await?;
+        let size = files.size(Target::from(&self.rec)).await?;
         if size >= self.rec.offset {
             return Ok(0);
         }
@@ -714,6 +821,7 @@ impl Writer {
         next.updated_at = js_sys::Date::now();
         store.update(&next).await?;
         self.rec = next;
+        self.rebase();
         self.hasher = hasher_for(&self.rec);
         Ok(cut)
     }
@@ -721,7 +829,7 @@ impl Writer {
     /// The run ended: the download's OPFS file is closed, so that another tab can write it.
     pub fn end_run(&self) {
         if let Backend::Opfs(_, files) = &self.backend {
-            let closed = files.release(&self.rec.id);
+            let closed = files.release(Target::from(&self.rec));
             wasm_bindgen_futures::spawn_local(async move {
                 let _ = closed.done().await;
             });
@@ -760,7 +868,7 @@ impl Snapshot {
             // A view of the file: nothing is copied.
             Backend::Opfs(_, files) => {
                 return files
-                    .blob(&self.rec.id, self.rec.offset, mime)
+                    .blob(Target::from(&self.rec), self.rec.offset, mime)
                     .await
                     .map_err(|e| e.to_download_error())
             }

@@ -64,9 +64,11 @@ const badHook: ManagerOptions['prepareRequest'] = () => 'https://example.com/a.b
 const notify: Array<ManagerOptions['notifyWhenDone']> = [true, false, {}, { title: 't' }, undefined];
 
 declare const sinkStream: WritableStream<Uint8Array>;
+declare const fileHandle: FileSystemFileHandle;
 function addOptions(signal: AbortSignal): Required<AddOptions> {
   return {
     sink: sinkStream,
+    file: fileHandle,
     id: 'model',
     filename: 'model.bin',
     headers: { Authorization: 'Bearer t' },
