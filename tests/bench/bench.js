@@ -101,13 +101,13 @@ window.handOpfs = async (size, flushBytes = 1 << 20, noWrite = false, prealloc =
   return ms;
 };
 
-async function library(size, persist, storage) {
+async function library(size, persist, storage, file) {
   const name = dbName();
   const m = await DownloadManager.open({ name, persist, storage });
   if (storage && m.storage.backend !== storage) throw new Error(`storage is ${m.storage.backend}: ${m.storage.reason}`);
   let id;
   const ms = await timed(async () => {
-    const d = m.add(url(size));
+    const d = m.add(url(size), file ? { file } : undefined);
     await d.done;
     if (d.progress.transferredBytes !== size) throw new Error('short');
     id = d.id;
@@ -133,6 +133,16 @@ window.libSink = async (size) => {
 window.libPersisted = (size) => library(size, true);
 window.libOpfs = (size) => library(size, true, 'opfs');
 window.libIdb = (size) => library(size, true, 'indexeddb');
+// Into a file of the page's own in OPFS (`add(url, { file })`), deleted afterwards.
+window.libFile = async (size) => {
+  const root = await navigator.storage.getDirectory();
+  const name = `bench-file-${++run}`;
+  const file = await root.getFileHandle(name, { create: true });
+  const ms = await library(size, true, 'opfs', file);
+  if ((await file.getFile()).size !== size) throw new Error('the file is short');
+  await root.removeEntry(name);
+  return ms;
+};
 
 // The whole file in memory: `fetch().arrayBuffer()`, kept by the page (which the driver
 // closes after its last sample).

@@ -71,23 +71,25 @@ try {
   // Throughput.
   const size = 256 * MiB;
   if (section('throughput')) {
-  const [plain, keep, memory, sinked, handF, opfs, hand, idb] = await interleaved(`throughput, 256 MiB, ${ROUNDS} rounds`, [
+  const [plain, keep, memory, sinked, handF, opfs, own, hand, idb] = await interleaved(`throughput, 256 MiB, ${ROUNDS} rounds`, [
     { label: 'plain fetch reader loop (bytes dropped)', call: ['plainLoop', size] },
     { label: 'plain fetch reader loop keeping 4 MiB Blobs', call: ['plainKeep', size] },
     { label: 'library, persist: false', call: ['libMemory', size] },
     { label: 'library, to a WritableStream sink that drops the bytes', call: ['libSink', size] },
     { label: 'hand-written reader loop + OPFS worker (SyncAccessHandle, flush every MiB)', call: ['handOpfs', size] },
     { label: "library, persisted, storage: 'opfs' (the default here)", call: ['libOpfs', size] },
+    { label: "library, persisted into the page's own OPFS file (add(url, { file }))", call: ['libFile', size] },
     { label: 'hand-written reader loop + 4 MiB Blobs into IndexedDB', call: ['handIdb', size] },
     { label: "library, persisted, storage: 'indexeddb'", call: ['libIdb', size] },
   ]);
   const mbps = (xs) => `${(size / 1e6 / (median(xs) / 1000)).toFixed(0)} MB/s`;
-  console.log(`  medians: plain ${mbps(plain)}, keeping ${mbps(keep)}, library in memory ${mbps(memory)}, library to a sink ${mbps(sinked)}, hand-written OPFS ${mbps(handF)}, library OPFS ${mbps(opfs)}, hand-written IndexedDB ${mbps(hand)}, library IndexedDB ${mbps(idb)}`);
+  console.log(`  medians: plain ${mbps(plain)}, keeping ${mbps(keep)}, library in memory ${mbps(memory)}, library to a sink ${mbps(sinked)}, hand-written OPFS ${mbps(handF)}, library OPFS ${mbps(opfs)}, library into the page's file ${mbps(own)}, hand-written IndexedDB ${mbps(hand)}, library IndexedDB ${mbps(idb)}`);
   row('stream-through throughput', 'library to a `WritableStream` sink vs plain reader loop dropping the bytes', ratio(plain, sinked), '≥ 0.95×');
   row('', 'library (persist: false, keeping the file) vs plain reader loop dropping the bytes', ratio(plain, memory), 'report');
   row('', 'library (persist: false) vs plain reader loop keeping them as Blobs', ratio(keep, memory), 'report');
   row('persisted throughput', 'library, OPFS vs plain reader loop dropping the bytes', ratio(plain, opfs), '≥ 0.8×');
   row('', 'library, OPFS vs hand-written reader loop + OPFS worker', ratio(handF, opfs), 'report');
+  row('', "library into the page's own OPFS file (`add(url, { file })`) vs plain reader loop dropping the bytes", ratio(plain, own), 'report');
   row('', 'library, IndexedDB vs hand-written reader loop + IndexedDB', ratio(hand, idb), '≥ 1.0×');
   row('', 'library, IndexedDB vs plain reader loop dropping the bytes', ratio(plain, idb), 'report');
   }
