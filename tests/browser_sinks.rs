@@ -242,7 +242,26 @@ async fn integrity_is_checked_and_a_mismatch_fails_without_a_restart() {
         &url,
         obj(&[("sink", stream), ("integrity", right.as_str().into())]),
     );
-    done(&dl).await.expect("the right hash completes");
+    if let Err(e) = done(&dl).await {
+        // Whether the bytes or their hash went wrong.
+        let got = received(&state).await;
+        let want = expected(77, 0, size);
+        let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
+        panic!(
+            "the right hash failed: {} ({}); the sink got {} bytes, first difference at {:?}, \
+             their hash {}; requests {:?}",
+            code(&e),
+            get_str(&e, "message"),
+            got.len(),
+            first_diff,
+            if sri(&got).await == right {
+                "right"
+            } else {
+                "wrong"
+            },
+            ranges(&t).await
+        );
+    }
     assert!(flag(&state, "closed"));
 
     let wrong = sri(b"something else").await;

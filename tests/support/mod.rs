@@ -23,7 +23,8 @@ pub fn fixture() -> &'static str {
 
 /// The engine the tests run in, from its user agent.
 pub fn engine() -> &'static str {
-    let ua = web_sys::window().unwrap().navigator().user_agent().unwrap();
+    // `navigator.userAgent`, of a window or a worker.
+    let ua = get_str(&get(&js_sys::global(), "navigator"), "userAgent");
     if ua.contains("Firefox/") {
         "firefox"
     } else if ua.contains("Chrome/") {
@@ -181,13 +182,13 @@ pub async fn assert_bytes(download: &JsValue, seed: u64, size: usize) {
 
 /// The fixture server's request log for `tag`.
 pub async fn request_log(tag: &str) -> Vec<JsValue> {
-    let window = web_sys::window().unwrap();
     let url = format!("{}/log?tag={tag}", fixture());
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
-        .await
+    let fetch: Function = get(&js_sys::global(), "fetch").unchecked_into();
+    let pending: js_sys::Promise = fetch
+        .call1(&JsValue::NULL, &url.into())
         .unwrap()
-        .dyn_into()
-        .unwrap();
+        .unchecked_into();
+    let resp: web_sys::Response = JsFuture::from(pending).await.unwrap().dyn_into().unwrap();
     let json = JsFuture::from(resp.json().unwrap()).await.unwrap();
     js_sys::Array::from(&json).iter().collect()
 }
@@ -203,10 +204,11 @@ pub async fn gets(tag: &str) -> Vec<JsValue> {
 
 /// Sleeps `ms` milliseconds.
 pub async fn sleep(ms: i32) {
+    // The global `setTimeout`: a window's or a worker's.
+    let set_timeout: Function = get(&js_sys::global(), "setTimeout").unchecked_into();
     let p = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+        set_timeout
+            .call2(&JsValue::NULL, &resolve, &ms.into())
             .unwrap();
     });
     JsFuture::from(p).await.unwrap();
