@@ -86,12 +86,14 @@ function serve() {
     e.durable = e.end;
   };
 
-  // Flushes and closes the file, if open (the download's run ended, or it is read).
-  const close = async (m) => {
+  // Flushes and closes the file, if open (the download's run ended, or it is read); a
+  // stream is aborted instead when `discard`.
+  const close = async (m, discard = false) => {
     const key = `${m.dir}/${m.name}`;
     const e = open.get(key);
     if (!e) return;
     open.delete(key);
+    if (!e.handle && discard) return e.writable?.abort();
     if (!e.handle) return sync(e);
     try {
       e.handle.flush();
@@ -210,7 +212,7 @@ function serve() {
     // Closes and deletes the file; a missing file is not an error. The caller's own file is
     // not deleted but emptied.
     async remove(m) {
-      await close(m);
+      await close(m, true);
       if (m.handle) {
         await empty(m.handle, m.stream);
         return true;

@@ -588,6 +588,21 @@ async fn cancel_empties_the_callers_file_and_bad_files_are_refused() {
         same_entry(&handle, &own_file_again(&handle).await).await,
         "the file stays"
     );
+    // The same for a file written as a stream, whose first bytes were made durable.
+    inject_streamed_files(true);
+    let dl = add(
+        &m,
+        &file_url(&tag("minecancel2"), "size=3000000&seed=57&throttle=1000000"),
+        obj(&[("file", handle.clone())]),
+    );
+    wait_bytes(&dl, 1_200_000.0, 20_000).await;
+    call_async(&dl, "cancel", &[]).await.unwrap();
+    clear_faults();
+    assert_eq!(
+        file_bytes(&handle).await.len(),
+        0,
+        "cancel empties a streamed file"
+    );
     for (opts, needle) in [
         (
             obj(&[("file", "a.bin".into())]),

@@ -142,9 +142,26 @@ pub fn add(manager: &JsValue, url: &str, options: JsValue) -> JsValue {
     call(manager, "add", &[url.into(), options]).expect("add")
 }
 
-/// Waits for `download.done`.
+/// How long [`done`] waits before it reports a download that never settles.
+const SETTLE_MS: i32 = 240_000;
+
+/// Waits for `download.done`. A download that has not settled after four minutes fails the
+/// test with what it was doing, instead of the whole test binary timing out unexplained.
 pub async fn done(download: &JsValue) -> Result<JsValue, JsValue> {
-    JsFuture::from(js_sys::Promise::from(get(download, "done"))).await
+    let settled = JsFuture::from(js_sys::Promise::from(get(download, "done")));
+    let late = sleep(SETTLE_MS);
+    futures::pin_mut!(settled, late);
+    match futures::future::select(settled, late).await {
+        futures::future::Either::Left((r, _)) => r,
+        futures::future::Either::Right(_) => panic!(
+            "{} did not settle in {} s: state {}, progress {:?}, error {:?}",
+            get_str(download, "id"),
+            SETTLE_MS / 1000,
+            get_str(download, "state"),
+            js_sys::JSON::stringify(&get(download, "progress")).ok(),
+            get(download, "error"),
+        ),
+    }
 }
 
 /// The `code` of a `DownloadError`, after checking it is one.
