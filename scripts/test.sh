@@ -32,7 +32,7 @@ start_display
 # The runner's default of 20 s per test binary is far too short for network tests.
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 # The test files are named so that the slow 1 GiB test stays out (`make test-big` runs it).
-suites=${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager --test browser_api --test browser_servers --test browser_sinks --test browser_storage --test browser_worker}
+suites=${BROWSER_TESTS:---test browser_engine --test browser_resume --test browser_manager --test browser_api --test browser_servers --test browser_sinks --test browser_storage --test browser_worker --test browser_handover}
 # The lifetime tests force garbage collections with gc(), which only Chromium exposes
 # (--js-flags=--expose-gc in webdriver.json); they run there.
 if [ -n "${BROWSER_TESTS:-}" ]; then chromium_only=""; else chromium_only="--test browser_lifetime"; fi
@@ -74,7 +74,7 @@ done
 if [ -z "${BROWSER_TESTS:-}" ] && [[ " $engines " == *" chromium "* ]]; then
   echo "== browser tests (headless Chromium, storage: 'indexeddb')"
   engine="chromium (indexeddb)"
-  suites="--test browser_engine --test browser_resume --test browser_manager --test browser_api --test browser_servers"
+  suites="--test browser_engine --test browser_resume --test browser_manager --test browser_api --test browser_servers --test browser_handover"
   RD_TEST_STORAGE=indexeddb wasm_test "--test browser_lifetime" --headless --chrome --chromedriver "$(command -v chromedriver)"
 fi
 if [ ${#browser_failures[@]} -ne 0 ]; then

@@ -132,6 +132,34 @@ impl Download {
         self.h.cell.resume();
     }
 
+    /// Continues a paused, failed or queued download with `response` answering its next
+    /// request instead of a fetch (one the page fetched itself, with `Range` for the stored
+    /// bytes, or got from a service worker): validated and written exactly as a fetched
+    /// response. One that does not fit what is stored is judged by the usual rules (a changed
+    /// resource restarts, a wrong range is refetched), and the download goes on fetching.
+    ///
+    /// @throws {DownloadError} `INVALID_ARGUMENT` for a value that is not an unread
+    /// `Response`, or a download that runs or has settled.
+    #[wasm_bindgen(js_name = resumeWith)]
+    pub fn resume_with(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Response")] response: JsValue,
+    ) -> Result<(), JsValue> {
+        let response: web_sys::Response = response.dyn_into().map_err(|v| {
+            to_js(&DownloadError::invalid(
+                "response",
+                format!("must be a Response, got {}", describe(&v)),
+            ))
+        })?;
+        if response.body_used() {
+            return Err(to_js(&DownloadError::invalid(
+                "response",
+                "its body was read already",
+            )));
+        }
+        self.h.cell.resume_with(response).map_err(|e| to_js(&e))
+    }
+
     /// Cancels: final. `done` rejects with `ABORTED` at once; the returned promise resolves
     /// once the stored bytes are deleted, after which no write for this download can land.
     /// Does nothing on a download that has already settled.

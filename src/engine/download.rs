@@ -25,7 +25,7 @@ use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State
 use crate::core::progress::{Progress, ProgressTracker};
 use crate::core::resume::{Identity, Restart};
 use crate::core::run::{Outcome, RequestReason, RunConfig};
-use crate::core::{DownloadError, ErrorCode};
+use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::now_ms;
 use crate::web::codec::{
@@ -122,6 +122,9 @@ pub(crate) trait Host {
 pub(crate) struct Mutable {
     /// What it is doing, what the page sees and what is stored: every decision about them.
     pub life: Lifecycle,
+    /// A response the page fetched, to answer the next request of a run
+    /// ([`DownloadCell::resume_with`]).
+    given: Option<web_sys::Response>,
     /// Ends the run, while one runs (or winds down).
     stop: Option<StopToken>,
     /// Ends the wait for the lock of a download another tab runs.
@@ -227,6 +230,7 @@ impl DownloadCell {
                 signal_listener: None,
                 keep: None,
                 lock: None,
+                given: None,
             }),
         });
         // A download restored as already settled has its promise settled too.
@@ -923,6 +927,31 @@ impl DownloadCell {
         self.on(Input::Resume, Ctx::default());
     }
 
+    /// Continues the download with `response` as the answer to its next request, instead of
+    /// fetching: validated against what is stored, and its body written, exactly as a fetched
+    /// response's. One the run cannot use (another resource, another range) is judged by the
+    /// usual rules, and the run goes on fetching.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for a download that runs (here or in another tab) or has settled.
+    pub fn resume_with(self: &Rc<Self>, response: web_sys::Response) -> Result<(), DownloadError> {
+        let refused = match self.state() {
+            _ if self.is_remote() => Some("runs in another tab, which fetches its bytes"),
+            State::Running => Some("is running: pause it first"),
+            State::Completed | State::Cancelled => Some("has settled"),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            return Err(DownloadError::invalid(
+                "download",
+                format!("{} {why}", Quoted(&self.id)),
+            ));
+        }
+        self.m.borrow_mut().given = Some(response);
+        self.resume();
+        Ok(())
+    }
+
     /// Cancels: final (I10). Settles at once with `ABORTED`; the returned future completes
     /// when the stored bytes are deleted.
     pub fn cancel(self: &Rc<Self>) -> Option<LocalBoxFuture<'static, ()>> {
@@ -1031,6 +1060,10 @@ pub(crate) fn stored_progress(rec: &Record) -> Progress {
 impl Report for Rc<DownloadCell> {
     fn url(&self) -> &str {
         &self.url
+    }
+
+    fn take_given(&self) -> Option<web_sys::Response> {
+        self.m.borrow_mut().given.take()
     }
 
     fn record(&self, rec: &Record) {

@@ -28,6 +28,8 @@ use crate::core::DownloadError;
 pub(crate) trait Report {
     /// The URL to fetch.
     fn url(&self) -> &str;
+    /// A response the page fetched, to answer the next request instead of a fetch.
+    fn take_given(&self) -> Option<web_sys::Response>;
     /// The record changed (an accepted response, a commit, a restart).
     fn record(&self, rec: &Record);
     /// A progress report is due.
@@ -155,11 +157,18 @@ pub(crate) async fn run(
                 reason,
             } => {
                 attempt = None;
-                let started = match request_spec(cell, writer, cfg, stop, reason, &machine).await {
-                    Ok(spec) => Attempt::start(&spec, range_start, &limits, stop)
-                        .await
-                        .map(|a| (a, spec.url)),
-                    Err(e) => Err(e),
+                let started = match cell.take_given() {
+                    // Judged as fetched; where it came from is not stored.
+                    Some(r) => Attempt::given(r, &limits, stop).map(|a| {
+                        let from = a.2.clone();
+                        (a, from)
+                    }),
+                    None => match request_spec(cell, writer, cfg, stop, reason, &machine).await {
+                        Ok(spec) => Attempt::start(&spec, range_start, &limits, stop)
+                            .await
+                            .map(|a| (a, spec.url)),
+                        Err(e) => Err(e),
+                    },
                 };
                 match started {
                     Ok(((a, head, final_url), requested)) => {

@@ -106,10 +106,51 @@ impl<'a> Attempt<'a> {
             .map_err(|_| {
                 DownloadError::new(ErrorCode::Network, "fetch did not return a Response")
             })?;
+        Ok(Attempt::answered(waiter, response, limits, guard))
+    }
+
+    /// An attempt answered by `response`, a response the caller fetched (its head has
+    /// arrived); its body is read as a fetched one's.
+    ///
+    /// # Errors
+    /// [`TransferEnd::Stopped`] if `stop` fires; `NETWORK` when its body was read already.
+    pub fn given(
+        response: Response,
+        limits: &TransferLimits,
+        stop: &'a StopToken,
+    ) -> Result<(Attempt<'a>, ResponseHead, String), TransferEnd> {
+        if let Some(reason) = stop.reason() {
+            return Err(TransferEnd::Stopped(reason));
+        }
+        if response.body_used() {
+            return Err(TransferEnd::Failed(DownloadError::new(
+                ErrorCode::Network,
+                "the given response's body was read already",
+            )));
+        }
+        let waiter = Waiter {
+            clock: TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at),
+            timer: None,
+            stop,
+        };
+        Ok(Attempt::answered(
+            waiter,
+            response,
+            limits,
+            AbortGuard::new()?,
+        ))
+    }
+
+    fn answered(
+        mut waiter: Waiter<'a>,
+        response: Response,
+        limits: &TransferLimits,
+        guard: AbortGuard,
+    ) -> (Attempt<'a>, ResponseHead, String) {
         waiter.clock.headers_received(now_ms());
         let head = read_head(&response);
         let url = response.url();
-        Ok((
+        (
             Attempt {
                 waiter,
                 response,
@@ -118,7 +159,7 @@ impl<'a> Attempt<'a> {
             },
             head,
             url,
-        ))
+        )
     }
 
     /// Reads the body to its end into `writer`, calling `on_bytes` with each chunk's length.

@@ -65,6 +65,7 @@ const notify: Array<ManagerOptions['notifyWhenDone']> = [true, false, {}, { titl
 
 declare const sinkStream: WritableStream<Uint8Array>;
 declare const fileHandle: FileSystemFileHandle;
+declare const givenResponse: Response;
 function addOptions(signal: AbortSignal): Required<AddOptions> {
   return {
     sink: sinkStream,
@@ -197,6 +198,9 @@ function lifecycle(): Promise<void> {
       for (const headers of headerForms) manager.add('/c.bin', { headers });
       dl.pause();
       dl.resume();
+      dl.resumeWith(givenResponse);
+      // @ts-expect-error: resumeWith takes a Response, not a URL
+      dl.resumeWith('https://example.com/a.bin');
       manager.pauseAll();
       manager.resumeAll();
       console.info(persistent, multiTab, notify, eventTypes);
