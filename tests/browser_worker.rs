@@ -44,3 +44,52 @@ async fn a_manager_downloads_and_resumes_in_a_service_worker() {
     );
     call_async(&m, "close", &[]).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_response_handed_over_in_a_service_worker_completes_the_stored_bytes() {
+    // What a service worker does with a response it got for a download that has stored
+    // bytes: it hands the response to the download, which validates, appends and hashes it.
+    let (t, name, size, seed) = (tag("sw-given"), tag("db"), 900_000usize, 62);
+    let integrity = sri(&expected(seed, 0, size)).await;
+    let url = file_url(&t, &format!("size={size}&seed={seed}&throttle=2000000"));
+    let m = open_named(&name, vec![("chunkBytes", JsValue::from(64 * 1024))]).await;
+    let dl = add(&m, &url, obj(&[("integrity", integrity.as_str().into())]));
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 300_000.0, 20_000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let offset = get_num(&stored_record(&name, &id).await, "offset").unwrap();
+    let m = open_named(&name, vec![("chunkBytes", JsValue::from(64 * 1024))]).await;
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    call(&dl, "pause", &[]).unwrap();
+    let response = js(
+        "u, r",
+        "return fetch(u, { headers: { Range: r } });",
+        &[url.as_str().into(), format!("bytes={offset}-").into()],
+    )
+    .await;
+    call(&dl, "resumeWith", &[response]).unwrap();
+    done(&dl).await.expect("verified");
+    assert_bytes(&dl, seed, size).await;
+    // The restored download starts at once, so its own request for the rest may go out
+    // before the pause stops it (and keep a few bytes, after which the handed-over response
+    // no longer fits and the rest is fetched again); nothing is ever fetched from 0 again.
+    let r = ranges(&t).await;
+    assert!((2..=4).contains(&r.len()), "{r:?}");
+    let starts: Vec<f64> = r[1..]
+        .iter()
+        .filter_map(|x| {
+            x.as_deref()?
+                .strip_prefix("bytes=")?
+                .strip_suffix('-')?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(starts.len(), r.len() - 1, "{r:?}");
+    assert!(starts.iter().all(|s| *s >= offset), "{r:?}");
+    assert!(
+        r.contains(&Some(format!("bytes={offset}-"))),
+        "the handed-over request: {r:?}"
+    );
+    call_async(&m, "close", &[]).await.unwrap();
+}

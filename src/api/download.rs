@@ -132,14 +132,15 @@ impl Download {
         self.h.cell.resume();
     }
 
-    /// Continues a paused, failed or queued download with `response` answering its next
-    /// request instead of a fetch (one the page fetched itself, with `Range` for the stored
-    /// bytes, or got from a service worker): validated and written exactly as a fetched
-    /// response. One that does not fit what is stored is judged by the usual rules (a changed
-    /// resource restarts, a wrong range is refetched), and the download goes on fetching.
+    /// Continues the download with `response` answering its next request instead of a fetch
+    /// (one the page fetched itself, with `Range` for the stored bytes, or got from a service
+    /// worker): validated and written exactly as a fetched response. One that does not fit
+    /// what is stored is judged by the usual rules (a changed resource restarts, a wrong range
+    /// is refetched), and the download goes on fetching. A run under way in this tab is
+    /// stopped first, as by `pause()`.
     ///
     /// @throws {DownloadError} `INVALID_ARGUMENT` for a value that is not an unread
-    /// `Response`, or a download that runs or has settled.
+    /// `Response`, or a download another tab runs or that has settled.
     #[wasm_bindgen(js_name = resumeWith)]
     pub fn resume_with(
         &self,

@@ -929,15 +929,15 @@ impl DownloadCell {
 
     /// Continues the download with `response` as the answer to its next request, instead of
     /// fetching: validated against what is stored, and its body written, exactly as a fetched
-    /// response's. One the run cannot use (another resource, another range) is judged by the
-    /// usual rules, and the run goes on fetching.
+    /// response's. A run under way here is stopped first, as by a pause (what it received is
+    /// kept). One the run cannot use (another resource, another range) is judged by the usual
+    /// rules, and the run goes on fetching.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` for a download that runs (here or in another tab) or has settled.
+    /// `INVALID_ARGUMENT` for a download another tab runs, or one that has settled.
     pub fn resume_with(self: &Rc<Self>, response: web_sys::Response) -> Result<(), DownloadError> {
         let refused = match self.state() {
             _ if self.is_remote() => Some("runs in another tab, which fetches its bytes"),
-            State::Running => Some("is running: pause it first"),
             State::Completed | State::Cancelled => Some("has settled"),
             _ => None,
         };
@@ -946,6 +946,9 @@ impl DownloadCell {
                 "download",
                 format!("{} {why}", Quoted(&self.id)),
             ));
+        }
+        if self.state() == State::Running {
+            self.pause();
         }
         self.m.borrow_mut().given = Some(response);
         self.resume();
