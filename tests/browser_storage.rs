@@ -644,3 +644,61 @@ async fn cancel_empties_the_callers_file_and_bad_files_are_refused() {
 async fn own_file_again(handle: &JsValue) -> JsValue {
     own_file(&get_str(handle, "name")).await
 }
+
+#[wasm_bindgen_test]
+async fn the_callers_file_is_cut_on_a_restart_and_keeps_its_prefix_when_the_disk_fills() {
+    if !has_opfs() {
+        return;
+    }
+    // A changed resource after a dropped connection: the file is cut and rewritten as the
+    // new version, nothing spliced, through an access handle and as a stream.
+    for (stream, seed) in [(false, 58u64), (true, 60)] {
+        let (t, name, size) = (tag("minechanged"), tag("db"), 700_000usize);
+        let handle = own_file(&tag("own")).await;
+        inject_streamed_files(stream);
+        let m = manager(&name, vec![]).await;
+        let url = file_url(
+            &t,
+            &format!(
+                "size={size}&seed={seed}&change_after=1&seed2={}&cut_at=300000&cut_times=1&throttle=2000000",
+                seed + 1
+            ),
+        );
+        let dl = add(&m, &url, obj(&[("file", handle.clone())]));
+        done(&dl).await.expect("completes");
+        clear_faults();
+        assert_eq!(
+            file_bytes(&handle).await,
+            expected(seed + 1, 0, size),
+            "the file is the new version only (stream: {stream})"
+        );
+        call_async(&m, "close", &[]).await.unwrap();
+    }
+    // A full disk fails with QUOTA and keeps the flushed prefix in the file; resume ends it.
+    let (t, name, size) = (tag("minequota"), tag("db"), 600_000usize);
+    let handle = own_file(&tag("own")).await;
+    let m = manager(&name, vec![no_retry()]).await;
+    inject_write_failure(3, "QuotaExceededError");
+    let dl = add(
+        &m,
+        &file_url(&t, &format!("size={size}&seed=62")),
+        obj(&[("file", handle.clone())]),
+    );
+    let err = done(&dl).await.expect_err("fails");
+    clear_faults();
+    assert_eq!(code(&err), "QUOTA");
+    let rec = stored_record(&name, &get_str(&dl, "id")).await;
+    assert_eq!(get_num(&rec, "offset"), Some((3 * FLUSH) as f64));
+    let kept = file_bytes(&handle).await;
+    assert!(kept.len() >= 3 * FLUSH as usize);
+    assert_eq!(
+        &kept[..3 * FLUSH as usize],
+        &expected(62, 0, 3 * FLUSH as usize)[..]
+    );
+    call(&dl, "resume", &[]).unwrap();
+    done(&dl).await.expect("completes after resume");
+    assert_eq!(file_bytes(&handle).await, expected(62, 0, size));
+    let r = ranges(&t).await;
+    assert_eq!(r.last().unwrap(), &Some(format!("bytes={}-", 3 * FLUSH)));
+    call_async(&m, "close", &[]).await.unwrap();
+}
