@@ -91,12 +91,7 @@ impl<'a> Attempt<'a> {
         }
         let guard = AbortGuard::new()?;
         let request = build_request(spec, range_start, &guard)?;
-        let clock = TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at);
-        let mut waiter = Waiter {
-            clock,
-            timer: None,
-            stop,
-        };
+        let mut waiter = Waiter::new(limits, stop);
         let fetch = global_fetch(&request).map_err(network_error)?;
         let response: Response = waiter
             .wait(JsFuture::from(fetch))
@@ -128,11 +123,7 @@ impl<'a> Attempt<'a> {
                 "the given response's body was read already",
             )));
         }
-        let waiter = Waiter {
-            clock: TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at),
-            timer: None,
-            stop,
-        };
+        let waiter = Waiter::new(limits, stop);
         Ok(Attempt::answered(
             waiter,
             response,
@@ -368,7 +359,16 @@ struct Waiter<'a> {
     stop: &'a StopToken,
 }
 
-impl Waiter<'_> {
+impl<'a> Waiter<'a> {
+    /// The timeouts of an attempt starting now.
+    fn new(limits: &TransferLimits, stop: &'a StopToken) -> Waiter<'a> {
+        Waiter {
+            clock: TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at),
+            timer: None,
+            stop,
+        }
+    }
+
     /// Waits for `fut`. The stop token is checked first and data before the timer, so a chunk
     /// that has arrived always beats a timeout that fires in the same turn.
     async fn wait<F: Future + Unpin>(&mut self, mut fut: F) -> Result<F::Output, TransferEnd> {

@@ -205,11 +205,14 @@ impl Writer {
         }
     }
 
-    /// Goes back to the committed record `rec` (as stored): bytes written after it and
-    /// commits under way are forgotten.
+    /// Goes back to the committed record `rec` (as stored): pending bytes, bytes written
+    /// after it and commits under way are forgotten, and the hash covers `rec`'s bytes.
     fn rebase(&mut self) {
         self.inflight.clear();
         self.written = None;
+        self.pending = Array::new();
+        self.pending_bytes = 0;
+        self.hasher = hasher_for(&self.rec);
         self.valid.set((self.next_commit, u64::MAX));
         self.stored_end.set(self.rec.offset);
         self.synced_to = self.rec.offset;
@@ -290,9 +293,6 @@ impl Writer {
             }
             Some(e) => {
                 self.rebase();
-                self.pending = Array::new();
-                self.pending_bytes = 0;
-                self.hasher = hasher_for(&self.rec);
                 Err(e)
             }
         }
@@ -679,7 +679,6 @@ impl Writer {
         self.rec = next;
         self.staged = false;
         self.rebase();
-        self.hasher = hasher_for(&self.rec);
         Ok(wasted)
     }
 
@@ -692,13 +691,10 @@ impl Writer {
     /// Replaces the committed state by `rec` (read from storage by the caller).
     pub fn adopt(&mut self, rec: Record) {
         // A commit under way lands or fails on its own; the caller has read what is stored.
-        self.rebase();
-        self.discard_pending();
         self.rec = rec;
         self.rebase();
         self.staged = false;
         self.in_sync = false;
-        self.hasher = hasher_for(&self.rec);
     }
 
     /// Records that `rec` was just created in storage by this writer, with no bytes: the
@@ -769,10 +765,7 @@ impl Writer {
         let integrity = self.rec.integrity.is_some();
         let (offset, keep, hash) =
             match good_prefix(self.rec.offset, self.rec.chunks, integrity, &seen) {
-                Recount::Intact => {
-                    self.hasher = hasher_for(&self.rec);
-                    return Ok(0);
-                }
+                Recount::Intact => return Ok(0),
                 Recount::Restart => return self.restart().await,
                 Recount::Cut {
                     offset,
@@ -789,7 +782,6 @@ impl Writer {
         store.truncate(&next, keep).await?;
         self.rec = next;
         self.rebase();
-        self.hasher = hasher_for(&self.rec);
         Ok(cut)
     }
 
@@ -802,7 +794,6 @@ impl Writer {
         self.rec = rec;
         self.rebase();
         self.staged = false;
-        self.hasher = hasher_for(&self.rec);
         if !self.rec.opfs {
             // Stored as chunks by a manager without OPFS: started over in the file.
             return self.restart().await;
@@ -822,7 +813,6 @@ impl Writer {
         store.update(&next).await?;
         self.rec = next;
         self.rebase();
-        self.hasher = hasher_for(&self.rec);
         Ok(cut)
     }
 
