@@ -81,18 +81,7 @@ async fn sha384_and_sha512_are_verified_and_the_strongest_value_wins_across_a_re
         assert!(requests.len() >= 2, "{algorithm}: resumed, not refetched");
         // The stored hash state continued: the resume started past what was stored (at most
         // one chunk lost by the reload), in every engine.
-        let resumed_at = ranges(&t)
-            .await
-            .last()
-            .cloned()
-            .flatten()
-            .and_then(|r| {
-                r.strip_prefix("bytes=")?
-                    .strip_suffix('-')?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .unwrap_or(0);
+        let resumed_at = ranges(&t).await.last().and_then(range_start).unwrap_or(0);
         let why: Vec<String> = restarts
             .all()
             .iter()

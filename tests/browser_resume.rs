@@ -89,12 +89,7 @@ async fn assert_reload_waste(t: &str, size: u64, received: f64, chunks: u64) {
 }
 
 fn start_of(range: &Option<String>) -> u64 {
-    let r = range.as_deref().expect("a Range header");
-    r.strip_prefix("bytes=")
-        .and_then(|r| r.strip_suffix('-'))
-        .unwrap()
-        .parse()
-        .unwrap()
+    range_start(range).expect("a Range header bytes=<start>-")
 }
 
 #[wasm_bindgen_test]

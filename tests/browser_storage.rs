@@ -399,12 +399,7 @@ async fn case43_a_storage_worker_that_dies_mid_write_costs_at_most_the_unflushed
     let r = ranges(&t).await;
     assert!(r.len() <= 2, "{r:?}");
     if let Some(resumed) = r.get(1) {
-        let at = resumed
-            .as_deref()
-            .and_then(|r| r.strip_prefix("bytes="))
-            .and_then(|r| r.strip_suffix('-'))
-            .and_then(|n| n.parse::<f64>().ok())
-            .expect("a resume");
+        let at = range_start(resumed).expect("a resume") as f64;
         assert!(
             at <= received && received - at <= 3.0 * FLUSH as f64,
             "resumed at {at} after the crash at {received}"

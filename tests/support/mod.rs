@@ -399,6 +399,17 @@ pub async fn bytes_served(tag: &str) -> f64 {
         .sum()
 }
 
+/// Where a `Range: bytes=<start>-` header asks to start; `None` for no header or another
+/// form.
+pub fn range_start(range: &Option<String>) -> Option<u64> {
+    range
+        .as_deref()?
+        .strip_prefix("bytes=")?
+        .strip_suffix('-')?
+        .parse()
+        .ok()
+}
+
 /// The Range headers of the GETs of `tag`, `None` for a request without one.
 pub async fn ranges(tag: &str) -> Vec<Option<String>> {
     gets(tag)
