@@ -74,6 +74,20 @@ impl Download {
         self.h.cell.m.borrow().record.content_type.clone()
     }
 
+    /// Where it transfers: `'background'` while the browser's Background Fetch has it (the
+    /// transfer goes on with the page closed), else `'page'`.
+    #[wasm_bindgen(getter, unchecked_return_type = "'page' | 'background'")]
+    pub fn mode(&self) -> String {
+        self.h.cell.mode().to_owned()
+    }
+
+    /// Why it runs in the page though it was added with `background`, once the browser
+    /// refused a handover or its Background Fetch failed; else `null`.
+    #[wasm_bindgen(getter, js_name = backgroundRefused)]
+    pub fn background_refused(&self) -> Option<String> {
+        self.h.cell.background_refused()
+    }
+
     /// `'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled'`.
     #[wasm_bindgen(getter, unchecked_return_type = "DownloadState")]
     pub fn state(&self) -> String {
@@ -146,19 +160,29 @@ impl Download {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Response")] response: JsValue,
     ) -> Result<(), JsValue> {
-        let response: web_sys::Response = response.dyn_into().map_err(|v| {
-            to_js(&DownloadError::invalid(
-                "response",
-                format!("must be a Response, got {}", describe(&v)),
-            ))
-        })?;
-        if response.body_used() {
-            return Err(to_js(&DownloadError::invalid(
-                "response",
-                "its body was read already",
-            )));
-        }
+        let response = unread_response(response)?;
         self.h.cell.resume_with(response).map_err(|e| to_js(&e))
+    }
+
+    /// For `resumable-downloads/sw`: `resumeWith` the response of the download's own
+    /// Background Fetch registration (`registrationId`, the one its record names), whose
+    /// request resumed the stored bytes with `If-Range`. Cross-origin, such a response shows
+    /// the service worker only its CORS-safelisted headers; its `206` is then taken as the
+    /// stored version when its length is exactly what remains.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` as `resumeWith`, and for a registration the record does not name.
+    #[wasm_bindgen(js_name = resumeWithBackgroundFetch)]
+    pub fn resume_with_background_fetch(
+        &self,
+        registration_id: String,
+        #[wasm_bindgen(unchecked_param_type = "Response")] response: JsValue,
+    ) -> Result<(), JsValue> {
+        let response = unread_response(response)?;
+        self.h
+            .cell
+            .resume_with_background_fetch(&registration_id, response)
+            .map_err(|e| to_js(&e))
     }
 
     /// Cancels: final. `done` rejects with `ABORTED` at once; the returned promise resolves
@@ -241,3 +265,20 @@ fn save_blob(blob: &Blob, name: &str) -> Result<(), DownloadError> {
 
 /// How long an object URL made by `save()` lives.
 const SAVE_REVOKE_AFTER_MS: f64 = 30_000.0;
+
+/// `response` as an unread `Response`, else `INVALID_ARGUMENT`.
+fn unread_response(response: JsValue) -> Result<web_sys::Response, JsValue> {
+    let response: web_sys::Response = response.dyn_into().map_err(|v| {
+        to_js(&DownloadError::invalid(
+            "response",
+            format!("must be a Response, got {}", describe(&v)),
+        ))
+    })?;
+    if response.body_used() {
+        return Err(to_js(&DownloadError::invalid(
+            "response",
+            "its body was read already",
+        )));
+    }
+    Ok(response)
+}

@@ -167,6 +167,8 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             "commitIntervalMs",
             "storage",
             "flushBytes",
+            "background",
+            "resumeOnOpen",
         ],
     )?
     else {
@@ -254,6 +256,19 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     if cfg.storage == StorageChoice::Memory {
         cfg.persist = false;
     }
+    cfg.resume_on_open = f.boolean("resumeOnOpen")?.unwrap_or(cfg.resume_on_open);
+    if let Some(v) = f.get("background")? {
+        cfg.background_auto = match v.as_string().as_deref() {
+            Some("auto") => true,
+            Some("never") => false,
+            _ => {
+                return Err(DownloadError::invalid(
+                    "options.background",
+                    format!("must be 'never' or 'auto', got {}", shown(&v)),
+                ))
+            }
+        };
+    }
     if let Some(v) = f.get("notifyWhenDone")? {
         cfg.notify_title = parse_notify(&v)?;
     }
@@ -314,6 +329,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
             "priority",
             "sink",
             "file",
+            "background",
         ],
     )?
     else {
@@ -363,6 +379,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
         }
         out.file = Some(h);
     }
+    out.background = f.boolean("background")?;
     if let Some(s) = f.get("signal")? {
         out.signal = Some(
             s.dyn_into::<AbortSignal>()

@@ -113,6 +113,16 @@ export interface ManagerOptions {
    * fails the download with `PREPARE_REQUEST`, its stored bytes kept. Default: none.
    */
   prepareRequest?: (request: PrepareRequestInfo) => PreparedRequest | void | Promise<PreparedRequest | void>;
+  /**
+   * Background Fetch for new downloads: 'never' (default) hands over only those added with
+   * `background: true`; 'auto' every one without a `file` or `sink`. See `AddOptions.background`.
+   */
+  background?: 'never' | 'auto';
+  /**
+   * Downloads restored queued or running start again when the manager opens. false leaves
+   * them paused (as stored) until `resume()`. Default true.
+   */
+  resumeOnOpen?: boolean;
 }
 
 /** Why a request is sent. */
@@ -184,6 +194,16 @@ export interface AddOptions {
    * click, then `resume()`).
    */
   file?: FileSystemFileHandle;
+  /**
+   * Hand the transfer to the browser's Background Fetch where the page can (Chromium, a
+   * window controlled by the site's service worker, which calls `handleBackgroundFetch` from
+   * 'resumable-downloads/sw'): it goes on with every tab of the site closed, and the service
+   * worker validates and stores the response as a page would. Elsewhere it runs in the page.
+   * `download.mode` says which. Its bytes are kept in IndexedDB chunks (the service worker
+   * writes them). `pause()` aborts the registration and keeps the stored prefix. Default: the
+   * manager's `background` ('never': false). Not with `file` or `sink`.
+   */
+  background?: boolean;
 }
 
 /** Why stored bytes were discarded. */

@@ -165,6 +165,9 @@ pub enum Phase {
     },
     /// Another tab runs it; this tab waits for its lock.
     Remote,
+    /// The browser's Background Fetch transfers it; this tab watches the registration and
+    /// holds no lock (the service worker that stores the response takes it).
+    Background,
     /// Its run found the stored record changed elsewhere; reading it back.
     Reading,
     /// Another tab settled it in this state; reading the stored record before settling here.
@@ -184,6 +187,8 @@ pub enum End {
     Lost,
     /// Stopped as asked.
     Stopped(Stop),
+    /// The transfer was handed to Background Fetch (the record says which registration).
+    Handed,
 }
 
 /// The stored record, as read back.
@@ -259,6 +264,13 @@ pub enum Input {
     MirrorProgress,
     /// The record of a download another tab settled has been read.
     Adopted,
+    /// A download found stored as handed to Background Fetch: this tab watches it.
+    InBackground,
+    /// Its Background Fetch failed, or ended without the download settling: it runs here.
+    BackgroundEnded,
+    /// A response was given to a download in Background Fetch (the service worker's
+    /// `resumeWith` of the fetched response, or the page's): it runs here with it.
+    TakeBack,
 }
 
 /// What the engine does, in order.
@@ -324,6 +336,12 @@ pub enum Effect {
     ReadStored,
     /// Read the stored record, then [`Input::Adopted`].
     AdoptStored,
+    /// Watch the download's Background Fetch registration.
+    WatchBackground,
+    /// Stop watching it (the registration goes on).
+    UnwatchBackground,
+    /// Abort the registration, if it is still under way, and forget it in the record.
+    AbortBackground,
 }
 
 /// The effects of one input.
@@ -375,6 +393,11 @@ impl Lifecycle {
     /// Another tab runs it.
     pub fn is_remote(&self) -> bool {
         self.phase == Phase::Remote
+    }
+
+    /// Background Fetch transfers it.
+    pub fn in_background(&self) -> bool {
+        self.phase == Phase::Background
     }
 
     /// Whether the manager is kept alive for it.
@@ -465,6 +488,37 @@ impl Lifecycle {
                     self.settle(to, &mut fx);
                 }
             }
+            // (Only a download stored as active can be in Background Fetch: a pause or a
+            // settle forgets the registration.)
+            Input::InBackground => {
+                if self.phase == Phase::Idle
+                    && self.stored.is_active()
+                    && !self.state.is_settled()
+                    && !self.closed
+                {
+                    self.phase = Phase::Background;
+                    self.show(State::Running, &mut fx);
+                    fx.push(Effect::WatchBackground);
+                }
+            }
+            Input::BackgroundEnded => {
+                if self.phase == Phase::Background {
+                    self.phase = Phase::Idle;
+                    fx.push(Effect::UnwatchBackground);
+                    self.request_run(&mut fx);
+                }
+            }
+            Input::TakeBack => {
+                if self.phase == Phase::Background {
+                    self.phase = Phase::Idle;
+                    fx.push(Effect::UnwatchBackground);
+                    fx.push(Effect::AbortBackground);
+                    fx.push(Effect::ClearError);
+                    self.request_run(&mut fx);
+                } else {
+                    self.resume(&mut fx);
+                }
+            }
         }
         fx
     }
@@ -521,10 +575,12 @@ impl Lifecycle {
     }
 
     fn stop_watching(&mut self, fx: &mut Effects) {
-        if self.phase == Phase::Remote {
-            self.phase = Phase::Idle;
-            fx.push(Effect::Unwatch);
+        match self.phase {
+            Phase::Remote => fx.push(Effect::Unwatch),
+            Phase::Background => fx.push(Effect::UnwatchBackground),
+            _ => return,
         }
+        self.phase = Phase::Idle;
     }
 
     /// Waits as `queued` for a slot; a run winding down (paused a moment ago) queues again
@@ -596,6 +652,14 @@ impl Lifecycle {
                 self.stop(Stop::Pause, fx);
                 self.show(State::Paused, fx);
             }
+            // Background Fetch cannot pause: its registration is aborted, the stored prefix
+            // kept, and `resume()` continues it (in the page, or handed over again).
+            Phase::Background => {
+                self.stop_watching(fx);
+                fx.push(Effect::AbortBackground);
+                self.show(State::Paused, fx);
+                self.store(State::Paused, fx);
+            }
             _ => return,
         }
         fx.push(Effect::CheckIdle);
@@ -630,6 +694,10 @@ impl Lifecycle {
         if self.is_remote() {
             fx.push(Effect::Forward(Command::Cancel));
             return;
+        }
+        if self.phase == Phase::Background {
+            self.stop_watching(fx);
+            fx.push(Effect::AbortBackground);
         }
         self.stop(Stop::Cancel, fx);
         fx.push(Effect::DropWriter);
@@ -671,6 +739,8 @@ impl Lifecycle {
                 self.stop(Stop::Close, fx);
             }
             Phase::Remote => fx.push(Effect::Unwatch),
+            // Its registration goes on in the browser; the next manager watches it again.
+            Phase::Background => fx.push(Effect::UnwatchBackground),
             _ => {}
         }
         if !matches!(self.phase, Phase::Running { .. }) {
@@ -698,7 +768,11 @@ impl Lifecycle {
 
     fn become_remote(&mut self, fx: &mut Effects) {
         match self.phase {
-            Phase::Idle => {
+            // The service worker (or another tab) now writes what Background Fetch fetched.
+            Phase::Idle | Phase::Background => {
+                if self.phase == Phase::Background {
+                    fx.push(Effect::UnwatchBackground);
+                }
                 self.phase = Phase::Remote;
                 self.show(State::Running, fx);
                 fx.push(Effect::Watch);
@@ -708,10 +782,33 @@ impl Lifecycle {
         }
     }
 
+    /// A handover to Background Fetch that a stop (or a resume) overtook counts as the stop:
+    /// its registration is aborted.
+    fn handed(&self, end: End, fx: &mut Effects) -> End {
+        match (end, self.phase) {
+            (
+                End::Handed,
+                Phase::Running {
+                    stopping: Some(r), ..
+                },
+            ) => {
+                fx.push(Effect::AbortBackground);
+                End::Stopped(r)
+            }
+            (End::Handed, Phase::Running { requeue: true, .. }) => {
+                fx.push(Effect::AbortBackground);
+                End::Stopped(Stop::Pause)
+            }
+            _ => end,
+        }
+    }
+
     fn run_ending(&mut self, end: End, fx: &mut Effects) {
         let Phase::Running { requeue, .. } = self.phase else {
             return;
         };
+        // (Aborted when the run has ended, if it still counts as a stop then.)
+        let end = self.handed(end, &mut Vec::new());
         match end {
             // The partial is kept (I8): the user may resume.
             End::Failed => {
@@ -730,8 +827,16 @@ impl Lifecycle {
         let Phase::Running { requeue, .. } = self.phase else {
             return;
         };
+        let end = self.handed(end, fx);
         self.phase = Phase::Idle;
         match end {
+            End::Handed if !self.state.is_settled() && !self.closed => {
+                // The browser transfers it; the manager need not stay for it.
+                self.phase = Phase::Background;
+                self.drop_keep(fx);
+                fx.push(Effect::WatchBackground);
+            }
+            End::Handed if self.state.is_settled() => self.phase = Phase::Settled,
             End::Completed | End::Failed => {
                 self.phase = Phase::Settled;
                 let to = match end {
@@ -1113,6 +1218,134 @@ mod tests {
             assert_eq!(l.on(I::Cancel), vec![]);
         }
 
+        fn handed() -> Lifecycle {
+            running()
+                .then(I::RunEnding(End::Handed))
+                .then(I::RunEnded(End::Handed))
+        }
+
+        #[test]
+        fn a_run_hands_over_to_background_fetch() {
+            let mut l = running();
+            assert_eq!(l.on(I::RunEnding(End::Handed)), vec![], "nothing to store");
+            assert_eq!(
+                l.on(I::RunEnded(End::Handed)),
+                vec![E::DropKeep, E::WatchBackground]
+            );
+            assert_eq!((l.phase(), l.state()), (Phase::Background, State::Running));
+            assert!(l.in_background() && !l.keeps_manager() && !l.holds_lock());
+            assert!(l.follows_mirror());
+            // Already running: resume() does nothing, and nothing starts a run here.
+            assert_eq!(l.on(I::Resume), vec![E::ClearError]);
+            assert_eq!(l.on(I::RequestRun), vec![]);
+        }
+
+        #[test]
+        fn a_handover_overtaken_by_a_stop_aborts_the_registration() {
+            let mut l = running().then(I::Pause);
+            assert_eq!(
+                l.on(I::RunEnding(End::Handed)),
+                vec![E::StoreRun(State::Paused)]
+            );
+            let fx = l.on(I::RunEnded(End::Handed));
+            assert_eq!(fx[0], E::AbortBackground);
+            assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
+
+            // Paused and resumed before the run ended: it runs again, in the page.
+            let mut l = running().then(I::Pause).resumed();
+            l.on(I::RunEnding(End::Handed));
+            assert_eq!(
+                l.on(I::RunEnded(End::Handed)),
+                vec![E::AbortBackground, E::Requeue]
+            );
+
+            // Cancelled while handing over: settled already, the registration aborted.
+            let mut l = running().then(I::Cancel);
+            l.on(I::RunEnding(End::Handed));
+            assert_eq!(l.on(I::RunEnded(End::Handed)), vec![E::AbortBackground]);
+            assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Cancelled));
+
+            // The manager closed meanwhile: the registration goes on for the next one.
+            let mut l = running().then(I::Close);
+            l.on(I::RunEnding(End::Handed));
+            let fx = l.on(I::RunEnded(End::Handed));
+            assert!(!fx.contains(&E::WatchBackground), "{fx:?}");
+            assert_eq!(fx[0], E::AbortBackground, "a close is a stop too: {fx:?}");
+        }
+
+        #[test]
+        fn pause_and_cancel_in_background_abort_the_registration() {
+            let mut l = handed();
+            assert_eq!(
+                l.on(I::Pause),
+                vec![
+                    E::UnwatchBackground,
+                    E::AbortBackground,
+                    show(State::Running, State::Paused),
+                    E::Store(State::Paused),
+                    E::CheckIdle
+                ]
+            );
+            assert_eq!((l.phase(), l.stored()), (Phase::Idle, State::Paused));
+            let mut l = handed();
+            let fx = l.on(I::Cancel);
+            assert_eq!(
+                fx[..3],
+                [E::UnwatchBackground, E::AbortBackground, E::DropWriter]
+            );
+            assert!(fx.contains(&E::Delete));
+            assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Cancelled));
+        }
+
+        #[test]
+        fn a_background_download_ends_in_the_page_or_as_the_service_worker_says() {
+            // Failed (or gone unsettled): it runs in the page.
+            let mut l = handed();
+            assert_eq!(
+                l.on(I::BackgroundEnded),
+                vec![
+                    E::UnwatchBackground,
+                    E::Keep,
+                    show(State::Running, State::Queued),
+                    E::Enqueue
+                ]
+            );
+            // The service worker stores the response: this tab follows it, then adopts what
+            // it stored.
+            let mut l = handed();
+            assert_eq!(
+                l.on(I::Mirror(State::Queued)),
+                vec![E::UnwatchBackground, E::Watch]
+            );
+            assert!(l.is_remote());
+            assert_eq!(
+                l.on(I::Mirror(State::Completed)),
+                vec![E::Unwatch, E::AdoptStored]
+            );
+            l.on(I::Adopted);
+            assert_eq!(l.state(), State::Completed);
+            // Restored as handed over: watched, not run.
+            let mut l = restored_as(State::Paused).0;
+            l.stored = State::Running;
+            assert_eq!(
+                l.on(I::InBackground),
+                vec![show(State::Paused, State::Running), E::WatchBackground]
+            );
+            assert_eq!(l.on(I::InBackground), vec![], "watched once");
+            // A response given to it: it runs here with it.
+            let fx = l.on(I::TakeBack);
+            assert_eq!(
+                fx[..3],
+                [E::UnwatchBackground, E::AbortBackground, E::ClearError]
+            );
+            assert!(fx.contains(&E::Enqueue));
+            // Closing leaves the registration to the browser.
+            let mut l = handed();
+            let fx = l.on(I::Close);
+            assert_eq!(fx[0], E::UnwatchBackground);
+            assert!(!fx.contains(&E::AbortBackground));
+        }
+
         #[test]
         fn a_remote_download_forwards_calls() {
             let mut l = remote();
@@ -1299,6 +1532,8 @@ mod tests {
             watching: bool,
             reading: bool,
             adopting: bool,
+            /// Its Background Fetch registration is watched.
+            background: bool,
         }
 
         const READS: [Read; 8] = [
@@ -1324,7 +1559,12 @@ mod tests {
                     I::StorageLost,
                     I::Mirror(State::ALL[pick % 6]),
                     I::MirrorProgress,
+                    I::InBackground,
+                    I::TakeBack,
                 ];
+                if self.background {
+                    v.push(I::BackgroundEnded);
+                }
                 if pick % 13 == 0 {
                     v.push(I::Close);
                 }
@@ -1338,8 +1578,8 @@ mod tests {
                         v.push(I::RunStarted);
                     }
                     Run::Transferring => {
-                        let ends = [End::Completed, End::Failed, End::Lost];
-                        v.push(I::RunEnding(ends[pick % 3]));
+                        let ends = [End::Completed, End::Failed, End::Lost, End::Handed];
+                        v.push(I::RunEnding(ends[pick % 4]));
                         if let Phase::Running {
                             stopping: Some(r), ..
                         } = l.phase()
@@ -1395,6 +1635,14 @@ mod tests {
                         }
                         E::Watch => self.watching = true,
                         E::Unwatch => self.watching = false,
+                        E::WatchBackground => {
+                            assert!(!self.background, "one watcher at a time");
+                            self.background = true;
+                        }
+                        E::UnwatchBackground => {
+                            assert!(self.background, "unwatched what was not watched");
+                            self.background = false;
+                        }
                         E::ReadStored => self.reading = true,
                         E::AdoptStored => self.adopting = true,
                         _ => {}
@@ -1420,6 +1668,7 @@ mod tests {
                 State::Running => assert!(
                     waiting_run
                         || p == Phase::Remote
+                        || p == Phase::Background
                         || p == Phase::Reading
                         || matches!(p, Phase::Adopting(_)),
                     "running but {p:?}"
@@ -1470,6 +1719,14 @@ mod tests {
             assert_eq!(w.queued, p == Phase::Queued, "queue in {p:?}");
             assert_eq!(w.run != Run::None, matches!(p, Phase::Running { .. }));
             assert_eq!(w.watching, p == Phase::Remote);
+            assert_eq!(w.background, p == Phase::Background);
+            if p == Phase::Background {
+                assert!(
+                    l.stored().is_active() && !l.holds_lock(),
+                    "background {:?}",
+                    l.stored()
+                );
+            }
             // I14: what this tab queues or runs is stored active (a run winding down stores
             // its end; resumed meanwhile, it stores `queued` when it queues again).
             let ending = matches!(w.run, Run::Ending(_));
@@ -1537,7 +1794,7 @@ mod tests {
                             prop_assert_eq!(from, State::Failed);
                             prop_assert!(matches!(
                                 input,
-                                I::Resume | I::Mirror(State::Running | State::Queued)
+                                I::Resume | I::TakeBack | I::Mirror(State::Running | State::Queued)
                             ), "{:?} left {:?}", input, from);
                         }
                         // (4) at most one run.

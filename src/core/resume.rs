@@ -192,7 +192,28 @@ pub fn decide(
     redirect: Option<&str>,
     now_unix_ms: f64,
 ) -> Decision {
+    decide_if_range(s, range_start, head, redirect, now_unix_ms, false)
+}
+
+/// [`decide`] for a response whose request carried `If-Range` with the stored validator
+/// (`vouched`): Background Fetch's requests, whose cross-origin responses reach the service
+/// worker with only the CORS-safelisted headers (no `Content-Range`, no `ETag`). The server
+/// then answers `206` only for the stored version, and `200` (the whole new version)
+/// otherwise, so a `206` without a visible `Content-Range` is the stored resource when its
+/// `Content-Length` is exactly what remains of the stored total; a visible `ETag` must still
+/// match. A `206` that shows its `Content-Range` is judged as any.
+pub fn decide_if_range(
+    s: &ResumeState,
+    range_start: Option<u64>,
+    head: &ResponseHead,
+    redirect: Option<&str>,
+    now_unix_ms: f64,
+    vouched: bool,
+) -> Decision {
     let resuming = range_start.is_some_and(|n| n > 0);
+    if vouched && resuming && head.status == 206 && head.content_range.is_none() {
+        return vouched_partial(s, range_start.unwrap_or(0), head, redirect);
+    }
     match head.status {
         200 => {
             if resuming && s.redirect.as_deref() != redirect {
@@ -203,7 +224,10 @@ pub fn decide(
             } else {
                 None
             };
-            let restart = (s.offset > 0).then_some(if resuming {
+            let restart = (s.offset > 0).then_some(if resuming && vouched {
+                // If-Range failed: another version.
+                Restart::ValidatorChanged
+            } else if resuming {
                 Restart::RangeIgnored
             } else {
                 Restart::NotResumable
@@ -328,6 +352,49 @@ fn decide_partial(
         restart: None,
         full_body: false,
     })
+}
+
+/// A `206` without a visible `Content-Range` to a request that carried `If-Range` with the
+/// stored validator (see [`decide_if_range`]).
+fn vouched_partial(
+    s: &ResumeState,
+    start: u64,
+    head: &ResponseHead,
+    redirect: Option<&str>,
+) -> Decision {
+    let Some(stored) = s.identity.as_ref().filter(|i| i.resumable()) else {
+        return Decision::Refetch(Restart::NotResumable);
+    };
+    if s.redirect.as_deref() != redirect {
+        return Decision::Refetch(Restart::SourceChanged);
+    }
+    if !is_identity_encoding(head.content_encoding.as_deref()) {
+        return Decision::Fail(bad("a compressed 206 response"));
+    }
+    if let (Some(etag), Some(seen)) = (&stored.etag, parse_etag(head.etag.as_deref())) {
+        if !seen.is_strong() || &seen.to_header() != etag {
+            return Decision::Refetch(Restart::ValidatorChanged);
+        }
+    }
+    let Some(total) = stored.total.filter(|t| *t > start) else {
+        return Decision::Refetch(Restart::Unsatisfiable);
+    };
+    let len = total - start;
+    match parse_content_length(head.content_length.as_deref()) {
+        Some(cl) if cl == len => Decision::Write(Accepted {
+            offset: start,
+            expected_len: Some(len),
+            identity: stored.clone(),
+            restart: None,
+            full_body: false,
+        }),
+        Some(cl) => Decision::Fail(bad(format!(
+            "a 206 of {cl} bytes, but {len} remain after {start} of {total}"
+        ))),
+        None => Decision::Fail(bad(
+            "a 206 without a visible Content-Range or Content-Length",
+        )),
+    }
 }
 
 /// Bookkeeping after a [`Decision::Fail`] with `BAD_RESPONSE` on a resume: after two in a row
@@ -458,6 +525,102 @@ mod tests {
             ..ResumeState::default()
         };
         assert_eq!(plan(&empty), Plan::Complete);
+    }
+
+    /// What a service worker sees of a cross-origin Background Fetch `206`: only the
+    /// CORS-safelisted headers.
+    fn hidden_206(len: u64) -> ResponseHead {
+        ResponseHead {
+            status: 206,
+            content_length: Some(len.to_string()),
+            content_type: Some("application/octet-stream".into()),
+            ..ResponseHead::default()
+        }
+    }
+
+    #[test]
+    fn a_vouched_206_without_its_content_range_is_the_stored_resource_by_its_length() {
+        let s = stored(400, 1000, "\"v1\"");
+        let judge =
+            |h: &ResponseHead, vouched| decide_if_range(&s, Some(400), h, None, 0.0, vouched);
+        // Exactly what remains: the stored version (the server checked If-Range).
+        let Decision::Write(a) = judge(&hidden_206(600), true) else {
+            panic!("not written")
+        };
+        assert_eq!(
+            (a.offset, a.expected_len, a.restart),
+            (400, Some(600), None)
+        );
+        assert_eq!(Some(&a.identity), s.identity.as_ref());
+        // Without If-Range nothing proves it: unusable, as before.
+        assert!(matches!(judge(&hidden_206(600), false), Decision::Fail(_)));
+        // Another length, no length, a visible other ETag, a compressed body: never written.
+        assert!(matches!(judge(&hidden_206(599), true), Decision::Fail(_)));
+        assert!(matches!(judge(&hidden_206(601), true), Decision::Fail(_)));
+        let mut none = hidden_206(600);
+        none.content_length = None;
+        assert!(matches!(judge(&none, true), Decision::Fail(_)));
+        let mut other = hidden_206(600);
+        other.etag = Some("\"v2\"".into());
+        assert_eq!(
+            judge(&other, true),
+            Decision::Refetch(Restart::ValidatorChanged)
+        );
+        let mut same = hidden_206(600);
+        same.etag = Some("\"v1\"".into());
+        assert_eq!(write_at(&judge(&same, true)), Some(400));
+        let mut gz = hidden_206(600);
+        gz.content_encoding = Some("gzip".into());
+        assert!(matches!(judge(&gz, true), Decision::Fail(_)));
+        // A redirect elsewhere, or stored bytes that cannot be proven: not spliced.
+        assert_eq!(
+            decide_if_range(
+                &s,
+                Some(400),
+                &hidden_206(600),
+                Some("https://b/x"),
+                0.0,
+                true
+            ),
+            Decision::Refetch(Restart::SourceChanged)
+        );
+        let mut weak = stored(400, 1000, "\"v1\"");
+        weak.identity.as_mut().unwrap().etag = None;
+        assert_eq!(
+            decide_if_range(&weak, Some(400), &hidden_206(600), None, 0.0, true),
+            Decision::Refetch(Restart::NotResumable)
+        );
+        // A 200 to If-Range: another version, written from 0.
+        let mut full = hidden_206(1000);
+        full.status = 200;
+        let Decision::Write(a) = judge(&full, true) else {
+            panic!("not written")
+        };
+        assert_eq!((a.offset, a.restart), (0, Some(Restart::ValidatorChanged)));
+        // A 206 that shows its Content-Range is judged by it, vouched or not.
+        let mut shown = hidden_206(600);
+        shown.content_range = Some("bytes 400-999/1200".into());
+        assert_eq!(
+            judge(&shown, true),
+            Decision::Refetch(Restart::TotalChanged)
+        );
+    }
+
+    proptest::proptest! {
+        /// Vouched or not, a written 206 body lands exactly at the stored offset and ends
+        /// exactly at the stored total: never a splice of another length.
+        #[test]
+        fn a_vouched_partial_is_written_only_where_it_fits(
+            offset in 1u64..10_000, total in 1u64..10_000, len in 0u64..10_000, etag_seen in proptest::bool::ANY
+        ) {
+            let s = stored(offset, total, "\"v1\"");
+            let mut h = hidden_206(len);
+            if etag_seen { h.etag = Some("\"v1\"".into()); }
+            if let Decision::Write(a) = decide_if_range(&s, Some(offset), &h, None, 0.0, true) {
+                proptest::prop_assert_eq!(a.offset, offset);
+                proptest::prop_assert_eq!(Some(a.offset + a.expected_len.unwrap()), Some(total));
+            }
+        }
     }
 
     #[test]

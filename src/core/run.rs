@@ -13,8 +13,8 @@ use super::error::{DownloadError, ErrorCode};
 use super::integrity::{parse_integrity, verify, Digest, Integrity};
 use super::response::ResponseHead;
 use super::resume::{
-    after_bad_partial, decide, on_body_end, plan, Accepted, BodyEnd, Decision, Plan, Restart,
-    ResumeState,
+    after_bad_partial, decide_if_range, on_body_end, plan, Accepted, BodyEnd, Decision, Plan,
+    Restart, ResumeState,
 };
 use super::retry::{RetryPolicy, RetryState, Verdict};
 use super::timeouts::{deadline_from, Timeouts};
@@ -119,6 +119,8 @@ pub struct Env {
 
 /// A fact reported to the machine; each answers the action before it.
 #[derive(Clone, Debug, PartialEq)]
+// One fact per step, moved once: boxing the response head would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Fact {
     /// The run begins.
     Start,
@@ -138,6 +140,9 @@ pub enum Fact {
         head: ResponseHead,
         /// Where the server redirected the request, if it did.
         redirect: Option<String>,
+        /// The request carried `If-Range` with the stored validator (a Background Fetch
+        /// response): see [`crate::core::resume::decide_if_range`].
+        vouched: bool,
     },
     /// [`Action::Fetch`] failed before a head (network, timeout).
     RequestFailed(DownloadError),
@@ -380,15 +385,23 @@ impl RunMachine {
                 self.reason = Some(RequestReason::Expired);
                 self.request(view, env)
             }
-            (Step::Fetching { range_start }, Fact::Head { head, redirect }) => {
+            (
+                Step::Fetching { range_start },
+                Fact::Head {
+                    head,
+                    redirect,
+                    vouched,
+                },
+            ) => {
                 let mut rs = view.resume.clone();
                 rs.bad_partials = self.bad_partials;
-                match decide(
+                match decide_if_range(
                     &rs,
                     range_start,
                     &head,
                     redirect.as_deref(),
                     env.unix_now_ms,
+                    vouched,
                 ) {
                     Decision::Write(accepted) => {
                         self.bad_partials = 0;
@@ -756,6 +769,7 @@ mod tests {
         Fact::Head {
             head: h.clone(),
             redirect: None,
+            vouched: false,
         }
     }
 

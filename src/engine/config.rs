@@ -115,6 +115,12 @@ pub struct ManagerConfig {
     pub persist: bool,
     /// The page's `prepareRequest` hook, called before every request.
     pub prepare_request: Option<PrepareHook>,
+    /// `background: 'auto'`: new downloads go to Background Fetch where the page can hand
+    /// them over (`'never'`, the default: only those added with `background: true`).
+    pub background_auto: bool,
+    /// Downloads restored queued or running start again when the manager opens (`false`:
+    /// they wait as paused until `resume()`; what is stored stays as it was).
+    pub resume_on_open: bool,
 }
 
 impl Default for ManagerConfig {
@@ -132,6 +138,8 @@ impl Default for ManagerConfig {
             concurrency: 4,
             notify_title: None,
             persist: true,
+            background_auto: false,
+            resume_on_open: true,
             prepare_request: None,
         }
     }
@@ -172,4 +180,7 @@ pub struct AddOptions {
     /// The caller's `FileSystemFileHandle` the bytes are written to instead of the
     /// download's own file.
     pub file: Option<JsValue>,
+    /// `background`: hand it to Background Fetch where the page can (`None`: the manager's
+    /// default).
+    pub background: Option<bool>,
 }

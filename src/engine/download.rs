@@ -37,6 +37,9 @@ use crate::web::store::{opt_str, Record, StoreError};
 use crate::web::tabs::{try_lock, LockGuard, LockWait};
 use crate::web::writer::{Snapshot, Writer};
 
+/// How often a download in Background Fetch reads its registration's progress.
+const BACKGROUND_POLL_MS: f64 = 500.0;
+
 /// What an input comes with: the error it sets or settles with, the lock it hands over.
 #[derive(Default)]
 struct Ctx {
@@ -116,6 +119,10 @@ pub(crate) trait Host {
     fn note_settled(&self, state: State);
     /// Emits `idle` when nothing is queued or running any more.
     fn check_idle(&self);
+    /// The Background Fetch registration id of download `id`.
+    fn background_id(&self, id: &str) -> String;
+    /// Why this manager cannot hand downloads to Background Fetch, if it cannot.
+    fn background_unavailable(&self) -> Option<String>;
 }
 
 /// Mutable part of a download.
@@ -124,11 +131,16 @@ pub(crate) struct Mutable {
     pub life: Lifecycle,
     /// A response the page fetched, to answer the next request of a run
     /// ([`DownloadCell::resume_with`]).
-    given: Option<web_sys::Response>,
+    given: Option<(web_sys::Response, bool)>,
     /// Ends the run, while one runs (or winds down).
     stop: Option<StopToken>,
     /// Ends the wait for the lock of a download another tab runs.
     watch: Option<StopToken>,
+    /// Ends the watch of its Background Fetch registration.
+    background_watch: Option<StopToken>,
+    /// Why it is not handed to Background Fetch again (its registration failed here, or the
+    /// browser refused one): its runs stay in the page until the manager reopens.
+    background_refused: Option<String>,
     /// Progress when nothing runs here (stored bytes, or another tab's reports).
     pub progress: Progress,
     /// The running transfer's tracker: read live, so the rate decays while nothing arrives.
@@ -217,6 +229,8 @@ impl DownloadCell {
                 life: Lifecycle::new(state, record.state),
                 stop: None,
                 watch: None,
+                background_watch: None,
+                background_refused: None,
                 progress,
                 live: None,
                 error: error.clone(),
@@ -304,6 +318,25 @@ impl DownloadCell {
         self.m.borrow().life.is_remote()
     }
 
+    /// True while Background Fetch transfers it.
+    pub fn in_background(&self) -> bool {
+        self.m.borrow().life.in_background()
+    }
+
+    /// `"background"` while Background Fetch transfers it, else `"page"`.
+    pub fn mode(&self) -> &'static str {
+        if self.in_background() {
+            "background"
+        } else {
+            "page"
+        }
+    }
+
+    /// Why its next run stays in the page though it asked for Background Fetch, if so.
+    pub fn background_refused(&self) -> Option<String> {
+        self.m.borrow().background_refused.clone()
+    }
+
     pub fn set_record(&self, rec: Record) {
         self.m.borrow_mut().record = rec;
     }
@@ -362,7 +395,8 @@ impl DownloadCell {
     }
     /// Tells the other tabs what happened to a download this tab runs.
     fn mirror(&self, kind: &str, pairs: &[(&str, JsValue)]) {
-        if self.is_remote() {
+        // Every tab watches a download in Background Fetch itself.
+        if self.is_remote() || self.in_background() {
             return;
         }
         if let Some(manager) = self.manager.upgrade() {
@@ -577,6 +611,15 @@ impl DownloadCell {
                 Effect::Requeue => out.requeue = true,
                 Effect::ReadStored => out.read_stored = true,
                 Effect::AdoptStored => self.adopt_then_settle(ctx.error.clone()),
+                Effect::WatchBackground => self.watch_background(),
+                Effect::UnwatchBackground => {
+                    let mut m = self.m.borrow_mut();
+                    if let Some(w) = m.background_watch.take() {
+                        w.stop(StopReason::Close);
+                    }
+                    m.live = None;
+                }
+                Effect::AbortBackground => self.abort_background(),
             }
         }
         drop(released);
@@ -649,10 +692,20 @@ impl DownloadCell {
                 manager.request_persistence();
                 // Resumed after a pause or a failure: stored before any byte (I14). A state
                 // that cannot be stored fails the run: a reload would not continue it.
-                let stored = if writer.record().state.is_active() {
+                // A record that names a Background Fetch registration no longer does: this
+                // run writes the download.
+                // (Stored for every download that asks for Background Fetch: what this tab
+                // believes of its registration may be older than what is stored.)
+                let stored = if writer.record().state.is_active() && !writer.record().background {
                     Ok(())
                 } else {
-                    writer.save(|r| r.state = State::Running).await
+                    writer
+                        .save(|r| {
+                            r.state = State::Running;
+                            r.background_id = None;
+                            r.background_if_range = false;
+                        })
+                        .await
                 };
                 match stored {
                     Ok(()) => {
@@ -677,6 +730,143 @@ impl DownloadCell {
                 drop(guard);
             }
             drop(running);
+        });
+    }
+
+    /// Watches the download's Background Fetch registration: its progress is the download's
+    /// (from the stored bytes), and when it fails or is gone, the stored record says what
+    /// follows.
+    fn watch_background(self: &Rc<Self>) {
+        // A service worker gets the registration's end as an event (`sw.js`), and a
+        // registration under way is not readable there as in a page: not watched.
+        if crate::web::background::in_service_worker() {
+            return;
+        }
+        let Some(id) = self.m.borrow().record.background_id.clone() else {
+            // Nothing to watch: it runs here.
+            let cell = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                cell.on(Input::BackgroundEnded, Ctx::default());
+            });
+            return;
+        };
+        let token = StopToken::default();
+        let (offset, total, interval) = {
+            let m = self.m.borrow();
+            let interval = self
+                .manager
+                .upgrade()
+                .map_or(250, |h| h.run_config().progress_interval_ms);
+            (m.record.offset, m.record.total, interval)
+        };
+        let mut tracker = ProgressTracker::new(interval, offset);
+        tracker.set_total(total);
+        tracker.start_transfer(now_ms());
+        let tracker = Rc::new(RefCell::new(tracker));
+        {
+            let mut m = self.m.borrow_mut();
+            m.background_watch = Some(token.clone());
+            m.live = Some(tracker.clone());
+        }
+        let cell = Rc::downgrade(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let weak = cell.clone();
+            let mut seen = 0;
+            let watching = crate::web::background::watch(&id, BACKGROUND_POLL_MS, move |n| {
+                let Some(cell) = weak.upgrade() else { return };
+                let due = tracker
+                    .borrow_mut()
+                    .on_bytes(n.saturating_sub(seen), now_ms());
+                seen = n;
+                if let Some(p) = due {
+                    cell.report_progress(p);
+                }
+            });
+            let Ok(ended) = or_stop(&token, Box::pin(watching)).await else {
+                return;
+            };
+            let Some(cell) = cell.upgrade() else { return };
+            if !cell.in_background() {
+                return;
+            }
+            if let crate::web::background::Ended::Failed(reason) = &ended {
+                // The stored prefix stays; the page continues it (and does not hand it over
+                // again: the reason says why).
+                console_warn(&format!(
+                    "resumable-downloads: the Background Fetch of {} failed ({reason}); it continues in the page",
+                    cell.id
+                ));
+                cell.forget_background(Some(format!("its Background Fetch failed ({reason})")));
+                cell.on(Input::BackgroundEnded, Ctx::default());
+                return;
+            }
+            // Gone: its service worker event has been handled. The record says how.
+            let read = match cell.manager.upgrade() {
+                Some(m) => m.load_record(&cell.id).await,
+                None => return,
+            };
+            if !cell.in_background() {
+                return;
+            }
+            match read {
+                Ok(Some(rec)) if rec.state.is_settled() || rec.state == State::Paused => {
+                    // Stored by the service worker (or paused elsewhere): shown as stored.
+                    let state = rec.state;
+                    let error = (state == State::Failed).then(|| restored_error(&rec));
+                    cell.on(Input::Mirror(state), Ctx { error, lock: None });
+                }
+                Ok(None) => {
+                    cell.on(Input::Mirror(State::Cancelled), Ctx::default());
+                }
+                // Still active: the service worker did not store the response (none
+                // handles the event, or it failed): the page fetches the rest.
+                Ok(Some(rec)) => {
+                    cell.adopt(rec);
+                    cell.forget_background(Some(
+                        "its Background Fetch ended without storing it (the service worker \
+                         did not handle it, or the request failed at once)"
+                            .into(),
+                    ));
+                    cell.on(Input::BackgroundEnded, Ctx::default());
+                }
+                Err(e) => {
+                    console_warn(&format!(
+                        "resumable-downloads: the record of {} could not be read after its Background Fetch: {}",
+                        cell.id, e.message
+                    ));
+                    cell.forget_background(None);
+                    cell.on(Input::BackgroundEnded, Ctx::default());
+                }
+            }
+        });
+    }
+
+    /// The record no longer names a registration (stored with the next save); `refused` keeps
+    /// the next runs in the page.
+    fn forget_background(&self, refused: Option<String>) {
+        let mut m = self.m.borrow_mut();
+        m.record.background_id = None;
+        m.record.background_if_range = false;
+        if let Some(w) = m.writer.as_mut() {
+            w.stage(|r| {
+                r.background_id = None;
+                r.background_if_range = false;
+            });
+        }
+        if refused.is_some() {
+            m.background_refused = refused;
+        }
+    }
+
+    /// Aborts its registration, if one is under way, and forgets it.
+    fn abort_background(&self) {
+        let id = self.m.borrow().record.background_id.clone();
+        self.forget_background(None);
+        let Some(id) = id else { return };
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(Some(r)) = crate::web::background::get(&id).await {
+                r.abort();
+            }
         });
     }
 
@@ -756,6 +946,10 @@ impl DownloadCell {
                 }
             }
             cell.on(Input::Adopted, Ctx { error, lock: None });
+            // Seen here complete: no later page announces it again.
+            if cell.state() == State::Completed {
+                cell.clear_unseen();
+            }
         });
     }
 
@@ -807,6 +1001,7 @@ impl DownloadCell {
             RunEnd::Machine(Outcome::Failed(_)) => End::Failed,
             RunEnd::Machine(Outcome::Lost) => End::Lost,
             RunEnd::Stopped(reason) => End::Stopped(*reason),
+            RunEnd::Handed => End::Handed,
         };
         let error = match &end {
             RunEnd::Machine(Outcome::Failed(e)) => Some(e.clone()),
@@ -901,6 +1096,41 @@ impl DownloadCell {
         self.on(Input::StoreFailed, Ctx::with(e));
     }
 
+    /// A restored download whose record says Background Fetch transfers it: watched.
+    pub fn watch_in_background(self: &Rc<Self>) {
+        self.on(Input::InBackground, Ctx::default());
+    }
+
+    /// A download restored completed that no page saw complete (its service worker stored
+    /// it): `complete` now, and the record no longer says so.
+    pub fn announce_unseen(self: &Rc<Self>) {
+        self.emit("complete", &[]);
+        self.clear_unseen();
+    }
+
+    fn clear_unseen(self: &Rc<Self>) {
+        let rec = {
+            let mut m = self.m.borrow_mut();
+            if !m.record.unseen {
+                return;
+            }
+            m.record.unseen = false;
+            if let Some(w) = m.writer.as_mut() {
+                w.stage(|r| r.unseen = false);
+            }
+            m.record.clone()
+        };
+        if let Some(saving) = self
+            .manager
+            .upgrade()
+            .and_then(|m| m.save_record_state(rec))
+        {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = saving.await;
+            });
+        }
+    }
+
     /// Pauses a queued or running download; its stored bytes stay and its slot frees.
     pub fn pause(self: &Rc<Self>) {
         self.on(Input::Pause, Ctx::default());
@@ -936,6 +1166,39 @@ impl DownloadCell {
     /// # Errors
     /// `INVALID_ARGUMENT` for a download another tab runs, or one that has settled.
     pub fn resume_with(self: &Rc<Self>, response: web_sys::Response) -> Result<(), DownloadError> {
+        self.resume_with_as(response, false)
+    }
+
+    /// [`DownloadCell::resume_with`] the response of the download's own Background Fetch
+    /// registration `registration_id` (the service worker's success event): its request
+    /// carried the `If-Range` the record says, and its answer is judged so.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` as `resume_with`, and for another registration than the one the
+    /// record names.
+    pub fn resume_with_background_fetch(
+        self: &Rc<Self>,
+        registration_id: &str,
+        response: web_sys::Response,
+    ) -> Result<(), DownloadError> {
+        if self.m.borrow().record.background_id.as_deref() != Some(registration_id) {
+            return Err(DownloadError::invalid(
+                "registration",
+                format!(
+                    "{} is not the Background Fetch of {} (paused or restarted since)",
+                    Quoted(registration_id),
+                    Quoted(&self.id)
+                ),
+            ));
+        }
+        self.resume_with_as(response, true)
+    }
+
+    fn resume_with_as(
+        self: &Rc<Self>,
+        response: web_sys::Response,
+        vouched: bool,
+    ) -> Result<(), DownloadError> {
         let refused = match self.state() {
             _ if self.is_remote() => Some("runs in another tab, which fetches its bytes"),
             State::Completed | State::Cancelled => Some("has settled"),
@@ -947,11 +1210,32 @@ impl DownloadCell {
                 format!("{} {why}", Quoted(&self.id)),
             ));
         }
-        if self.state() == State::Running {
+        let named = self.m.borrow().record.background_id.is_some();
+        if self.state() == State::Running && !self.in_background() {
             self.pause();
         }
-        self.m.borrow_mut().given = Some(response);
-        self.resume();
+        let vouched = vouched && self.m.borrow().record.background_if_range;
+        self.m.borrow_mut().given = Some((response, vouched));
+        let lock = self.manager.upgrade().and_then(|m| m.lock_name(&self.id));
+        let (Some(name), true) = (lock, named) else {
+            self.on(Input::TakeBack, Ctx::default());
+            return Ok(());
+        };
+        // What Background Fetch fetched (the service worker's call): its lock is taken before
+        // the other tabs hear of the run, so that none of them takes the download over first
+        // and fetches what the response holds.
+        let cell = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(mut wait) = LockWait::new(&name) {
+                let guard = wait.granted().await;
+                cell.m.borrow_mut().lock = guard;
+            }
+            cell.on(Input::TakeBack, Ctx::default());
+            // Settled meanwhile (or closed): nothing runs, and the lock goes.
+            if !cell.state().is_active() {
+                cell.m.borrow_mut().lock = None;
+            }
+        });
         Ok(())
     }
 
@@ -1065,8 +1349,30 @@ impl Report for Rc<DownloadCell> {
         &self.url
     }
 
-    fn take_given(&self) -> Option<web_sys::Response> {
+    fn take_given(&self) -> Option<(web_sys::Response, bool)> {
         self.m.borrow_mut().given.take()
+    }
+
+    fn background_plan(&self) -> Result<(String, String), String> {
+        if let Some(why) = self.background_refused() {
+            return Err(why);
+        }
+        let host = self.manager.upgrade().ok_or("the manager was released")?;
+        if let Some(why) = host.background_unavailable() {
+            return Err(why);
+        }
+        let title = {
+            let m = self.m.borrow();
+            m.record
+                .filename
+                .clone()
+                .unwrap_or_else(|| crate::core::naming::default_filename(&self.url))
+        };
+        Ok((host.background_id(&self.id), title))
+    }
+
+    fn refuse_background(&self, why: String) {
+        self.m.borrow_mut().background_refused = Some(why);
     }
 
     fn record(&self, rec: &Record) {

@@ -28,8 +28,14 @@ use crate::core::DownloadError;
 pub(crate) trait Report {
     /// The URL to fetch.
     fn url(&self) -> &str;
-    /// A response the page fetched, to answer the next request instead of a fetch.
-    fn take_given(&self) -> Option<web_sys::Response>;
+    /// A response the page fetched, to answer the next request instead of a fetch, and
+    /// whether its request carried `If-Range` with the stored validator.
+    fn take_given(&self) -> Option<(web_sys::Response, bool)>;
+    /// Where the download asks for Background Fetch: the registration id and title to hand
+    /// its requests over with, or why not (`Err`: the run stays in the page).
+    fn background_plan(&self) -> Result<(String, String), String>;
+    /// The browser refused a handover: the download's runs stay in the page.
+    fn refuse_background(&self, why: String);
     /// The record changed (an accepted response, a commit, a restart).
     fn record(&self, rec: &Record);
     /// A progress report is due.
@@ -56,6 +62,8 @@ pub(crate) enum RunEnd {
     Machine(Outcome),
     /// A pause, cancel, close or storage loss stopped it.
     Stopped(StopReason),
+    /// Its request went to Background Fetch, under the registration the record names.
+    Handed,
 }
 
 fn fault(e: StoreError) -> StorageFault {
@@ -157,9 +165,26 @@ pub(crate) async fn run(
                 reason,
             } => {
                 attempt = None;
-                let started = match cell.take_given() {
+                let given = cell.take_given();
+                if given.is_none() && writer.record().background {
+                    match hand_over(cell, writer, cfg, stop, reason, &machine, range_start).await {
+                        Ok(true) => return RunEnd::Handed,
+                        Ok(false) => {}
+                        Err(TransferEnd::Stopped(r)) => return RunEnd::Stopped(r),
+                        Err(TransferEnd::Storage(e)) => {
+                            fact = Fact::Storage(fault(e));
+                            continue;
+                        }
+                        Err(TransferEnd::Failed(e)) => {
+                            fact = Fact::RequestFailed(e);
+                            continue;
+                        }
+                    }
+                }
+                let vouched = given.as_ref().is_some_and(|g| g.1);
+                let started = match given {
                     // Judged as fetched; where it came from is not stored.
-                    Some(r) => Attempt::given(r, &limits, stop).map(|a| {
+                    Some((r, _)) => Attempt::given(r, &limits, stop).map(|a| {
                         let from = a.2.clone();
                         (a, from)
                     }),
@@ -183,7 +208,11 @@ pub(crate) async fn run(
                             disposition: head.content_disposition.clone(),
                             final_url: stored_url,
                         };
-                        Fact::Head { head, redirect }
+                        Fact::Head {
+                            head,
+                            redirect,
+                            vouched,
+                        }
                     }
                     Err(TransferEnd::Failed(e)) => Fact::RequestFailed(e),
                     Err(TransferEnd::Stopped(r)) => return RunEnd::Stopped(r),
@@ -351,6 +380,89 @@ async fn request_spec(
     Ok(spec)
 }
 
+/// Hands the request to Background Fetch, where the download asks for it and the page can:
+/// the record names the registration first (a reload finds it), then the browser takes the
+/// request. `Ok(false)` when the run is to fetch it itself (no Background Fetch here, or the
+/// browser refused: the refusal is kept on the download and warned about).
+async fn hand_over(
+    cell: &impl Report,
+    writer: &mut Writer,
+    cfg: &RunConfig,
+    stop: &StopToken,
+    reason: RequestReason,
+    machine: &RunMachine,
+    range_start: Option<u64>,
+) -> Result<bool, TransferEnd> {
+    let Ok((id, title)) = cell.background_plan() else {
+        return Ok(false);
+    };
+    let mut spec = request_spec(cell, writer, cfg, stop, reason, machine).await?;
+    // From 0 the request asks for the whole resource: a `200` shows its length to the
+    // service worker, where a cross-origin `206` would hide its Content-Range. A resume
+    // carries If-Range with the stored validator, so that the server's answer says whether
+    // the rest is of the stored version (see `decide_if_range`).
+    let resume_at = range_start.filter(|n| *n > 0);
+    let validator = {
+        let r = writer.record();
+        r.etag.clone().or_else(|| r.last_modified.clone())
+    };
+    let if_range = resume_at.and(validator);
+    if resume_at.is_some() && if_range.is_none() {
+        return Ok(false);
+    }
+    if resume_at.is_some() && page_origin() != origin_of(&spec.url) {
+        cell.refuse_background(
+            "a resume of stored bytes from another origin cannot be checked in the service \
+             worker (Background Fetch shows it a cross-origin response without its \
+             Content-Range and ETag, and cannot send If-Range, which needs a preflight)"
+                .into(),
+        );
+        return Ok(false);
+    }
+    if let Some(v) = &if_range {
+        spec.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("if-range"));
+        spec.headers.push(("If-Range".into(), v.clone()));
+    }
+    let request = crate::web::transfer::background_request(&spec, resume_at)?;
+    let total = writer
+        .record()
+        .total
+        .map(|t| t.saturating_sub(range_start.unwrap_or(0)));
+    writer
+        .save(|r| {
+            r.background_id = Some(id.clone());
+            r.background_if_range = if_range.is_some();
+        })
+        .await
+        .map_err(TransferEnd::Storage)?;
+    let started = crate::web::background::start(&id, &request, &title, total).await;
+    match started {
+        Ok(registration) => {
+            if let Some(r) = stop.reason() {
+                registration.abort();
+                writer
+                    .save(|r| r.background_id = None)
+                    .await
+                    .map_err(TransferEnd::Storage)?;
+                return Err(TransferEnd::Stopped(r));
+            }
+            Ok(true)
+        }
+        Err(why) => {
+            crate::web::js::console_warn(&format!(
+                "resumable-downloads: Background Fetch refused the download ({why}); it runs in the page"
+            ));
+            cell.refuse_background(format!("Background Fetch refused it ({why})"));
+            writer
+                .save(|r| r.background_id = None)
+                .await
+                .map_err(TransferEnd::Storage)?;
+            Ok(false)
+        }
+    }
+}
+
 /// A restart before a body is read keeps the response whose body will be written (a `200` to
 /// a resume); any other restart drops the attempt it judged.
 fn attempt_keep_for_restart(attempt: &mut Option<Attempt<'_>>, machine: &RunMachine) {
@@ -378,4 +490,6 @@ pub(crate) fn mark_completed(r: &mut Record) {
     r.total = Some(r.offset);
     r.state = crate::core::lifecycle::State::Completed;
     r.error = None;
+    // Completed where no page shows it (a service worker): the next page announces it.
+    r.unseen = crate::web::js::prop(&js_sys::global(), "document").is_none();
 }

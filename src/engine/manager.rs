@@ -225,8 +225,12 @@ impl ManagerInner {
                 }
                 continue;
             }
+            let (in_background, unseen) = (
+                rec.background_id.is_some() && rec.state.is_active(),
+                rec.unseen && rec.state == State::Completed,
+            );
             let cell = self.restored_cell(rec);
-            if cell.state() == State::Queued {
+            if in_background || unseen || cell.state() == State::Queued {
                 to_start.push(cell);
             }
         }
@@ -235,11 +239,23 @@ impl ManagerInner {
         }
         // Start after the caller's `await open()` has resumed and attached its listeners, so
         // that they see every event of the restored downloads.
+        let resume = self.config.resume_on_open;
         wasm_bindgen_futures::spawn_local(async move {
             crate::web::clock::sleep_ms(0.0).await;
             for cell in to_start {
-                if cell.state() == State::Queued {
-                    cell.request_run();
+                if cell.state() == State::Completed {
+                    // Completed in the background, where no page saw it: announced now.
+                    cell.announce_unseen();
+                } else if cell.m.borrow().record.background_id.is_some() {
+                    // Handed to Background Fetch by an earlier page: watched, not fetched.
+                    cell.watch_in_background();
+                } else if cell.state() == State::Queued {
+                    if resume {
+                        cell.request_run();
+                    } else {
+                        // Left as stored, for a page to continue.
+                        cell.m.borrow_mut().life.show_paused_silently();
+                    }
                 }
             }
         });
@@ -273,6 +289,20 @@ impl ManagerInner {
     /// True when downloads are kept in IndexedDB.
     pub fn persistent(&self) -> bool {
         self.store.is_some()
+    }
+
+    /// `manager.background`: whether downloads are handed to Background Fetch by default, and
+    /// why this page cannot hand any over, if it cannot (`None`: it can).
+    pub fn background_status(&self) -> (bool, Option<String>) {
+        let why = if self.store.is_none() {
+            Some(format!(
+                "downloads are not stored where a service worker reads them: {}",
+                self.storage_reason
+            ))
+        } else {
+            crate::web::background::unavailable().map(str::to_owned)
+        };
+        (self.config.background_auto, why)
     }
 
     /// Where new downloads' bytes go (`"opfs"`, `"indexeddb"` or `"memory"`), and why.
@@ -475,9 +505,22 @@ impl ManagerInner {
                 },
             ));
         }
+        if opts.background == Some(true) && (opts.file.is_some() || opts.sink.is_some()) {
+            return Err(DownloadError::invalid(
+                "options.background",
+                "goes without a file or a sink: the service worker that stores what Background \
+                 Fetch fetched writes to the library's storage only",
+            ));
+        }
+        // A download for Background Fetch keeps its bytes in IndexedDB chunks, which the
+        // service worker writes too (it has no storage worker for OPFS files).
+        let background = opts.file.is_none()
+            && opts.sink.is_none()
+            && opts.background.unwrap_or(self.config.background_auto);
         let rec = Record {
             id: id.clone(),
             url,
+            background,
             file: opts.file,
             filename: opts.filename,
             headers: opts.headers,
@@ -489,7 +532,7 @@ impl ManagerInner {
             ..Record::default()
         };
         let backend = match &opts.sink {
-            None => self.backend(true),
+            None => self.backend(!background),
             Some(_) if self.store.is_some() => {
                 return Err(DownloadError::invalid(
                     "options.sink",
@@ -757,6 +800,14 @@ impl Host for ManagerInner {
     }
 
     /// Counts a settled download for the batch notification.
+    fn background_unavailable(&self) -> Option<String> {
+        self.background_status().1
+    }
+
+    fn background_id(&self, id: &str) -> String {
+        crate::web::background::registration_id(&self.config.name, id)
+    }
+
     fn note_settled(&self, state: State) {
         let mut b = self.batch.get();
         b.note(state);

@@ -2,6 +2,7 @@
 //! decides anything that `crate::core` can decide.
 
 pub mod abort;
+pub mod background;
 pub mod cancel;
 pub mod clock;
 pub mod codec;

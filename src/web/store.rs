@@ -133,6 +133,15 @@ pub struct Record {
     pub file: Option<JsValue>,
     /// Lifecycle state.
     pub state: State,
+    /// Handed to Background Fetch where it can be (`add(url, { background: true })`).
+    pub background: bool,
+    /// The id of the Background Fetch registration that transfers it now, if any.
+    pub background_id: Option<String>,
+    /// That registration's request resumes the stored bytes with `If-Range` (the stored
+    /// validator): its answer is judged by [`crate::core::resume::decide_if_range`].
+    pub background_if_range: bool,
+    /// Completed where no page saw it (a service worker): the next manager announces it.
+    pub unseen: bool,
     /// Code and message of the last failure.
     pub error: Option<(String, String)>,
     /// Expected SRI value.
@@ -214,6 +223,10 @@ impl Record {
         set(&o, "opfs", self.opfs);
         set(&o, "file", self.file.clone().unwrap_or(JsValue::NULL));
         set(&o, "state", self.state.as_str());
+        set(&o, "background", self.background);
+        set(&o, "backgroundId", opt_str(&self.background_id));
+        set(&o, "backgroundIfRange", self.background_if_range);
+        set(&o, "unseen", self.unseen);
         set(
             &o,
             "errorCode",
@@ -277,6 +290,10 @@ impl Record {
             state: field_str(o, "state")
                 .and_then(|s| State::parse(&s))
                 .unwrap_or_default(),
+            background: field(o, "background").as_bool().unwrap_or(false),
+            background_id: field_str(o, "backgroundId"),
+            background_if_range: field(o, "backgroundIfRange").as_bool().unwrap_or(false),
+            unseen: field(o, "unseen").as_bool().unwrap_or(false),
             error,
             integrity: field_str(o, "integrity"),
             hash,

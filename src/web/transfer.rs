@@ -90,7 +90,7 @@ impl<'a> Attempt<'a> {
             return Err(TransferEnd::Stopped(reason));
         }
         let guard = AbortGuard::new()?;
-        let request = build_request(spec, range_start, &guard)?;
+        let request = build_request(spec, range_start, Some(&guard))?;
         let mut waiter = Waiter::new(limits, stop);
         let fetch = global_fetch(&request).map_err(network_error)?;
         let response: Response = waiter
@@ -287,14 +287,29 @@ impl BodyReader {
     }
 }
 
+/// The request of `spec` for Background Fetch: what a fetch here would send (its headers,
+/// `Range` from `range_start`), without a signal (the browser's registration is aborted
+/// instead).
+///
+/// # Errors
+/// `INVALID_ARGUMENT` for a header or URL the browser refuses.
+pub fn background_request(
+    spec: &TransferSpec,
+    range_start: Option<u64>,
+) -> Result<Request, DownloadError> {
+    build_request(spec, range_start, None)
+}
+
 fn build_request(
     spec: &TransferSpec,
     range_start: Option<u64>,
-    guard: &AbortGuard,
+    guard: Option<&AbortGuard>,
 ) -> Result<Request, DownloadError> {
     let init = RequestInit::new();
     init.set_method("GET");
-    init.set_signal(Some(&guard.signal()));
+    if let Some(guard) = guard {
+        init.set_signal(Some(&guard.signal()));
+    }
     // Large bodies must not be written to the HTTP cache as well as to the download's storage.
     init.set_cache(RequestCache::NoStore);
     let headers = web_sys::Headers::new().map_err(network_error)?;
