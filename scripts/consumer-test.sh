@@ -38,7 +38,8 @@ tarball="$work/$(cd pkg && npm pack --pack-destination "$work" "${npm_flags[@]}"
 check_tarball() {
   local expected actual
   expected=$(printf 'package/%s\n' LICENSE README.md package.json resumable_downloads.d.ts \
-    resumable_downloads.js resumable_downloads_bg.wasm resumable_downloads_bg.wasm.d.ts | sort)
+    resumable_downloads.js resumable_downloads_bg.wasm resumable_downloads_bg.wasm.d.ts \
+    sw.d.ts sw.js | sort)
   actual=$(tar -tzf "$tarball" | grep -v '^package/snippets/' | sort)
   if [ "$actual" != "$expected" ]; then
     echo "unexpected contents of $(basename "$tarball"):" >&2
@@ -56,7 +57,7 @@ plain() {
   (cd "$work/plain" && npm install --offline "${npm_flags[@]}" "$tarball") || return 1
   # The `exports` map resolves the entry point and the .wasm (what bundlers ask for).
   (cd "$work/plain" && node --input-type=module -e '
-    for (const s of ["resumable-downloads", "resumable-downloads/resumable_downloads_bg.wasm"])
+    for (const s of ["resumable-downloads", "resumable-downloads/sw", "resumable-downloads/resumable_downloads_bg.wasm"])
       console.log(`   ${s} -> ${import.meta.resolve(s).replace(/^.*\/node_modules\//, "")}`);') ||
     return 1
   node tests/consumers/run.mjs --serve "$work/plain" --query "fixture=$FIXTURE_URL"
@@ -66,6 +67,8 @@ step "save() and the notification of a batch finished while hidden" \
   node tests/consumers/features.mjs "$work/plain" "$FIXTURE_URL"
 step "tabs: one writer, mirrored progress, takeover, cancel from an observer, schema upgrade" \
   node tests/consumers/tabs.mjs "$work/plain" "$FIXTURE_URL"
+step "background mode: Background Fetch with the tabs closed, resume, cancel, failure (Chromium)" \
+  node tests/consumers/background.mjs "$work/plain" "$FIXTURE_URL"
 
 vite_app() {
   cp -r tests/consumers/vite "$work/vite"

@@ -53,6 +53,9 @@ for (const f of [js, dts, wasm, wasmDts]) {
 }
 copyFileSync(join(root, 'docs/npm/README.md'), join(pkgDir, 'README.md'));
 copyFileSync(join(root, 'LICENSE'), join(pkgDir, 'LICENSE'));
+// The service worker's part (`resumable-downloads/sw`), beside the entry module it imports.
+copyFileSync(join(root, 'js/sw.js'), join(pkgDir, 'sw.js'));
+copyFileSync(join(root, 'js/sw.d.ts'), join(pkgDir, 'sw.d.ts'));
 
 const generated = JSON.parse(readFileSync(generatedPath, 'utf8'));
 
@@ -240,10 +243,11 @@ const manifest = {
   types: `./${dts}`,
   exports: {
     '.': { types: `./${dts}`, default: `./${js}` },
+    './sw': { types: './sw.d.ts', default: './sw.js' },
     [`./${wasm}`]: { types: `./${wasmDts}`, default: `./${wasm}` },
     './package.json': './package.json',
   },
-  files: [js, dts, wasm, wasmDts, 'README.md', 'LICENSE', ...(hasSnippets ? ['snippets/'] : [])],
+  files: [js, dts, wasm, wasmDts, 'sw.js', 'sw.d.ts', 'README.md', 'LICENSE', ...(hasSnippets ? ['snippets/'] : [])],
   sideEffects: hasSnippets ? ['./snippets/**'] : false,
 };
 for (const k of Object.keys(manifest)) if (manifest[k] === undefined) delete manifest[k];
