@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
@@ -30,9 +30,25 @@ const TYPES = {
   '.png': 'image/png', '.json': 'application/json', '.svg': 'image/svg+xml',
 };
 
-/** Serves `dir` on 127.0.0.1; resolves with `{ origin, close }`. */
-export async function serve(dir) {
+/**
+ * Serves `dir` on 127.0.0.1; resolves with `{ origin, close }`. With `proxy` (a URL), requests
+ * under `/proxy/` are forwarded to it as they are (method, headers, body, status), so that a
+ * page has the fixture server on its own origin too.
+ */
+export async function serve(dir, { proxy } = {}) {
   const server = createServer(async (req, res) => {
+    if (proxy && req.url.startsWith('/proxy/')) {
+      const target = new URL(req.url.slice('/proxy'.length), proxy);
+      const headers = { ...req.headers, host: target.host };
+      const upstream = httpRequest(target, { method: req.method, headers }, (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      res.on('close', () => upstream.destroy());
+      req.pipe(upstream);
+      return;
+    }
     let path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (path.endsWith('/')) path += 'index.html';
     try {
@@ -96,6 +112,9 @@ function capabilities(engine, downloads) {
         prefs: {
           'download.default_directory': downloads, 'download.prompt_for_download': false,
           'profile.default_content_setting_values.notifications': 1,
+          // Background Fetch counts as automatic downloads: a second one would need the
+          // "download multiple files" permission, which headless Chromium cannot ask for.
+          'profile.default_content_setting_values.automatic_downloads': 1,
         },
       },
     };

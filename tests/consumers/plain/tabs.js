@@ -1,6 +1,7 @@
 // One tab of the multi-tab tests (driven by tests/consumers/tabs.mjs): a manager on a shared
 // database name, with helpers the driver calls through page.evaluate.
 import init, { DownloadManager } from 'resumable-downloads';
+import { openDatabase, sameAsFixture } from './pages.js';
 
 const fixture = new URLSearchParams(location.search).get('fixture');
 await init();
@@ -33,20 +34,10 @@ window.cancel = (id) => window.m.get(id).cancel();
 window.close_ = () => window.m.close();
 window.whenAll = () => window.m.whenAll();
 // Waits for the download and compares its bytes with the fixture's content.
-window.verify = async (id, seed, size) => {
-  const d = window.m.get(id);
-  await d.done;
-  const got = new Uint8Array(await (await d.blob()).arrayBuffer());
-  const want = new Uint8Array(await (await fetch(`${fixture}/content?seed=${seed}&start=0&len=${size}`)).arrayBuffer());
-  return got.length === want.length && got.every((b, i) => b === want[i]);
-};
+window.verify = (id, seed, size) => sameAsFixture(fixture, window.m.get(id), seed, size);
 // What is stored for `id`, read directly from IndexedDB.
 window.stored = async (name, id) => {
-  const db = await new Promise((ok, fail) => {
-    const r = indexedDB.open(`resumable-downloads/${name}`);
-    r.onsuccess = () => ok(r.result);
-    r.onerror = () => fail(r.error);
-  });
+  const db = await openDatabase(name);
   const req = (r) => new Promise((ok) => { r.onsuccess = () => ok(r.result); });
   const tx = db.transaction(['downloads', 'chunks']);
   const record = await req(tx.objectStore('downloads').get(id));
