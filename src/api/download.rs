@@ -82,7 +82,8 @@ impl Download {
     }
 
     /// Why it runs in the page though it was added with `background`, once the browser
-    /// refused a handover or its Background Fetch failed; else `null`.
+    /// refused a handover, its Background Fetch failed, or the resume could not be checked
+    /// there (cross-origin); else `undefined`.
     #[wasm_bindgen(getter, js_name = backgroundRefused)]
     pub fn background_refused(&self) -> Option<String> {
         self.h.cell.background_refused()

@@ -123,17 +123,18 @@ impl DownloadManager {
     /// Background Fetch: `default` is `'auto'` when new downloads are handed to it where they
     /// can be (the `background` option), else `'never'`; `available` says whether this page
     /// can hand a download over now (a window controlled by a service worker, in a browser
-    /// with Background Fetch, with the downloads stored), and `reason` why not.
+    /// with Background Fetch, with the downloads stored), and `reason` why not (`undefined`
+    /// when it can).
     #[wasm_bindgen(
         getter,
-        unchecked_return_type = "{ default: 'never' | 'auto'; available: boolean; reason: string | null }"
+        unchecked_return_type = "{ default: 'never' | 'auto'; available: boolean; reason: string | undefined }"
     )]
     pub fn background(&self) -> JsValue {
         let (auto, why) = self.inner.background_status();
         object(&[
             ("default", if auto { "auto" } else { "never" }.into()),
             ("available", why.is_none().into()),
-            ("reason", why.map_or(JsValue::NULL, |w| w.into())),
+            ("reason", why.map_or(JsValue::UNDEFINED, |w| w.into())),
         ])
     }
 

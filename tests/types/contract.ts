@@ -47,7 +47,11 @@ const managerOptions: Required<ManagerOptions> = {
   persist: true,
   notifyWhenDone: { title: 'Downloads finished' },
   prepareRequest: prepare,
+  background: 'never',
+  resumeOnOpen: true,
 };
+// @ts-expect-error: background is 'never' or 'auto'
+const badBackground: ManagerOptions['background'] = 'always';
 
 // The hook: what it is told, and the three answers it may give (a value, a promise, nothing).
 function prepare(info: Required<PrepareRequestInfo>): PreparedRequest | Promise<PreparedRequest> | void {
@@ -76,6 +80,7 @@ function addOptions(signal: AbortSignal): Required<AddOptions> {
     signal,
     integrity: 'sha384-abc sha512-def',
     priority: 10,
+    background: true,
   };
 }
 // Every header form fetch takes.
@@ -159,6 +164,12 @@ function conventions(manager: DownloadManager, dl: Download, e: DownloadError): 
   const where: { backend: 'opfs' | 'indexeddb' | 'memory'; reason: string } = manager.storage;
   // @ts-expect-error: 'disk' is no backend
   const disk: 'disk' = manager.storage.backend;
+  const bgf: { default: 'never' | 'auto'; available: boolean; reason: string | undefined } = manager.background;
+  const mode: 'page' | 'background' = dl.mode;
+  // @ts-expect-error: a download runs in the page or in the background, nothing else
+  const elsewhere: 'worker' = dl.mode;
+  const refused: string | undefined = dl.backgroundRefused;
+  console.info(bgf, mode, elsewhere, refused, badBackground);
   const found: Download | undefined = manager.get('x');
   const status: number | undefined = e.status;
   const retryAfter: number | undefined = e.retryAfterMs;
@@ -199,6 +210,7 @@ function lifecycle(): Promise<void> {
       dl.pause();
       dl.resume();
       dl.resumeWith(givenResponse);
+      dl.resumeWithBackgroundFetch('resumable-downloads:default:model', givenResponse);
       // @ts-expect-error: resumeWith takes a Response, not a URL
       dl.resumeWith('https://example.com/a.bin');
       manager.pauseAll();
