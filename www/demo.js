@@ -20,6 +20,9 @@ const SAMPLES = [
   { name: 'stream.log (unknown size)', knobs: { size: 2 * MiB, seed: 4, chunked: 1, ranges: 0, throttle: MiB } },
   { name: 'missing.bin (404)', knobs: { size: MiB, seed: 6, status: 404 } },
   { name: 'stuck.bin (stalls)', knobs: { size: 4 * MiB, seed: 7, stall_at: MiB, throttle: MiB } },
+  // Handed to Background Fetch where the browser has it (Chromium, with sw.js controlling the
+  // page): it goes on with the tab closed, and the tile shows it completed on return.
+  { name: 'offline-maps.pack (continues with the tab closed)', knobs: { size: 6 * MiB, seed: 10, throttle: MiB }, background: true },
 ];
 
 function sampleUrl(sample) {
@@ -45,6 +48,9 @@ function formatBytes(n) {
 }
 
 await init();
+// The service worker that stores what Background Fetch fetched (not awaited: the demo works
+// without it, and the background tile then runs in the page, as it says).
+navigator.serviceWorker?.register('./sw.js', { type: 'module' }).catch(() => {});
 const manager = await DownloadManager.open({
   name: params.get('db') ?? 'demo',
   concurrency: 4,
@@ -85,6 +91,7 @@ function tileFor(sample) {
 async function start(entry) {
   const options = { id: entry.sample.name, filename: entry.sample.name.split(' ')[0] };
   if (entry.sample.integrity) options.integrity = await integrityOf(entry.sample);
+  if (entry.sample.background) options.background = true;
   manager.add(sampleUrl(entry.sample), options);
   markDirty(entry.sample.name);
 }
@@ -133,8 +140,10 @@ function paint(entry) {
   el.dataset.state = state;
   el.dataset.bytes = String(p.transferredBytes);
   el.dataset.code = code;
+  el.dataset.mode = download?.mode ?? '';
   el.dataset.indeterminate = String(state === 'running' && p.percent == null);
-  el.querySelector('.state').textContent = code ? `failed · ${code}` : LABELS[state];
+  const where = state === 'running' && download.mode === 'background' ? ' · in the background' : '';
+  el.querySelector('.state').textContent = code ? `failed · ${code}` : `${LABELS[state]}${where}`;
   const bar = el.querySelector('.bar');
   el.querySelector('.fill').style.width = `${p.percent ?? (state === 'completed' ? 100 : 0)}%`;
   if (p.percent == null) bar.removeAttribute('aria-valuenow');
