@@ -692,10 +692,9 @@ impl DownloadCell {
                 manager.request_persistence();
                 // Resumed after a pause or a failure: stored before any byte (I14). A state
                 // that cannot be stored fails the run: a reload would not continue it.
-                // A record that names a Background Fetch registration no longer does: this
-                // run writes the download.
-                // (Stored for every download that asks for Background Fetch: what this tab
-                // believes of its registration may be older than what is stored.)
+                // A download that asks for Background Fetch is stored too, naming no
+                // registration: this run writes it (and what this tab believes of its
+                // registration may be older than what is stored).
                 let stored = if writer.record().state.is_active() && !writer.record().background {
                     Ok(())
                 } else {

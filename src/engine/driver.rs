@@ -380,6 +380,11 @@ async fn request_spec(
     Ok(spec)
 }
 
+/// Why a resume from another origin is not handed to Background Fetch.
+const CROSS_ORIGIN_RESUME: &str = "a resume of stored bytes from another origin cannot be \
+    checked in the service worker (Background Fetch shows it a cross-origin response without \
+    its Content-Range and ETag, and cannot send If-Range, which needs a preflight)";
+
 /// Hands the request to Background Fetch, where the download asks for it and the page can:
 /// the record names the registration first (a reload finds it), then the browser takes the
 /// request. `Ok(false)` when the run is to fetch it itself (no Background Fetch here, or the
@@ -396,6 +401,12 @@ async fn hand_over(
     let Ok((id, title)) = cell.background_plan() else {
         return Ok(false);
     };
+    // (Judged on the stored URL first, so that the hook is not asked twice for one request.)
+    let cross = |url: &str| page_origin() != origin_of(url);
+    if range_start.is_some_and(|n| n > 0) && cross(cell.url()) {
+        cell.refuse_background(CROSS_ORIGIN_RESUME.into());
+        return Ok(false);
+    }
     let mut spec = request_spec(cell, writer, cfg, stop, reason, machine).await?;
     // From 0 the request asks for the whole resource: a `200` shows its length to the
     // service worker, where a cross-origin `206` would hide its Content-Range. A resume
@@ -410,13 +421,9 @@ async fn hand_over(
     if resume_at.is_some() && if_range.is_none() {
         return Ok(false);
     }
-    if resume_at.is_some() && page_origin() != origin_of(&spec.url) {
-        cell.refuse_background(
-            "a resume of stored bytes from another origin cannot be checked in the service \
-             worker (Background Fetch shows it a cross-origin response without its \
-             Content-Range and ETag, and cannot send If-Range, which needs a preflight)"
-                .into(),
-        );
+    if resume_at.is_some() && cross(&spec.url) {
+        // (The hook gave another origin: this request is fetched here as it is.)
+        cell.refuse_background(CROSS_ORIGIN_RESUME.into());
         return Ok(false);
     }
     if let Some(v) = &if_range {
