@@ -75,7 +75,7 @@ try {
     check(await until(b, () => !!navigator.serviceWorker.controller, null, 'the service worker to control the page'),
       'the site\'s service worker controls the page');
     const on = await b.evaluate((n) => window.open_(n), name);
-    check(on.available === true && on.reason === undefined, `manager.background with the service worker: ${JSON.stringify(on)}`);
+    check(on.available === true && on.reason == null, `manager.background with the service worker: ${JSON.stringify(on)}`);
     const sri = await b.evaluate(async ([f, seed, size]) => {
       const bytes = await (await fetch(`${f}/content?seed=${seed}&start=0&len=${size}`)).arrayBuffer();
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
