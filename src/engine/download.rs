@@ -788,7 +788,25 @@ impl DownloadCell {
             if !cell.in_background() {
                 return;
             }
-            if let crate::web::background::Ended::Failed(reason) = &ended {
+            if matches!(&ended, crate::web::background::Ended::Failed(r) if r == "aborted") {
+                // Not aborted by this tab (it stops watching first): by another tab's pause
+                // or cancel, which store that first, or by the user in the browser's UI, which
+                // cancels the download (as the service worker's `backgroundfetchabort` does).
+                crate::web::clock::sleep_ms(BACKGROUND_POLL_MS).await;
+                let Some(m) = cell.manager.upgrade() else {
+                    return;
+                };
+                let named = matches!(
+                    m.load_record(&cell.id).await,
+                    Ok(Some(rec)) if rec.background_id.as_deref() == Some(id.as_str())
+                );
+                if named && cell.in_background() {
+                    if let Some(done) = cell.cancel() {
+                        done.await;
+                    }
+                    return;
+                }
+            } else if let crate::web::background::Ended::Failed(reason) = &ended {
                 // The stored prefix stays; the page continues it (and does not hand it over
                 // again: the reason says why).
                 console_warn(&format!(
@@ -799,7 +817,8 @@ impl DownloadCell {
                 cell.on(Input::BackgroundEnded, Ctx::default());
                 return;
             }
-            // Gone: its service worker event has been handled. The record says how.
+            // Gone (its service worker event has been handled), or aborted elsewhere: the
+            // record says how.
             let read = match cell.manager.upgrade() {
                 Some(m) => m.load_record(&cell.id).await,
                 None => return,

@@ -172,6 +172,19 @@ try {
     check((await b.evaluate(() => window.info('cx').state)) === 'cancelled' && cxRec === null && cxSent < 4_000_000,
       `cancel() in the background: cancelled, nothing stored, the transfer stopped (${cxSent} bytes sent)`);
 
+    // An abort that is not the library's (the user's, in the browser's downloads UI: here
+    // the registration's abort() called by the page itself) cancels the download.
+    const ua = { tag: tag('ui-abort') };
+    await b.evaluate(([k]) => window.add(k, 'ua'), [`size=4000000&seed=90&throttle=400000&tag=${ua.tag}`]);
+    await until(b, () => window.info('ua').mode === 'background', 'ua', 'background');
+    await b.evaluate(async (id) => (await (await navigator.serviceWorker.ready).backgroundFetch.get(id))?.abort(),
+      `resumable-downloads:${encodeURIComponent(`bg-ops-${stamp}`)}:ua`);
+    check(await until(b, () => window.info('ua').state === 'cancelled', 'ua', 'the cancel'), 'an abort from outside cancels it');
+    await sleep(500);
+    const uaRec = await b.evaluate((n) => window.stored(n, 'ua'), `bg-ops-${stamp}`);
+    const uaGets = await gets(ua.tag);
+    check(uaRec === null && uaGets.length === 1, `nothing stored, no request from the page: ${JSON.stringify(uaGets.map((g) => g.range))}`);
+
     // 6. A failing server: Background Fetch fails (bad status); the page resumes it itself.
     const fl = { size: 600_000, seed: 88, tag: tag('fail') };
     await b.evaluate(([k]) => window.add(k, 'fl'), [`size=${fl.size}&seed=${fl.seed}&status=503&status_times=1&tag=${fl.tag}`]);
