@@ -134,8 +134,12 @@ impl Registration {
 
 /// The registration `id`, if it exists (under way, or its event not yet handled).
 pub async fn get(id: &str) -> Result<Option<Registration>, String> {
-    let m = manager().await?;
-    let r = call(&m, "get", &[id.into()]).await?;
+    get_in(&manager().await?, id).await
+}
+
+/// [`get`] in the `BackgroundFetchManager` `m`.
+async fn get_in(m: &JsValue, id: &str) -> Result<Option<Registration>, String> {
+    let r = call(m, "get", &[id.into()]).await?;
     Ok((!r.is_undefined() && !r.is_null()).then_some(Registration(r)))
 }
 
@@ -152,7 +156,7 @@ pub async fn start(
     download_total: Option<u64>,
 ) -> Result<Registration, String> {
     let m = manager().await?;
-    if let Some(r) = get(id).await? {
+    if let Some(r) = get_in(&m, id).await? {
         if r.result().is_empty() {
             return Ok(r);
         }
