@@ -290,6 +290,39 @@ async fn bad_manager_and_add_options_name_the_field() {
             "options.progressIntervalMs",
         ),
         (obj(&[("name", "".into())]), "options.name"),
+        (
+            obj(&[("backgroundIcons", "icon.png".into())]),
+            "options.backgroundIcons",
+        ),
+        (
+            obj(&[(
+                "backgroundIcons",
+                js_sys::Array::of1(&obj(&[("sizes", "48x48".into())])).into(),
+            )]),
+            "options.backgroundIcons[0].src",
+        ),
+        (
+            obj(&[(
+                "backgroundIcons",
+                js_sys::Array::of2(&obj(&[("src", "a.png".into())]), &"b.png".into()).into(),
+            )]),
+            "options.backgroundIcons[1]",
+        ),
+        (
+            obj(&[(
+                "backgroundIcons",
+                js_sys::Array::of1(&obj(&[("src", "a.png".into()), ("purpose", "any".into())]))
+                    .into(),
+            )]),
+            "options.backgroundIcons[0].purpose",
+        ),
+        (
+            obj(&[(
+                "backgroundIcons",
+                js_sys::Array::of1(&obj(&[("src", "http://[::1".into())])).into(),
+            )]),
+            "options.backgroundIcons[0].src",
+        ),
     ] {
         let err =
             match resumable_downloads::api::DownloadManager::open(Some(options.unchecked_into()))
@@ -309,6 +342,7 @@ async fn bad_manager_and_add_options_name_the_field() {
         (obj(&[("integrity", "md5-abc".into())]), "options.integrity"),
         (obj(&[("integrity", 5.into())]), "options.integrity"),
         (obj(&[("filename", "".into())]), "options.filename"),
+        (obj(&[("title", 7.into())]), "options.title"),
         (
             obj(&[("headers", obj(&[("X-Token", 5.into())]))]),
             "options.headers.X-Token",

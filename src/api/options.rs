@@ -168,6 +168,7 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             "storage",
             "flushBytes",
             "background",
+            "backgroundIcons",
             "resumeOnOpen",
         ],
     )?
@@ -269,6 +270,9 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
             }
         };
     }
+    if let Some(v) = f.get("backgroundIcons")? {
+        cfg.background_icons = Some(parse_icons(&v)?);
+    }
     if let Some(v) = f.get("notifyWhenDone")? {
         cfg.notify_title = parse_notify(&v)?;
     }
@@ -285,6 +289,60 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
         .uint("commitIntervalMs", 0, MAX_TIMEOUT_MS)?
         .unwrap_or(cfg.commit_interval_ms);
     Ok(cfg)
+}
+
+/// Most icons `backgroundIcons` takes.
+const MAX_ICONS: u32 = 16;
+
+/// `backgroundIcons: Array<{ src: string, sizes?: string, type?: string, label?: string }>`
+/// (Background Fetch's `ImageResource`), copied: a later change to the page's array changes
+/// nothing. `src` is resolved here as `fetch` resolves a URL (any scheme: `data:` too).
+fn parse_icons(value: &JsValue) -> Result<js_sys::Array, DownloadError> {
+    const PATH: &str = "options.backgroundIcons";
+    let list = value
+        .dyn_ref::<js_sys::Array>()
+        .filter(|a| a.length() <= MAX_ICONS)
+        .ok_or_else(|| {
+            DownloadError::invalid(
+                PATH,
+                format!(
+                    "must be an array of at most {MAX_ICONS} {{ src, sizes, type, label }}, got {}",
+                    shown(value)
+                ),
+            )
+        })?;
+    let out = js_sys::Array::new();
+    for (i, icon) in list.iter().enumerate() {
+        let path = format!("{PATH}[{i}]");
+        let f =
+            Fields::new(&icon, &path, &["src", "sizes", "type", "label"])?.ok_or_else(|| {
+                DownloadError::invalid(&path, "must be an object { src, sizes, type, label }")
+            })?;
+        let copy = Object::new();
+        for (key, max_len, required) in [
+            ("src", 4096, true),
+            ("sizes", 200, false),
+            ("type", 200, false),
+            ("label", 200, false),
+        ] {
+            match f.string(key, max_len)? {
+                Some(v) => {
+                    let v = if key == "src" {
+                        resolve(&v, &f.path(key))?
+                    } else {
+                        v
+                    };
+                    let _ = Reflect::set(&copy, &key.into(), &v.into());
+                }
+                None if required => {
+                    return Err(DownloadError::invalid(&f.path(key), "is required"))
+                }
+                None => {}
+            }
+        }
+        out.push(&copy);
+    }
+    Ok(out)
 }
 
 /// `notifyWhenDone: boolean | { title?: string }`.
@@ -330,6 +388,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
             "sink",
             "file",
             "background",
+            "title",
         ],
     )?
     else {
@@ -356,6 +415,7 @@ pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadE
     }
     out.id = f.string("id", 256)?;
     out.filename = f.string("filename", 255)?;
+    out.title = f.string("title", 200)?;
     if let Some(h) = f.get("headers")? {
         out.headers = parse_headers(&h, "options.headers")?;
     }
@@ -531,6 +591,16 @@ fn is_valid_host(host: &str) -> bool {
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// `raw` resolved against the page (any scheme), as an absolute URL.
+fn resolve(raw: &str, field: &str) -> Result<String, DownloadError> {
+    match base_url() {
+        Some(base) => web_sys::Url::new_with_base(raw, &base),
+        None => web_sys::Url::new(raw),
+    }
+    .map(|u| u.href())
+    .map_err(|_| DownloadError::invalid(field, format!("{} is not a valid URL", Quoted(raw))))
 }
 
 /// The base for relative URLs: the document's base URI in a window, the script's location in

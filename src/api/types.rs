@@ -119,6 +119,12 @@ export interface ManagerOptions {
    */
   background?: 'never' | 'auto';
   /**
+   * The icons the browser's UI shows beside this manager's Background Fetches (Chromium's
+   * downloads UI and notification); `src` is resolved as `fetch` resolves a URL. At most 16.
+   * Default: none (the browser's own).
+   */
+  backgroundIcons?: Array<{ src: string; sizes?: string; type?: string; label?: string }>;
+  /**
    * Downloads restored queued or running start again when the manager opens. false leaves
    * them paused (as stored) until `resume()`. Default true.
    */
@@ -204,6 +210,12 @@ export interface AddOptions {
    * manager's `background` ('never': false). Not with `file` or `sink`.
    */
   background?: boolean;
+  /**
+   * The title the browser's UI shows for it in Background Fetch (stored with the download,
+   * so that a reload hands it over with the same title). At most 200 characters. Default:
+   * the file name.
+   */
+  title?: string;
 }
 
 /** Why stored bytes were discarded. */

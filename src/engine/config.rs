@@ -118,6 +118,9 @@ pub struct ManagerConfig {
     /// `background: 'auto'`: new downloads go to Background Fetch where the page can hand
     /// them over (`'never'`, the default: only those added with `background: true`).
     pub background_auto: bool,
+    /// `backgroundIcons`: the icons of its Background Fetches in the browser's UI (a checked
+    /// copy of the page's array of `{ src, sizes?, type?, label? }`).
+    pub background_icons: Option<js_sys::Array>,
     /// Downloads restored queued or running start again when the manager opens (`false`:
     /// they wait as paused until `resume()`; what is stored stays as it was).
     pub resume_on_open: bool,
@@ -139,6 +142,7 @@ impl Default for ManagerConfig {
             notify_title: None,
             persist: true,
             background_auto: false,
+            background_icons: None,
             resume_on_open: true,
             prepare_request: None,
         }
@@ -167,6 +171,8 @@ pub struct AddOptions {
     pub id: Option<String>,
     /// The name `save()` uses.
     pub filename: Option<String>,
+    /// The title of its Background Fetch in the browser's UI (`None`: the file name).
+    pub title: Option<String>,
     /// Extra request headers, stored.
     pub headers: Vec<(String, String)>,
     /// Aborting it cancels the download.

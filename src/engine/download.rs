@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use futures::future::LocalBoxFuture;
 
 use super::config::{PrepareHook, Prepared, RequestCall};
-use super::driver::{self, Report, RunEnd};
+use super::driver::{self, BackgroundPlan, Report, RunEnd};
 use super::events::Events;
 use super::runs::RunGuard;
 use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State};
@@ -123,6 +123,8 @@ pub(crate) trait Host {
     fn background_id(&self, id: &str) -> String;
     /// Why this manager cannot hand downloads to Background Fetch, if it cannot.
     fn background_unavailable(&self) -> Option<String>;
+    /// The icons of this manager's Background Fetches (`backgroundIcons`).
+    fn background_icons(&self) -> Option<js_sys::Array>;
 }
 
 /// Mutable part of a download.
@@ -1371,7 +1373,7 @@ impl Report for Rc<DownloadCell> {
         self.m.borrow_mut().given.take()
     }
 
-    fn background_plan(&self) -> Result<(String, String), String> {
+    fn background_plan(&self) -> Result<BackgroundPlan, String> {
         if let Some(why) = self.background_refused() {
             return Err(why);
         }
@@ -1381,12 +1383,15 @@ impl Report for Rc<DownloadCell> {
         }
         let title = {
             let m = self.m.borrow();
-            m.record
-                .filename
-                .clone()
-                .unwrap_or_else(|| crate::core::naming::default_filename(&self.url))
-        };
-        Ok((host.background_id(&self.id), title))
+            let r = &m.record;
+            r.title.clone().or_else(|| r.filename.clone())
+        }
+        .unwrap_or_else(|| crate::core::naming::default_filename(&self.url));
+        Ok(BackgroundPlan {
+            id: host.background_id(&self.id),
+            title,
+            icons: host.background_icons(),
+        })
     }
 
     fn refuse_background(&self, why: String) {

@@ -31,9 +31,9 @@ pub(crate) trait Report {
     /// A response the page fetched, to answer the next request instead of a fetch, and
     /// whether its request carried `If-Range` with the stored validator.
     fn take_given(&self) -> Option<(web_sys::Response, bool)>;
-    /// Where the download asks for Background Fetch: the registration id and title to hand
-    /// its requests over with, or why not (`Err`: the run stays in the page).
-    fn background_plan(&self) -> Result<(String, String), String>;
+    /// Where the download asks for Background Fetch: how to hand its requests over, or why
+    /// not (`Err`: the run stays in the page).
+    fn background_plan(&self) -> Result<BackgroundPlan, String>;
     /// The browser refused a handover: the download's runs stay in the page.
     fn refuse_background(&self, why: String);
     /// The record changed (an accepted response, a commit, a restart).
@@ -51,6 +51,16 @@ pub(crate) trait Report {
         reason: RequestReason,
         attempt: u32,
     ) -> Option<LocalBoxFuture<'static, Result<Prepared, DownloadError>>>;
+}
+
+/// How a download's request is handed to Background Fetch.
+pub(crate) struct BackgroundPlan {
+    /// The registration id ([`crate::web::background::registration_id`]).
+    pub id: String,
+    /// The title the browser's UI shows.
+    pub title: String,
+    /// The icons the browser's UI shows (the manager's `backgroundIcons`).
+    pub icons: Option<js_sys::Array>,
 }
 
 /// How often a transfer that receives nothing reports its (decaying) progress.
@@ -398,7 +408,7 @@ async fn hand_over(
     machine: &RunMachine,
     range_start: Option<u64>,
 ) -> Result<bool, TransferEnd> {
-    let Ok((id, title)) = cell.background_plan() else {
+    let Ok(BackgroundPlan { id, title, icons }) = cell.background_plan() else {
         return Ok(false);
     };
     // (Judged on the stored URL first, so that the hook is not asked twice for one request.)
@@ -443,7 +453,7 @@ async fn hand_over(
         })
         .await
         .map_err(TransferEnd::Storage)?;
-    let started = crate::web::background::start(&id, &request, &title, total).await;
+    let started = crate::web::background::start(&id, &request, &title, icons.as_ref(), total).await;
     match started {
         Ok(registration) => {
             if let Some(r) = stop.reason() {

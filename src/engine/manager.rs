@@ -523,6 +523,7 @@ impl ManagerInner {
             background,
             file: opts.file,
             filename: opts.filename,
+            title: opts.title,
             headers: opts.headers,
             integrity: opts.integrity,
             state: State::Running,
@@ -799,9 +800,12 @@ impl Host for ManagerInner {
         Some(Box::pin(async move { store.update(&rec).await }))
     }
 
-    /// Counts a settled download for the batch notification.
     fn background_unavailable(&self) -> Option<String> {
         self.background_status().1
+    }
+
+    fn background_icons(&self) -> Option<js_sys::Array> {
+        self.config.background_icons.clone()
     }
 
     fn background_id(&self, id: &str) -> String {

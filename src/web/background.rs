@@ -143,8 +143,8 @@ async fn get_in(m: &JsValue, id: &str) -> Result<Option<Registration>, String> {
     Ok((!r.is_undefined() && !r.is_null()).then_some(Registration(r)))
 }
 
-/// Hands `request` to Background Fetch as registration `id`, with `title` and the bytes it is
-/// expected to receive (`downloadTotal`: the browser's UI shows progress, and fails a
+/// Hands `request` to Background Fetch as registration `id`, with `title`, `icons` (an array
+/// of `{ src, sizes?, type?, label? }`) and the bytes it is expected to receive (`downloadTotal`: the browser's UI shows progress, and fails a
 /// transfer that exceeds it). A registration `id` already under way is taken as is.
 ///
 /// # Errors
@@ -153,6 +153,7 @@ pub async fn start(
     id: &str,
     request: &Request,
     title: &str,
+    icons: Option<&js_sys::Array>,
     download_total: Option<u64>,
 ) -> Result<Registration, String> {
     let m = manager().await?;
@@ -167,6 +168,9 @@ pub async fn start(
     }
     let options = Object::new();
     let _ = Reflect::set(&options, &"title".into(), &title.into());
+    if let Some(icons) = icons {
+        let _ = Reflect::set(&options, &"icons".into(), icons);
+    }
     if let Some(total) = download_total {
         let _ = Reflect::set(
             &options,

@@ -105,6 +105,8 @@ pub struct Record {
     pub final_url: Option<String>,
     /// Name for `save()`.
     pub filename: Option<String>,
+    /// Title the browser's UI shows for it in Background Fetch (`None`: the file name).
+    pub title: Option<String>,
     /// Queue priority.
     pub priority: i32,
     /// Request headers, replayed on resume.
@@ -205,6 +207,7 @@ impl Record {
         set(&o, "url", self.url.as_str());
         set(&o, "finalUrl", opt_str(&self.final_url));
         set(&o, "filename", opt_str(&self.filename));
+        set(&o, "title", opt_str(&self.title));
         set(&o, "priority", self.priority);
         let headers: Array = self
             .headers
@@ -275,6 +278,7 @@ impl Record {
             url,
             final_url: field_str(o, "finalUrl"),
             filename: field_str(o, "filename"),
+            title: field_str(o, "title"),
             priority: field(o, "priority").as_f64().unwrap_or(0.0) as i32,
             headers,
             etag: field_str(o, "etag"),

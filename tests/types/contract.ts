@@ -48,8 +48,11 @@ const managerOptions: Required<ManagerOptions> = {
   notifyWhenDone: { title: 'Downloads finished' },
   prepareRequest: prepare,
   background: 'never',
+  backgroundIcons: [{ src: '/icon-192.png', sizes: '192x192', type: 'image/png', label: 'Maps' }, { src: 'icon.svg' }],
   resumeOnOpen: true,
 };
+// @ts-expect-error: an icon needs its src
+const badIcon: ManagerOptions['backgroundIcons'] = [{ sizes: '48x48' }];
 // @ts-expect-error: background is 'never' or 'auto'
 const badBackground: ManagerOptions['background'] = 'always';
 
@@ -81,6 +84,7 @@ function addOptions(signal: AbortSignal): Required<AddOptions> {
     integrity: 'sha384-abc sha512-def',
     priority: 10,
     background: true,
+    title: 'Offline map of Lyon',
   };
 }
 // Every header form fetch takes.
