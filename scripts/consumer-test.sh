@@ -52,7 +52,7 @@ step "package contents" check_tarball
 
 plain() {
   cp -r tests/consumers/plain "$work/plain"
-  cp tests/consumers/shared/check.js "$work/plain/"
+  cp tests/consumers/shared/check.js tests/consumers/shared/sw-setup.js "$work/plain/"
   # The package has no dependencies: the tarball is all there is to install.
   (cd "$work/plain" && npm install --offline "${npm_flags[@]}" "$tarball") || return 1
   # The `exports` map resolves the entry point and the .wasm (what bundlers ask for).
@@ -72,7 +72,9 @@ step "background mode: Background Fetch with the tabs closed, resume, cancel, fa
 
 vite_app() {
   cp -r tests/consumers/vite "$work/vite"
-  cp tests/consumers/shared/check.js "$work/vite/src/"
+  cp tests/consumers/shared/check.js tests/consumers/shared/sw-setup.js "$work/vite/src/"
+  # The background-mode page is the plain consumer's, imported through Vite's resolution.
+  cp tests/consumers/plain/background.js tests/consumers/plain/pages.js "$work/vite/src/"
   # Vite and its dependencies come from the npm cache when the root `npm ci` put them there.
   (cd "$work/vite" && npm install --prefer-offline "${npm_flags[@]}" "$tarball" &&
     node_modules/.bin/vite build --logLevel warn) || return 1
@@ -80,9 +82,15 @@ vite_app() {
     echo "vite build emitted no .wasm asset" >&2
     return 1
   fi
+  if [ ! -f "$work/vite/dist/sw.js" ]; then
+    echo "vite build emitted no dist/sw.js" >&2
+    return 1
+  fi
   node tests/consumers/run.mjs --serve "$work/vite/dist" --query "fixture=$FIXTURE_URL"
 }
 step "Vite consumer (vite build)" vite_app
+step "background mode in the Vite build: its service worker stores a download finished with the tab closed" \
+  node tests/consumers/background.mjs "$work/vite/dist" "$FIXTURE_URL" --closed-only
 
 vite_dev() {
   local port i status=0

@@ -12,8 +12,8 @@ if (params.get('sw') !== '0') {
 }
 
 window.events = [];
-window.open_ = async (name) => {
-  window.m = await DownloadManager.open({ name, chunkBytes: 65536, progressIntervalMs: 50 });
+window.open_ = async (name, extra = {}) => {
+  window.m = await DownloadManager.open({ name, chunkBytes: 65536, progressIntervalMs: 50, ...extra });
   for (const type of ['statechange', 'progress', 'complete']) {
     window.m.on(type, (e) => window.events.push({ type, id: e.id, state: e.state, bytes: e.progress?.transferredBytes }));
   }
@@ -47,7 +47,7 @@ window.stored = async (name, id) => {
     r.onsuccess = () => ok(r.result ?? null);
   });
   db.close();
-  return record && { state: record.state, offset: record.offset, backgroundId: record.backgroundId, unseen: record.unseen };
+  return record && { state: record.state, offset: record.offset, backgroundId: record.backgroundId, unseen: record.unseen, title: record.title };
 };
 // What the service worker logged (tests/consumers/plain/sw.js), oldest first.
 window.swLog = async () => {

@@ -1,34 +1,6 @@
-// The site's service worker of the background-mode tests: the library's handlers, one line.
-// What it logs (the library's warnings and errors, and each Background Fetch event) is kept
-// in the Cache API, so that the driver can show it when a check fails.
+// The site's service worker of the background-mode tests: the library's handlers, one line
+// (sw-setup.js, copied here from tests/consumers/shared, adds the tests' logging).
 import { handleBackgroundFetch } from './node_modules/resumable-downloads/sw.js';
+import { swOptions } from './sw-setup.js';
 
-const keep = (level, args) => {
-  const text = `${new Date().toISOString()} ${level}: ${args.map((a) => (a instanceof Error ? a.stack : String(a))).join(' ')}`;
-  caches.open('sw-log').then((c) => c.put(`/sw-log/${Date.now()}-${Math.random()}`, new Response(text))).catch(() => {});
-};
-for (const level of ['warn', 'error']) {
-  const original = console[level].bind(console);
-  console[level] = (...args) => { keep(level, args); original(...args); };
-}
-for (const type of ['backgroundfetchsuccess', 'backgroundfetchfail', 'backgroundfetchabort', 'backgroundfetchclick']) {
-  self.addEventListener(type, (e) => keep('event', [type, e.registration.id, e.registration.result, e.registration.failureReason]));
-}
-
-handleBackgroundFetch({
-  managerOptions: () => ({ chunkBytes: 65536 }),
-  onManager: (manager, name) => {
-    let last = 0;
-    manager.on('progress', (e) => {
-      if (last && e.progress.transferredBytes - last < 500_000) return;
-      last = e.progress.transferredBytes;
-      keep('manager', [name, 'progress', e.id, last]);
-    });
-    for (const type of ['statechange', 'restarted', 'retry', 'error', 'complete']) {
-      manager.on(type, (e) => keep('manager', [name, type, e.id, e.previousState ?? '', '->', e.state ?? '', e.reason ?? '', e.error?.code ?? '', e.error?.message ?? '']));
-    }
-  },
-});
-
-self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+handleBackgroundFetch(swOptions);
