@@ -13,7 +13,7 @@ if (!dir || !fixture || (only !== undefined && only !== '--closed-only')) {
   console.error('usage: node background.mjs <consumer dir> <fixture URL> [--closed-only]');
   process.exit(2);
 }
-const all = only === undefined;
+const everyCase = only === undefined;
 // The page's own server also forwards /proxy/ to the fixture server: same-origin downloads.
 const { origin, close } = await serve(dir, { proxy: fixture });
 const gets = async (tag) => (await (await fetch(`${fixture}/log?tag=${tag}`)).json()).filter((e) => e.method === 'GET');
@@ -58,7 +58,7 @@ try {
     const stored = { size: 2_000_000, seed: 82, tag: tag('stored') };
     const changed = { size: 1_500_000, seed: 83, seed2: 84, tag: tag('changed') };
     const cross = { size: 1_200_000, seed: 89, tag: tag('cross') };
-    if (engine === 'chromium' && all) {
+    if (engine === 'chromium' && everyCase) {
       await a.evaluate((n) => window.open_(n), `bg-stored-${stamp}`);
       await a.evaluate(([k]) => window.add(k, 's', true, true), [`size=${stored.size}&seed=${stored.seed}&throttle=800000&tag=${stored.tag}`]);
       await a.evaluate(([k]) => window.add(k, 'c', true, true), [`size=${changed.size}&seed=${changed.seed}&throttle=800000&change_after=1&seed2=${changed.seed2}&tag=${changed.tag}`]);
@@ -112,10 +112,12 @@ try {
     check(bigGets.length === 1 && [undefined, null, 'bytes=0-'].includes(bigGets[0].range), `one request for it: ${JSON.stringify(bigGets.map((g) => g.range))}`);
     check(await until(b, () => window.events.some((e) => e.type === 'complete' && e.id === 'big'), null, 'complete'),
       'its complete event fired on return');
+    const settled = await b.evaluate(() => window.m.whenAll(['big']).then((r) => JSON.stringify(r), (e) => `rejected: ${e.code}`));
+    check(settled === JSON.stringify({ completed: ['big'], failed: [], cancelled: [] }), `whenAll on return: ${settled}`);
     const rec = await b.evaluate((n) => window.stored(n, 'big'), name);
     check(rec.state === 'completed' && !rec.backgroundId && !rec.unseen && rec.title === 'The big file', `the record: ${JSON.stringify(rec)}`);
     await b.close();
-    if (!all) return;
+    if (!everyCase) return;
     b = await page();
 
     // 3. Stored bytes from an in-page run: only the rest is fetched, in the background, with
