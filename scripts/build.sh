@@ -5,6 +5,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 ./scripts/setup.sh
+# Source paths in the module (panic locations) name the crate, not this machine: the cargo
+# home and this checkout are remapped, so that the package does not carry the builder's
+# directories and builds the same wherever it is built. (Only the release build of the
+# wasm32 target sees these flags; the tests build another profile.)
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates --remap-path-prefix=$root=resumable-downloads"
 wasm-pack --log-level warn build --release --target web --mode no-install --out-dir pkg --out-name resumable_downloads
 wasm="pkg/resumable_downloads_bg.wasm"
 js="pkg/resumable_downloads.js"
