@@ -36,6 +36,12 @@ try {
       return false;
     };
     const tag = (t) => `bg-${t}-${engine}-${stamp}`;
+    // The SRI value of the fixture's content of `seed`, computed in page `p`.
+    const sriOf = (p, seed, size) => p.evaluate(async ([f, seed, size]) => {
+      const bytes = await (await fetch(`${f}/content?seed=${seed}&start=0&len=${size}`)).arrayBuffer();
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      return `sha256-${btoa(String.fromCharCode(...digest))}`;
+    }, [fixture, seed, size]);
 
     // 1. No service worker controls the page (and, outside Chromium, no Background Fetch):
     // background: true runs in the page, and says why.
@@ -60,7 +66,9 @@ try {
     const cross = { size: 1_200_000, seed: 89, tag: tag('cross') };
     if (engine === 'chromium' && everyCase) {
       await a.evaluate((n) => window.open_(n), `bg-stored-${stamp}`);
-      await a.evaluate(([k]) => window.add(k, 's', true, true), [`size=${stored.size}&seed=${stored.seed}&throttle=800000&tag=${stored.tag}`]);
+      // With integrity: the hash state stored by the page is carried on by the service worker.
+      const integrity = await sriOf(a, stored.seed, stored.size);
+      await a.evaluate(([k, integrity]) => window.add(k, 's', true, true, { integrity }), [`size=${stored.size}&seed=${stored.seed}&throttle=800000&tag=${stored.tag}`, integrity]);
       await a.evaluate(([k]) => window.add(k, 'c', true, true), [`size=${changed.size}&seed=${changed.seed}&throttle=800000&change_after=1&seed2=${changed.seed2}&tag=${changed.tag}`]);
       await a.evaluate(([k]) => window.add(k, 'x'), [`size=${cross.size}&seed=${cross.seed}&throttle=800000&tag=${cross.tag}`]);
       await until(a, () => ['s', 'c', 'x'].every((id) => window.info(id).bytes > 300_000), null, 'in-page bytes');
@@ -83,11 +91,7 @@ try {
     const icons = [{ src: `${fixture}/file?size=64&seed=1`, sizes: '48x48', type: 'image/png' }];
     const on = await b.evaluate(([n, icons]) => window.open_(n, { backgroundIcons: icons }), [name, icons]);
     check(on.available === true && on.reason == null, `manager.background with the service worker: ${JSON.stringify(on)}`);
-    const sri = await b.evaluate(async ([f, seed, size]) => {
-      const bytes = await (await fetch(`${f}/content?seed=${seed}&start=0&len=${size}`)).arrayBuffer();
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      return `sha256-${btoa(String.fromCharCode(...digest))}`;
-    }, [fixture, big.seed, big.size]);
+    const sri = await sriOf(b, big.seed, big.size);
     await b.evaluate(([k, sri]) => window.m.add(`${new URLSearchParams(location.search).get('fixture')}/file?${k}`, { id: 'big', background: true, integrity: sri, title: 'The big file' }).id,
       [`size=${big.size}&seed=${big.seed}&throttle=400000&tag=${big.tag}`, sri]);
     check(await until(b, () => window.info('big').mode === 'background' && window.info('big').state === 'running', null, 'the handover'),
@@ -145,7 +149,7 @@ try {
     check(await b.evaluate(([s, n]) => window.verify('s', s, n), [stored.seed, stored.size]), 'byte-exact');
     const sGets = await gets(stored.tag);
     check(sGets.length === 2 && sGets[1].range === `bytes=${offset}-` && !!sGets[1].if_range,
-      `the remainder was fetched once, from the stored offset, with If-Range: ${JSON.stringify(sGets.map((g) => [g.range, g.if_range]))}`);
+      `the remainder was fetched once, from the stored offset, with If-Range, and the hash carried over matched (no integrity restart): ${JSON.stringify(sGets.map((g) => [g.range, g.if_range]))}`);
 
     // 4. The resource changed before the background fetch ran: nothing spliced, restarted.
     await b.evaluate(() => window.resume('c'));

@@ -20,8 +20,8 @@ window.open_ = async (name, extra = {}) => {
   return window.m.background;
 };
 // `sameOrigin`: through this page's server, which forwards /proxy/ to the fixture server.
-window.add = (knobs, id, background = true, sameOrigin = false) =>
-  window.m.add(`${sameOrigin ? `${location.origin}/proxy` : fixture}/file?${knobs}`, { id, background }).id;
+window.add = (knobs, id, background = true, sameOrigin = false, extra = {}) =>
+  window.m.add(`${sameOrigin ? `${location.origin}/proxy` : fixture}/file?${knobs}`, { id, background, ...extra }).id;
 window.info = (id) => {
   const d = window.m.get(id);
   return d && {
