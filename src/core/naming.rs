@@ -1,6 +1,7 @@
 //! Names: the default id of a download (from its URL) and the file name it is saved under.
 
 use super::disposition::{disposition_filename, percent_decode_bytes};
+use super::error::is_invisible_format;
 
 /// The default id: a stable hash of the absolute URL (FNV-1a, 64 bit), `dl-<16 hex digits>`.
 pub fn id_for_url(url: &str) -> String {
@@ -120,16 +121,6 @@ pub fn sanitize_filename(name: &str) -> Option<String> {
 /// ones) and whitespace.
 fn is_trimmed(c: char) -> bool {
     c == '.' || c.is_whitespace()
-}
-
-/// Invisible format chars that can disguise a name (`a\u{202E}gpj.exe` shows as `aexe.jpg`):
-/// the Arabic letter mark, bidi marks, embeddings, overrides and isolates, zero-width chars,
-/// line and paragraph separators, the byte order mark, interlinear annotation and tag chars.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c,
-        '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-        | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}'
-        | '\u{e0000}'..='\u{e007f}')
 }
 
 /// True for a name Windows opens as a device whatever its extension: `CON`, `PRN`, `AUX`, `NUL`,
