@@ -20,6 +20,11 @@ mod engine;
 #[cfg(target_arch = "wasm32")]
 pub mod api;
 
+/// The allocator: Talc, sized for WebAssembly, in place of the standard library's dlmalloc.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// Test hooks for the browser tests (the `testing` feature): injected storage faults and
 /// counters of live managers, connections and channels. Not part of the JavaScript API.
 #[cfg(all(target_arch = "wasm32", feature = "testing"))]
