@@ -209,6 +209,28 @@ try {
     const flInfo = await b.evaluate(() => window.info('fl'));
     check(flInfo.mode === 'page' && /failed/.test(flInfo.refused ?? ''), `it says why it runs in the page: ${JSON.stringify(flInfo)}`);
     check(await b.evaluate(([s, n]) => window.verify('fl', s, n), [fl.seed, fl.size]), 'byte-exact');
+
+    // 7. Cancelled from the browser's downloads UI while no page has its manager open: the
+    // service worker's backgroundfetchabort handler cancels it and deletes what is stored.
+    // (A page of the site that opens no manager aborts the registration, as the UI would.)
+    const sa = { tag: tag('sw-abort'), name: `bg-sw-abort-${stamp}` };
+    await b.evaluate((n) => window.open_(n), sa.name);
+    await b.evaluate(([k]) => window.add(k, 'sa'), [`size=4000000&seed=91&throttle=400000&tag=${sa.tag}`]);
+    check(await until(b, () => window.info('sa').mode === 'background' && window.info('sa').bytes > 100_000, 'sa', 'background bytes'),
+      'handed over before its page closed');
+    await b.close();
+    b = await page();
+    const saBefore = await b.evaluate((n) => window.stored(n, 'sa'), sa.name);
+    await b.evaluate(async (id) => (await (await navigator.serviceWorker.ready).backgroundFetch.get(id))?.abort(),
+      `resumable-downloads:${encodeURIComponent(sa.name)}:sa`);
+    let saRec = saBefore;
+    for (let i = 0; i < 200 && saRec !== null; i++) {
+      await sleep(100);
+      saRec = await b.evaluate((n) => window.stored(n, 'sa'), sa.name);
+    }
+    const saSent = await sent(sa.tag);
+    check(!!saBefore?.backgroundId && saRec === null && saSent < 4_000_000,
+      `the service worker cancelled it: stored before ${JSON.stringify(saBefore)}, after ${JSON.stringify(saRec)}, ${saSent} bytes sent`);
     await b.close();
   });
 } finally {
