@@ -328,7 +328,7 @@ fn parse_icons(value: &JsValue) -> Result<js_sys::Array, DownloadError> {
             match f.string(key, max_len)? {
                 Some(v) => {
                     let v = if key == "src" {
-                        resolve(&v, &f.path(key))?
+                        resolve(&v, &f.path(key))?.href()
                     } else {
                         v
                     };
@@ -546,11 +546,7 @@ fn parse_url_at(value: &JsValue, field: &str) -> Result<String, DownloadError> {
     if raw.trim().is_empty() {
         return Err(DownloadError::invalid(field, "must not be empty"));
     }
-    let parsed = match base_url() {
-        Some(base) => web_sys::Url::new_with_base(&raw, &base),
-        None => web_sys::Url::new(&raw),
-    }
-    .map_err(|_| DownloadError::invalid(field, format!("{} is not a valid URL", Quoted(&raw))))?;
+    let parsed = resolve(&raw, field)?;
     let protocol = parsed.protocol();
     if protocol != "http:" && protocol != "https:" {
         return Err(DownloadError::invalid(
@@ -593,13 +589,15 @@ fn is_valid_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-/// `raw` resolved against the page (any scheme), as an absolute URL.
-fn resolve(raw: &str, field: &str) -> Result<String, DownloadError> {
+/// `raw` resolved against the page, as `fetch` resolves a URL (any scheme).
+///
+/// # Errors
+/// `INVALID_ARGUMENT` for `field` when it is not a valid URL.
+fn resolve(raw: &str, field: &str) -> Result<web_sys::Url, DownloadError> {
     match base_url() {
         Some(base) => web_sys::Url::new_with_base(raw, &base),
         None => web_sys::Url::new(raw),
     }
-    .map(|u| u.href())
     .map_err(|_| DownloadError::invalid(field, format!("{} is not a valid URL", Quoted(raw))))
 }
 

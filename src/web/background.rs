@@ -144,8 +144,9 @@ async fn get_in(m: &JsValue, id: &str) -> Result<Option<Registration>, String> {
 }
 
 /// Hands `request` to Background Fetch as registration `id`, with `title`, `icons` (an array
-/// of `{ src, sizes?, type?, label? }`) and the bytes it is expected to receive (`downloadTotal`: the browser's UI shows progress, and fails a
-/// transfer that exceeds it). A registration `id` already under way is taken as is.
+/// of `{ src, sizes?, type?, label? }`) and the bytes it is expected to receive
+/// (`downloadTotal`: the browser's UI shows progress, and fails a transfer that exceeds it).
+/// A registration `id` already under way is taken as is.
 ///
 /// # Errors
 /// Why the browser refused (no permission, no active worker, storage full, …).

@@ -223,11 +223,8 @@ try {
     const saBefore = await b.evaluate((n) => window.stored(n, 'sa'), sa.name);
     await b.evaluate(async (id) => (await (await navigator.serviceWorker.ready).backgroundFetch.get(id))?.abort(),
       `resumable-downloads:${encodeURIComponent(sa.name)}:sa`);
-    let saRec = saBefore;
-    for (let i = 0; i < 200 && saRec !== null; i++) {
-      await sleep(100);
-      saRec = await b.evaluate((n) => window.stored(n, 'sa'), sa.name);
-    }
+    await until(b, (n) => window.stored(n, 'sa').then((r) => r === null), sa.name, 'the service worker to delete it');
+    const saRec = await b.evaluate((n) => window.stored(n, 'sa'), sa.name);
     const saSent = await sent(sa.tag);
     check(!!saBefore?.backgroundId && saRec === null && saSent < 4_000_000,
       `the service worker cancelled it: stored before ${JSON.stringify(saBefore)}, after ${JSON.stringify(saRec)}, ${saSent} bytes sent`);
