@@ -9,6 +9,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::core::integrity::parse_integrity;
+use crate::core::retry::RetryPolicy;
+use crate::core::timeouts::Timeouts;
 use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::engine::config::{PrepareHook, Prepared, RequestCall, StorageChoice};
 use crate::web::codec::object;
@@ -147,88 +149,135 @@ fn shown(v: &JsValue) -> String {
 /// Largest timeout accepted: about 24.8 days, the largest `setTimeout` delay.
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
-/// Parses `DownloadManager.open(options)`.
+/// The options `DownloadManager.open` takes, in the order an unknown one's message lists them.
+const MANAGER_OPTIONS: &[&str] = &[
+    "name",
+    "concurrency",
+    "timeouts",
+    "retry",
+    "chunkBytes",
+    "progressIntervalMs",
+    "expireAfterMs",
+    "notifyWhenDone",
+    "persist",
+    "prepareRequest",
+    "commitIntervalMs",
+    "storage",
+    "flushBytes",
+    "background",
+    "backgroundIcons",
+    "resumeOnOpen",
+];
+
+/// Parses `DownloadManager.open(options)`. Each field is read once, in a fixed order, so the
+/// first error reported for a bad object is always the same one.
 pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, DownloadError> {
     let mut cfg = ManagerConfig::default();
-    let Some(f) = Fields::new(
-        value,
-        "options",
-        &[
-            "name",
-            "concurrency",
-            "timeouts",
-            "retry",
-            "chunkBytes",
-            "progressIntervalMs",
-            "expireAfterMs",
-            "notifyWhenDone",
-            "persist",
-            "prepareRequest",
-            "commitIntervalMs",
-            "storage",
-            "flushBytes",
-            "background",
-            "backgroundIcons",
-            "resumeOnOpen",
-        ],
-    )?
-    else {
+    let Some(f) = Fields::new(value, "options", MANAGER_OPTIONS)? else {
         return Ok(cfg);
     };
-    if let Some(v) = f.get("prepareRequest")? {
-        let hook = v.dyn_into::<Function>().map_err(|v| {
-            DownloadError::invalid(
-                "options.prepareRequest",
-                format!("must be a function, got {}", shown(&v)),
-            )
-        })?;
-        cfg.prepare_request = Some(prepare_hook(hook));
+    if let Some(hook) = read_prepare_request(&f)? {
+        cfg.prepare_request = Some(hook);
     }
     if let Some(name) = f.string("name", 200)? {
         cfg.name = name;
     }
-    if let Some(t) = f.get("timeouts")? {
-        if let Some(t) = Fields::new(&t, "options.timeouts", &["headers", "stall", "total"])? {
-            let d = &mut cfg.timeouts;
-            d.headers_ms = t
-                .uint("headers", 0, MAX_TIMEOUT_MS)?
-                .unwrap_or(d.headers_ms);
-            d.stall_ms = t.uint("stall", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.stall_ms);
-            d.total_ms = t.uint("total", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.total_ms);
-        }
-    }
-    if let Some(r) = f.get("retry")? {
-        if let Some(r) = Fields::new(
-            &r,
-            "options.retry",
-            &[
-                "limit",
-                "backoffMs",
-                "maxBackoffMs",
-                "jitter",
-                "maxRetryAfterMs",
-            ],
-        )? {
-            let p = &mut cfg.retry;
-            p.limit = r.uint("limit", 0, 1000)?.map_or(p.limit, |n| n as u32);
-            p.backoff_ms = r
-                .uint("backoffMs", 0, MAX_TIMEOUT_MS)?
-                .unwrap_or(p.backoff_ms);
-            p.max_backoff_ms = r
-                .uint("maxBackoffMs", 0, MAX_TIMEOUT_MS)?
-                .unwrap_or(p.max_backoff_ms);
-            p.max_retry_after_ms = r
-                .uint("maxRetryAfterMs", 0, MAX_TIMEOUT_MS)?
-                .unwrap_or(p.max_retry_after_ms);
-            p.jitter = r.boolean("jitter")?.unwrap_or(p.jitter);
-        }
-    }
+    read_timeouts(&f, &mut cfg.timeouts)?;
+    read_retry(&f, &mut cfg.retry)?;
     cfg.expire_after_ms = f
         .uint("expireAfterMs", 0, u64::MAX >> 11)?
         .unwrap_or(cfg.expire_after_ms);
     cfg.concurrency = f
         .uint("concurrency", 1, 1000)?
         .map_or(cfg.concurrency, |n| n as usize);
+    read_storage(&f, &mut cfg)?;
+    cfg.resume_on_open = f.boolean("resumeOnOpen")?.unwrap_or(cfg.resume_on_open);
+    read_background(&f, &mut cfg)?;
+    if let Some(v) = f.get("notifyWhenDone")? {
+        cfg.notify_title = parse_notify(&v)?;
+    }
+    read_chunk_sizes(&f, &mut cfg)?;
+    cfg.progress_interval_ms = f
+        .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(cfg.progress_interval_ms);
+    cfg.commit_interval_ms = f
+        .uint("commitIntervalMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(cfg.commit_interval_ms);
+    Ok(cfg)
+}
+
+/// `prepareRequest`: a function, wrapped by [`prepare_hook`]. Default: `None` (no hook).
+fn read_prepare_request(f: &Fields) -> Result<Option<PrepareHook>, DownloadError> {
+    let Some(v) = f.get("prepareRequest")? else {
+        return Ok(None);
+    };
+    let hook = v.dyn_into::<Function>().map_err(|v| {
+        DownloadError::invalid(
+            "options.prepareRequest",
+            format!("must be a function, got {}", shown(&v)),
+        )
+    })?;
+    Ok(Some(prepare_hook(hook)))
+}
+
+/// `timeouts: { headers?, stall?, total? }`, each in ms from 0 to [`MAX_TIMEOUT_MS`]; a field
+/// left out keeps its value in `d` ([`Timeouts::default`]: headers and stall 30 s, total 0 =
+/// none).
+fn read_timeouts(f: &Fields, d: &mut Timeouts) -> Result<(), DownloadError> {
+    let Some(t) = f.get("timeouts")? else {
+        return Ok(());
+    };
+    let Some(t) = Fields::new(&t, "options.timeouts", &["headers", "stall", "total"])? else {
+        return Ok(());
+    };
+    d.headers_ms = t
+        .uint("headers", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(d.headers_ms);
+    d.stall_ms = t.uint("stall", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.stall_ms);
+    d.total_ms = t.uint("total", 0, MAX_TIMEOUT_MS)?.unwrap_or(d.total_ms);
+    Ok(())
+}
+
+/// `retry: { limit?, backoffMs?, maxBackoffMs?, jitter?, maxRetryAfterMs? }`: `limit` from 0
+/// to 1000, the delays in ms from 0 to [`MAX_TIMEOUT_MS`], `jitter` a boolean; a field left out
+/// keeps its value in `p` ([`RetryPolicy::default`]: 5 retries, 1 s doubling up to 60 s, with
+/// jitter, `Retry-After` honoured up to 5 minutes).
+fn read_retry(f: &Fields, p: &mut RetryPolicy) -> Result<(), DownloadError> {
+    let Some(r) = f.get("retry")? else {
+        return Ok(());
+    };
+    let Some(r) = Fields::new(
+        &r,
+        "options.retry",
+        &[
+            "limit",
+            "backoffMs",
+            "maxBackoffMs",
+            "jitter",
+            "maxRetryAfterMs",
+        ],
+    )?
+    else {
+        return Ok(());
+    };
+    p.limit = r.uint("limit", 0, 1000)?.map_or(p.limit, |n| n as u32);
+    p.backoff_ms = r
+        .uint("backoffMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(p.backoff_ms);
+    p.max_backoff_ms = r
+        .uint("maxBackoffMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(p.max_backoff_ms);
+    p.max_retry_after_ms = r
+        .uint("maxRetryAfterMs", 0, MAX_TIMEOUT_MS)?
+        .unwrap_or(p.max_retry_after_ms);
+    p.jitter = r.boolean("jitter")?.unwrap_or(p.jitter);
+    Ok(())
+}
+
+/// `persist: boolean` (default `true`), then `storage: 'auto' | 'opfs' | 'indexeddb' |
+/// 'memory'` (default `'auto'`). With `persist: false` only `'auto'` and `'memory'` are
+/// accepted; `'memory'` sets `persist` to false.
+fn read_storage(f: &Fields, cfg: &mut ManagerConfig) -> Result<(), DownloadError> {
     cfg.persist = f.boolean("persist")?.unwrap_or(cfg.persist);
     if let Some(v) = f.get("storage")? {
         let text = v.as_string();
@@ -257,7 +306,12 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     if cfg.storage == StorageChoice::Memory {
         cfg.persist = false;
     }
-    cfg.resume_on_open = f.boolean("resumeOnOpen")?.unwrap_or(cfg.resume_on_open);
+    Ok(())
+}
+
+/// `background: 'never' | 'auto'` (default `'never'`), then `backgroundIcons` (see
+/// [`parse_icons`]; default `None`: no icons given).
+fn read_background(f: &Fields, cfg: &mut ManagerConfig) -> Result<(), DownloadError> {
     if let Some(v) = f.get("background")? {
         cfg.background_auto = match v.as_string().as_deref() {
             Some("auto") => true,
@@ -273,22 +327,18 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     if let Some(v) = f.get("backgroundIcons")? {
         cfg.background_icons = Some(parse_icons(&v)?);
     }
-    if let Some(v) = f.get("notifyWhenDone")? {
-        cfg.notify_title = parse_notify(&v)?;
-    }
+    Ok(())
+}
+
+/// `chunkBytes` (default 4 MiB), then `flushBytes` (default 1 MiB, or `chunkBytes` when that
+/// is smaller), both within [`CHUNK_BYTES_RANGE`].
+fn read_chunk_sizes(f: &Fields, cfg: &mut ManagerConfig) -> Result<(), DownloadError> {
     let (lo, hi) = CHUNK_BYTES_RANGE;
     cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
-    // By default an OPFS file's record is committed every MiB, or every chunk if smaller.
     cfg.flush_bytes = f
         .uint("flushBytes", lo, hi)?
         .unwrap_or(cfg.flush_bytes.min(cfg.chunk_bytes));
-    cfg.progress_interval_ms = f
-        .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
-        .unwrap_or(cfg.progress_interval_ms);
-    cfg.commit_interval_ms = f
-        .uint("commitIntervalMs", 0, MAX_TIMEOUT_MS)?
-        .unwrap_or(cfg.commit_interval_ms);
-    Ok(cfg)
+    Ok(())
 }
 
 /// Most icons `backgroundIcons` takes.
@@ -372,88 +422,121 @@ fn parse_notify(v: &JsValue) -> Result<Option<String>, DownloadError> {
 /// Request headers the library sets itself; a caller's value would break resume checks.
 const RESERVED_HEADERS: [&str; 3] = ["range", "if-range", "accept-encoding"];
 
-/// Parses `manager.add(url, options)`'s options.
+/// The options `manager.add` takes, in the order an unknown one's message lists them.
+const ADD_OPTIONS: &[&str] = &[
+    "id",
+    "filename",
+    "headers",
+    "signal",
+    "integrity",
+    "priority",
+    "sink",
+    "file",
+    "background",
+    "title",
+];
+
+/// Parses `manager.add(url, options)`'s options. Each field is read once, in a fixed order, so
+/// the first error reported for a bad object is always the same one.
 pub(crate) fn parse_add_options(value: &JsValue) -> Result<AddOptions, DownloadError> {
     let mut out = AddOptions::default();
-    let Some(f) = Fields::new(
-        value,
-        "options",
-        &[
-            "id",
-            "filename",
-            "headers",
-            "signal",
-            "integrity",
-            "priority",
-            "sink",
-            "file",
-            "background",
-            "title",
-        ],
-    )?
-    else {
+    let Some(f) = Fields::new(value, "options", ADD_OPTIONS)? else {
         return Ok(out);
     };
-    if let Some(v) = f.get("priority")? {
-        let p = v
-            .as_f64()
-            .filter(|p| p.fract() == 0.0 && p.abs() <= 1e6)
-            .ok_or_else(|| {
-                DownloadError::invalid(
-                    "options.priority",
-                    "must be an integer from -1000000 to 1000000",
-                )
-            })?;
-        out.priority = p as i32;
+    if let Some(p) = read_priority(&f)? {
+        out.priority = p;
     }
-    if let Some(v) = f.get("integrity")? {
-        let s = v
-            .as_string()
-            .ok_or_else(|| DownloadError::invalid("options.integrity", "must be a string"))?;
-        parse_integrity(&s)?;
-        out.integrity = Some(s);
-    }
+    out.integrity = read_integrity(&f)?;
     out.id = f.string("id", 256)?;
     out.filename = f.string("filename", 255)?;
     out.title = f.string("title", 200)?;
     if let Some(h) = f.get("headers")? {
         out.headers = parse_headers(&h, "options.headers")?;
     }
-    if let Some(s) = f.get("sink")? {
-        out.sink = Some(s.dyn_into::<web_sys::WritableStream>().map_err(|v| {
-            DownloadError::invalid(
-                "options.sink",
-                format!("must be a WritableStream, got {}", shown(&v)),
-            )
-        })?);
-    }
-    if let Some(h) = f.get("file")? {
-        // A `FileSystemFileHandle` (checked by what it has: web-sys does not bind it here).
-        let kind = prop(&h, "kind").and_then(|k| k.as_string());
-        if kind.as_deref() != Some("file") || !prop(&h, "getFile").is_some_and(|f| f.is_function())
-        {
-            return Err(DownloadError::invalid(
-                "options.file",
-                format!("must be a FileSystemFileHandle, got {}", shown(&h)),
-            ));
-        }
-        out.file = Some(h);
-    }
+    out.sink = read_sink(&f)?;
+    out.file = read_file_handle(&f)?;
     out.background = f.boolean("background")?;
-    if let Some(s) = f.get("signal")? {
-        out.signal = Some(
-            s.dyn_into::<AbortSignal>()
-                .map_err(|_| DownloadError::invalid("options.signal", "must be an AbortSignal"))?,
-        );
-    }
+    out.signal = read_signal(&f)?;
     Ok(out)
+}
+
+/// `priority`: an integer from -1000000 to 1000000. `None` when absent (priority 0).
+fn read_priority(f: &Fields) -> Result<Option<i32>, DownloadError> {
+    let Some(v) = f.get("priority")? else {
+        return Ok(None);
+    };
+    let p = v
+        .as_f64()
+        .filter(|p| p.fract() == 0.0 && p.abs() <= 1e6)
+        .ok_or_else(|| {
+            DownloadError::invalid(
+                "options.priority",
+                "must be an integer from -1000000 to 1000000",
+            )
+        })?;
+    Ok(Some(p as i32))
+}
+
+/// `integrity`: an SRI string, checked by [`parse_integrity`] and kept as given. Default:
+/// `None` (no check).
+fn read_integrity(f: &Fields) -> Result<Option<String>, DownloadError> {
+    let Some(v) = f.get("integrity")? else {
+        return Ok(None);
+    };
+    let s = v
+        .as_string()
+        .ok_or_else(|| DownloadError::invalid("options.integrity", "must be a string"))?;
+    parse_integrity(&s)?;
+    Ok(Some(s))
+}
+
+/// `sink`: a `WritableStream` the bytes are written to. Default: `None` (storage).
+fn read_sink(f: &Fields) -> Result<Option<web_sys::WritableStream>, DownloadError> {
+    let Some(s) = f.get("sink")? else {
+        return Ok(None);
+    };
+    let sink = s.dyn_into::<web_sys::WritableStream>().map_err(|v| {
+        DownloadError::invalid(
+            "options.sink",
+            format!("must be a WritableStream, got {}", shown(&v)),
+        )
+    })?;
+    Ok(Some(sink))
+}
+
+/// `file`: a `FileSystemFileHandle` the bytes are written to, recognised by its `kind` of
+/// `'file'` and its `getFile` method (web-sys does not bind the type here). Default: `None`
+/// (the download's own file).
+fn read_file_handle(f: &Fields) -> Result<Option<JsValue>, DownloadError> {
+    let Some(h) = f.get("file")? else {
+        return Ok(None);
+    };
+    let kind = prop(&h, "kind").and_then(|k| k.as_string());
+    if kind.as_deref() != Some("file") || !prop(&h, "getFile").is_some_and(|f| f.is_function()) {
+        return Err(DownloadError::invalid(
+            "options.file",
+            format!("must be a FileSystemFileHandle, got {}", shown(&h)),
+        ));
+    }
+    Ok(Some(h))
+}
+
+/// `signal`: an `AbortSignal` that cancels the download. Default: `None`.
+fn read_signal(f: &Fields) -> Result<Option<AbortSignal>, DownloadError> {
+    let Some(s) = f.get("signal")? else {
+        return Ok(None);
+    };
+    let signal = s
+        .dyn_into::<AbortSignal>()
+        .map_err(|_| DownloadError::invalid("options.signal", "must be an AbortSignal"))?;
+    Ok(Some(signal))
 }
 
 /// Headers in any form `fetch` takes: a plain object of strings, a `Headers`, or an array (any
 /// iterable) of `[name, value]` pairs. Names must be HTTP tokens and values must not contain
 /// line breaks or NUL, so a bad header is refused here, naming it, rather than by `fetch`.
+/// Every entry is read before any is checked.
 fn parse_headers(value: &JsValue, field: &str) -> Result<Vec<(String, String)>, DownloadError> {
-    let mut pairs = Vec::new();
     if !value.is_object() || value.is_function() {
         return Err(DownloadError::invalid(
             field,
@@ -463,65 +546,89 @@ fn parse_headers(value: &JsValue, field: &str) -> Result<Vec<(String, String)>, 
             ),
         ));
     }
-    let iter = js_sys::try_iter(value).map_err(|e| thrown(field, e))?;
-    if let Some(iter) = iter {
-        for (i, entry) in iter.enumerate() {
-            let entry = entry.map_err(|e| thrown(field, e))?;
-            let path = format!("{field}[{i}]");
-            let pair = js_sys::Array::is_array(&entry)
-                .then(|| js_sys::Array::from(&entry))
-                .filter(|a| a.length() == 2)
-                .and_then(|a| Some((a.get(0).as_string()?, a.get(1).as_string()?)))
-                .ok_or_else(|| {
-                    DownloadError::invalid(
-                        &path,
-                        format!(
-                            "must be a [name, value] pair of strings, got {}",
-                            shown(&entry)
-                        ),
-                    )
-                })?;
-            pairs.push(pair);
-        }
-    } else {
-        for entry in Object::entries(value.unchecked_ref()).iter() {
-            let entry: js_sys::Array = entry.unchecked_into();
-            let name = entry.get(0).as_string().unwrap_or_default();
-            let val = entry.get(1);
-            let val = val.as_string().ok_or_else(|| {
-                DownloadError::invalid(
-                    &format!("{field}.{name}"),
-                    format!("must be a string, got {}", shown(&val)),
-                )
-            })?;
-            pairs.push((name, val));
-        }
-    }
+    let pairs = match js_sys::try_iter(value).map_err(|e| thrown(field, e))? {
+        Some(iter) => header_pairs(iter, field)?,
+        None => header_record(value, field)?,
+    };
     for (name, val) in &pairs {
-        let at = || format!("{field}.{name}");
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(DownloadError::invalid(
-                &format!("{field}[{}]", Quoted(name)),
-                "is not a valid header name",
-            ));
-        }
-        if val
-            .chars()
-            .any(|c| matches!(c, '\r' | '\n' | '\0') || c > '\u{ff}')
-        {
-            return Err(DownloadError::invalid(
-                &at(),
-                "must not contain line breaks, NUL or characters above U+00FF",
-            ));
-        }
-        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(DownloadError::invalid(
-                &at(),
-                "is set by the library and cannot be overridden",
-            ));
-        }
+        check_header(name, val, field)?;
     }
     Ok(pairs)
+}
+
+/// The entries of an iterable (an array, a `Headers`), in order: each must be a `[name,
+/// value]` array of two strings, named `field[i]` in errors.
+fn header_pairs(
+    iter: js_sys::IntoIter,
+    field: &str,
+) -> Result<Vec<(String, String)>, DownloadError> {
+    let mut pairs = Vec::new();
+    for (i, entry) in iter.enumerate() {
+        let entry = entry.map_err(|e| thrown(field, e))?;
+        let path = format!("{field}[{i}]");
+        let pair = js_sys::Array::is_array(&entry)
+            .then(|| js_sys::Array::from(&entry))
+            .filter(|a| a.length() == 2)
+            .and_then(|a| Some((a.get(0).as_string()?, a.get(1).as_string()?)))
+            .ok_or_else(|| {
+                DownloadError::invalid(
+                    &path,
+                    format!(
+                        "must be a [name, value] pair of strings, got {}",
+                        shown(&entry)
+                    ),
+                )
+            })?;
+        pairs.push(pair);
+    }
+    Ok(pairs)
+}
+
+/// The own enumerable properties of a plain object, in `Object.entries` order: each value must
+/// be a string, named `field.name` in errors.
+fn header_record(value: &JsValue, field: &str) -> Result<Vec<(String, String)>, DownloadError> {
+    let mut pairs = Vec::new();
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let name = entry.get(0).as_string().unwrap_or_default();
+        let val = entry.get(1);
+        let val = val.as_string().ok_or_else(|| {
+            DownloadError::invalid(
+                &format!("{field}.{name}"),
+                format!("must be a string, got {}", shown(&val)),
+            )
+        })?;
+        pairs.push((name, val));
+    }
+    Ok(pairs)
+}
+
+/// Checks one header of `field`, in this order: its name is an HTTP token, its value has no
+/// line break, NUL or character above U+00FF, and its name is not one of [`RESERVED_HEADERS`].
+fn check_header(name: &str, val: &str, field: &str) -> Result<(), DownloadError> {
+    let at = || format!("{field}.{name}");
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err(DownloadError::invalid(
+            &format!("{field}[{}]", Quoted(name)),
+            "is not a valid header name",
+        ));
+    }
+    if val
+        .chars()
+        .any(|c| matches!(c, '\r' | '\n' | '\0') || c > '\u{ff}')
+    {
+        return Err(DownloadError::invalid(
+            &at(),
+            "must not contain line breaks, NUL or characters above U+00FF",
+        ));
+    }
+    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(DownloadError::invalid(
+            &at(),
+            "is set by the library and cannot be overridden",
+        ));
+    }
+    Ok(())
 }
 
 /// A `tchar` of RFC 9110: what an HTTP field name is made of.
