@@ -211,7 +211,7 @@ impl std::error::Error for DownloadError {}
 /// Everything else is shown as it is (accents, scripts, emoji), so that a message can neither
 /// hide part of the input nor be reordered by it (`a\u{202E}gpj.exe`). `str`'s `Debug` would
 /// also escape unassigned and other non-printable code points and leading combining marks; the
-/// Unicode tables that takes (about 3 KB of the module, compressed) buy nothing here.
+/// Unicode tables that takes would be carried in the module and buy nothing here.
 pub struct Quoted<'a>(pub &'a str);
 
 impl fmt::Display for Quoted<'_> {

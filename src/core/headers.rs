@@ -203,8 +203,8 @@ pub fn parse_retry_after(value: Option<&str>, now_unix_ms: f64) -> Option<u64> {
 /// surrounding whitespace ignored. The weekday must be the date's, the day must exist in its
 /// month, and the year must be 1970 to 9999. A two-digit RFC 850 year below 70 is 20xx.
 ///
-/// It accepts exactly the values the `httpdate` crate accepts (a property test checks this), in
-/// less code.
+/// It accepts exactly the values the `httpdate` crate accepts (a property test checks this);
+/// that crate is a test dependency only.
 pub fn parse_http_date(s: &str) -> Option<u64> {
     if !s.is_ascii() {
         return None;

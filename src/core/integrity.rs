@@ -396,8 +396,9 @@ fn initial_state(algorithm: Algorithm) -> [u64; 8] {
 /// The largest block size (SHA-384/512) in bytes.
 const MAX_BLOCK: usize = 128;
 
-/// The format version byte written by [`Hasher::to_bytes`]: 1 is SHA-256 (the format of
-/// earlier releases, unchanged), 2 SHA-384, 3 SHA-512.
+/// The format version byte written by [`Hasher::to_bytes`]: 1 is SHA-256, 2 SHA-384, 3
+/// SHA-512. A version's layout is fixed: a saved state is read back by whichever release of
+/// the library loads its download.
 fn format_version(algorithm: Algorithm) -> u8 {
     match algorithm {
         Algorithm::Sha256 => 1,
@@ -545,8 +546,8 @@ impl Hasher {
         out
     }
 
-    /// Restores a state written by [`Hasher::to_bytes`] (by this release or an earlier one).
-    /// Returns `None` for an unknown version, a truncated or over-long input, or a
+    /// Restores a state written by [`Hasher::to_bytes`], whichever release of the library
+    /// wrote it. Returns `None` for an unknown version, a truncated or over-long input, or a
     /// pending-byte count that disagrees with the length.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let (&version, rest) = bytes.split_first()?;
@@ -1019,7 +1020,7 @@ mod tests {
         let empty = Hasher::new(Algorithm::Sha256).to_bytes();
         assert_eq!(empty.len(), HEADER_LEN);
         assert_eq!(empty[1..5], [0x6a, 0x09, 0xe6, 0x67]);
-        // A state as the previous release wrote it (version 1, built by hand) still loads.
+        // A version-1 state built by hand, byte by byte, loads: the layout is fixed.
         let mut old = vec![1u8];
         for w in initial_state(Algorithm::Sha256) {
             old.extend_from_slice(&(w as u32).to_be_bytes());

@@ -103,8 +103,8 @@ impl Queue {
 }
 
 /// The indices of `keys` in ascending order of their key (by `f64::total_cmp`), equal keys in
-/// their original order: what a stable `sort_by` would give. A merge sort on indices, since
-/// `slice::sort_by` adds about 4 KB to the wasm module.
+/// their original order: what a stable `sort_by` would give. A merge sort on indices, so that
+/// the wasm module does not carry the code of `slice::sort_by`.
 pub fn stable_order(keys: &[f64]) -> Vec<usize> {
     let n = keys.len();
     let mut order: Vec<usize> = (0..n).collect();
