@@ -46,11 +46,9 @@ impl Download {
     /// URL that `prepareRequest` gave is not kept: without a redirect this is `url`.
     #[wasm_bindgen(getter, js_name = finalUrl)]
     pub fn final_url(&self) -> Option<String> {
-        let m = self.h.cell.m.borrow();
+        let m = self.h.cell.parts.borrow();
         let rec = &m.record;
-        rec.final_url
-            .clone()
-            .or_else(|| rec.accepted.then(|| self.h.cell.url.clone()))
+        rec.stored.answered_url(&self.h.cell.url)
     }
 
     /// The name `save()` uses by default, sanitized for saving: the `filename` option, else
@@ -58,12 +56,12 @@ impl Download {
     /// else `'download'`.
     #[wasm_bindgen(getter)]
     pub fn filename(&self) -> String {
-        let m = self.h.cell.m.borrow();
+        let m = self.h.cell.parts.borrow();
         let rec = &m.record;
         choose_filename(
             rec.filename.as_deref(),
             rec.disposition.as_deref(),
-            rec.final_url.as_deref().unwrap_or(&self.h.cell.url),
+            rec.stored.final_url.as_deref().unwrap_or(&self.h.cell.url),
         )
     }
 
@@ -71,7 +69,7 @@ impl Download {
     /// is accepted or when it sent none. Stored with the download.
     #[wasm_bindgen(getter, js_name = mimeType)]
     pub fn mime_type(&self) -> Option<String> {
-        self.h.cell.m.borrow().record.content_type.clone()
+        self.h.cell.parts.borrow().record.content_type.clone()
     }
 
     /// Where it transfers: `'background'` while the browser's Background Fetch has it (the
@@ -114,7 +112,7 @@ impl Download {
     /// Bytes fetched and then discarded by restarts.
     #[wasm_bindgen(getter, js_name = wastedBytes)]
     pub fn wasted_bytes(&self) -> f64 {
-        self.h.cell.m.borrow().record.wasted as f64
+        self.h.cell.parts.borrow().record.stored.wasted as f64
     }
 
     /// The `DownloadError` of a failed or cancelled download, or of a pause caused by storage
@@ -123,7 +121,7 @@ impl Download {
     pub fn error(&self) -> JsValue {
         self.h
             .cell
-            .m
+            .parts
             .borrow()
             .error
             .as_ref()

@@ -245,7 +245,7 @@ impl DownloadManager {
         let f: Function = listener
             .dyn_into()
             .map_err(|_| DownloadError::invalid("listener", "must be a function"))?;
-        let id = self.inner.on(kind, f)?;
+        let id = self.inner.listen(kind, f)?;
         let events = Rc::downgrade(&self.inner.listeners());
         let unsubscribe = Closure::<dyn Fn()>::new(move || {
             if let Some(e) = events.upgrade() {

@@ -182,8 +182,8 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
     if let Some(name) = f.string("name", 200)? {
         cfg.name = name;
     }
-    read_timeouts(&f, &mut cfg.timeouts)?;
-    read_retry(&f, &mut cfg.retry)?;
+    read_timeouts(&f, &mut cfg.limits.timeouts)?;
+    read_retry(&f, &mut cfg.limits.retry)?;
     cfg.expire_after_ms = f
         .uint("expireAfterMs", 0, u64::MAX >> 11)?
         .unwrap_or(cfg.expire_after_ms);
@@ -197,12 +197,12 @@ pub(crate) fn parse_manager_options(value: &JsValue) -> Result<ManagerConfig, Do
         cfg.notify_title = parse_notify(&v)?;
     }
     read_chunk_sizes(&f, &mut cfg)?;
-    cfg.progress_interval_ms = f
+    cfg.limits.progress_interval_ms = f
         .uint("progressIntervalMs", 0, MAX_TIMEOUT_MS)?
-        .unwrap_or(cfg.progress_interval_ms);
-    cfg.commit_interval_ms = f
+        .unwrap_or(cfg.limits.progress_interval_ms);
+    cfg.limits.commit_interval_ms = f
         .uint("commitIntervalMs", 0, MAX_TIMEOUT_MS)?
-        .unwrap_or(cfg.commit_interval_ms);
+        .unwrap_or(cfg.limits.commit_interval_ms);
     Ok(cfg)
 }
 
@@ -334,10 +334,12 @@ fn read_background(f: &Fields, cfg: &mut ManagerConfig) -> Result<(), DownloadEr
 /// is smaller), both within [`CHUNK_BYTES_RANGE`].
 fn read_chunk_sizes(f: &Fields, cfg: &mut ManagerConfig) -> Result<(), DownloadError> {
     let (lo, hi) = CHUNK_BYTES_RANGE;
-    cfg.chunk_bytes = f.uint("chunkBytes", lo, hi)?.unwrap_or(cfg.chunk_bytes);
-    cfg.flush_bytes = f
+    cfg.limits.chunk_bytes = f
+        .uint("chunkBytes", lo, hi)?
+        .unwrap_or(cfg.limits.chunk_bytes);
+    cfg.limits.flush_bytes = f
         .uint("flushBytes", lo, hi)?
-        .unwrap_or(cfg.flush_bytes.min(cfg.chunk_bytes));
+        .unwrap_or(cfg.limits.flush_bytes.min(cfg.limits.chunk_bytes));
     Ok(())
 }
 

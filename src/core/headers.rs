@@ -305,10 +305,36 @@ fn digits(s: &[u8]) -> Option<u64> {
     })
 }
 
+/// Request headers with `fresh` over `headers`: a fresh header replaces every one of the
+/// same name (names compare case-insensitively), and the others stay in their order.
+pub fn overlay(headers: &mut Vec<(String, String)>, fresh: Vec<(String, String)>) {
+    headers.retain(|(name, _)| !fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
+    headers.extend(fresh);
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn overlay_replaces_headers_of_the_same_name_in_any_case() {
+        let mut h = vec![
+            ("Authorization".to_owned(), "old".to_owned()),
+            ("X-A".to_owned(), "1".to_owned()),
+            ("authorization".to_owned(), "older".to_owned()),
+        ];
+        overlay(&mut h, vec![("AUTHORIZATION".into(), "new".into())]);
+        assert_eq!(
+            h,
+            vec![
+                ("X-A".to_owned(), "1".to_owned()),
+                ("AUTHORIZATION".to_owned(), "new".to_owned())
+            ]
+        );
+        overlay(&mut h, Vec::new());
+        assert_eq!(h.len(), 2);
+    }
 
     #[test]
     fn content_length_table() {

@@ -69,6 +69,40 @@ impl State {
     }
 }
 
+/// True when showing `state` changes what is stored for a download whose stored state is
+/// `stored` (I14). Queued and running are stored alike: a reload continues both.
+pub fn changes_stored(stored: State, state: State) -> bool {
+    stored != state && !(stored.is_active() && state.is_active())
+}
+
+/// What a manager that opens does with a download it restored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restore {
+    /// Nothing: it waits as it was stored (paused, failed, completed and seen).
+    Keep,
+    /// Completed where no page saw it (its service worker stored it): `complete` now.
+    Announce,
+    /// An earlier page handed it to Background Fetch: watch the registration.
+    Watch,
+    /// It was queued or running: it queues for a slot.
+    Run,
+    /// It was queued or running, and the manager was opened with `resumeOnOpen: false`: it
+    /// is shown paused, and what is stored stays as it was.
+    ShowPaused,
+}
+
+/// What a manager opened with `resume_on_open` does with a download stored in `stored`
+/// state, naming a Background Fetch registration (`handed`), and `unseen`.
+pub fn on_restore(stored: State, handed: bool, unseen: bool, resume_on_open: bool) -> Restore {
+    match stored {
+        State::Completed if unseen => Restore::Announce,
+        s if s.is_active() && handed => Restore::Watch,
+        s if s.is_active() && resume_on_open => Restore::Run,
+        s if s.is_active() => Restore::ShowPaused,
+        _ => Restore::Keep,
+    }
+}
+
 /// The state a download read from storage starts in, in a manager that opens (a reload) or in
 /// a tab that adopts it. A download that was queued or running continues (it queues for a
 /// slot, I14); the others stay as they were.
@@ -429,7 +463,7 @@ impl Lifecycle {
     }
 
     /// Applies `input`; returns what the engine has to do.
-    pub fn on(&mut self, input: Input) -> Effects {
+    pub fn step(&mut self, input: Input) -> Effects {
         let mut fx = Vec::new();
         match input {
             Input::RequestRun => self.request_run(&mut fx),
@@ -962,6 +996,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn queued_and_running_are_stored_alike() {
+        use State::*;
+        for stored in State::ALL {
+            for state in State::ALL {
+                let same = stored == state || (stored.is_active() && state.is_active());
+                assert_eq!(
+                    changes_stored(stored, state),
+                    !same,
+                    "{stored:?} -> {state:?}"
+                );
+            }
+        }
+        assert!(!changes_stored(Running, Queued));
+        assert!(changes_stored(Running, Paused));
+    }
+
+    #[test]
+    fn a_restored_download_continues_what_its_record_says() {
+        use State::*;
+        assert_eq!(on_restore(Completed, false, true, true), Restore::Announce);
+        assert_eq!(on_restore(Completed, false, false, true), Restore::Keep);
+        for active in [Queued, Running] {
+            assert_eq!(on_restore(active, true, false, true), Restore::Watch);
+            assert_eq!(on_restore(active, true, false, false), Restore::Watch);
+            assert_eq!(on_restore(active, false, false, true), Restore::Run);
+            assert_eq!(on_restore(active, false, false, false), Restore::ShowPaused);
+        }
+        for stopped in [Paused, Failed, Cancelled] {
+            for (handed, unseen, resume) in [(false, false, true), (true, true, false)] {
+                assert_eq!(on_restore(stopped, handed, unseen, resume), Restore::Keep);
+            }
+        }
+    }
+
+    #[test]
     fn strings_round_trip_and_nothing_else_parses() {
         for s in State::ALL {
             assert_eq!(State::parse(s.as_str()), Some(s));
@@ -1031,7 +1100,7 @@ mod tests {
         fn restored_as(stored: State) -> (Lifecycle, Effects) {
             let mut l = Lifecycle::new(restored(stored), stored);
             let fx = if l.state() == State::Queued {
-                l.on(I::RequestRun)
+                l.step(I::RequestRun)
             } else {
                 Vec::new()
             };
@@ -1044,11 +1113,11 @@ mod tests {
 
         impl Lifecycle {
             fn resumed(mut self) -> Self {
-                self.on(I::Resume);
+                self.step(I::Resume);
                 self
             }
             fn then(mut self, input: Input) -> Self {
-                self.on(input);
+                self.step(input);
                 self
             }
         }
@@ -1076,7 +1145,7 @@ mod tests {
             assert_eq!((l.phase(), l.state()), (Phase::Queued, State::Queued));
 
             let mut l = restored_as(State::Paused).0;
-            let fx = l.on(I::Resume);
+            let fx = l.step(I::Resume);
             assert_eq!(
                 fx,
                 vec![
@@ -1088,31 +1157,35 @@ mod tests {
                 ]
             );
             // Already queued: nothing more.
-            assert_eq!(l.on(I::Resume), vec![E::ClearError]);
-            assert_eq!(l.on(I::RequestRun), vec![]);
+            assert_eq!(l.step(I::Resume), vec![E::ClearError]);
+            assert_eq!(l.step(I::RequestRun), vec![]);
 
             let mut l = restored_as(State::Failed).0;
-            let fx = l.on(I::Resume);
+            let fx = l.step(I::Resume);
             assert_eq!(fx[..2], [E::RenewDone, E::ClearError]);
             assert!(fx.contains(&show(State::Paused, State::Queued)));
             assert!(fx.contains(&E::Store(State::Queued)));
             for s in [State::Completed, State::Cancelled] {
-                assert_eq!(restored_as(s).0.on(I::Resume), vec![], "{s:?}");
+                assert_eq!(restored_as(s).0.step(I::Resume), vec![], "{s:?}");
             }
         }
 
         #[test]
         fn slot_and_run() {
             let mut l = queued();
-            assert_eq!(l.on(I::SlotGranted), vec![E::StartRun]);
-            assert_eq!(l.on(I::SlotGranted), vec![E::Dequeue], "one run at a time");
+            assert_eq!(l.step(I::SlotGranted), vec![E::StartRun]);
             assert_eq!(
-                l.on(I::RunStarted),
+                l.step(I::SlotGranted),
+                vec![E::Dequeue],
+                "one run at a time"
+            );
+            assert_eq!(
+                l.step(I::RunStarted),
                 vec![show(State::Queued, State::Running)]
             );
-            assert_eq!(l.on(I::RunEnding(End::Completed)), vec![]);
+            assert_eq!(l.step(I::RunEnding(End::Completed)), vec![]);
             assert_eq!(
-                l.on(I::RunEnded(End::Completed)),
+                l.step(I::RunEnded(End::Completed)),
                 vec![
                     settle(State::Running, State::Completed),
                     E::Dequeue,
@@ -1122,10 +1195,10 @@ mod tests {
             );
             let mut l = running();
             assert_eq!(
-                l.on(I::RunEnding(End::Failed)),
+                l.step(I::RunEnding(End::Failed)),
                 vec![E::StoreRun(State::Failed)]
             );
-            l.on(I::RunEnded(End::Failed));
+            l.step(I::RunEnded(End::Failed));
             assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Failed));
         }
 
@@ -1133,7 +1206,7 @@ mod tests {
         fn pause_queued_and_running() {
             let mut l = queued();
             assert_eq!(
-                l.on(I::Pause),
+                l.step(I::Pause),
                 vec![
                     E::DropKeep,
                     show(State::Queued, State::Paused),
@@ -1144,7 +1217,7 @@ mod tests {
             );
             let mut l = running();
             assert_eq!(
-                l.on(I::Pause),
+                l.step(I::Pause),
                 vec![
                     E::Stop(Stop::Pause),
                     show(State::Running, State::Paused),
@@ -1152,32 +1225,32 @@ mod tests {
                 ]
             );
             assert_eq!(
-                l.on(I::RunEnding(End::Stopped(Stop::Pause))),
+                l.step(I::RunEnding(End::Stopped(Stop::Pause))),
                 vec![E::StoreRun(State::Paused)]
             );
             assert_eq!(
-                l.on(I::RunEnded(End::Stopped(Stop::Pause))),
+                l.step(I::RunEnded(End::Stopped(Stop::Pause))),
                 vec![E::DropKeep]
             );
             assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
-            assert_eq!(restored_as(State::Paused).0.on(I::Pause), vec![]);
+            assert_eq!(restored_as(State::Paused).0.step(I::Pause), vec![]);
         }
 
         #[test]
         fn pause_then_resume_in_one_tick_requeues_after_the_run() {
             let mut l = running();
-            l.on(I::Pause);
+            l.step(I::Pause);
             assert_eq!(
-                l.on(I::Resume),
+                l.step(I::Resume),
                 vec![E::ClearError, show(State::Paused, State::Queued)]
             );
-            assert_eq!(l.on(I::RunEnding(End::Stopped(Stop::Pause))), vec![]);
+            assert_eq!(l.step(I::RunEnding(End::Stopped(Stop::Pause))), vec![]);
             assert_eq!(
-                l.on(I::RunEnded(End::Stopped(Stop::Pause))),
+                l.step(I::RunEnded(End::Stopped(Stop::Pause))),
                 vec![E::Requeue]
             );
             assert!(l.keeps_manager());
-            assert_eq!(l.on(I::RequestRun), vec![E::Enqueue]);
+            assert_eq!(l.step(I::RequestRun), vec![E::Enqueue]);
             assert_eq!(l.phase(), Phase::Queued);
         }
 
@@ -1185,11 +1258,11 @@ mod tests {
         fn paused_again_while_the_pause_is_stored() {
             let mut l = running().then(I::Pause).resumed();
             // Resumed: the run's end stores nothing, it queues again...
-            assert_eq!(l.on(I::RunEnding(End::Stopped(Stop::Pause))), vec![]);
+            assert_eq!(l.step(I::RunEnding(End::Stopped(Stop::Pause))), vec![]);
             // ...but paused once more before it has ended: paused is stored after all.
-            l.on(I::Pause);
+            l.step(I::Pause);
             assert_eq!(
-                l.on(I::RunEnded(End::Stopped(Stop::Pause))),
+                l.step(I::RunEnded(End::Stopped(Stop::Pause))),
                 vec![E::Store(State::Paused), E::DropKeep]
             );
             assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
@@ -1199,7 +1272,7 @@ mod tests {
         fn cancel_settles_at_once() {
             let mut l = running();
             assert_eq!(
-                l.on(I::Cancel),
+                l.step(I::Cancel),
                 vec![
                     E::Stop(Stop::Cancel),
                     E::DropWriter,
@@ -1209,13 +1282,13 @@ mod tests {
                     E::DropKeep
                 ]
             );
-            assert_eq!(l.on(I::Cancel), vec![]);
-            assert_eq!(l.on(I::RunEnded(End::Stopped(Stop::Cancel))), vec![]);
+            assert_eq!(l.step(I::Cancel), vec![]);
+            assert_eq!(l.step(I::RunEnded(End::Stopped(Stop::Cancel))), vec![]);
             assert_eq!(l.phase(), Phase::Settled);
             let mut l = queued();
-            let fx = l.on(I::Cancel);
+            let fx = l.step(I::Cancel);
             assert!(fx.contains(&E::Dequeue) && fx.contains(&E::Delete));
-            assert_eq!(l.on(I::Cancel), vec![]);
+            assert_eq!(l.step(I::Cancel), vec![]);
         }
 
         fn handed() -> Lifecycle {
@@ -1227,48 +1300,52 @@ mod tests {
         #[test]
         fn a_run_hands_over_to_background_fetch() {
             let mut l = running();
-            assert_eq!(l.on(I::RunEnding(End::Handed)), vec![], "nothing to store");
             assert_eq!(
-                l.on(I::RunEnded(End::Handed)),
+                l.step(I::RunEnding(End::Handed)),
+                vec![],
+                "nothing to store"
+            );
+            assert_eq!(
+                l.step(I::RunEnded(End::Handed)),
                 vec![E::DropKeep, E::WatchBackground]
             );
             assert_eq!((l.phase(), l.state()), (Phase::Background, State::Running));
             assert!(l.in_background() && !l.keeps_manager() && !l.holds_lock());
             assert!(l.follows_mirror());
             // Already running: resume() does nothing, and nothing starts a run here.
-            assert_eq!(l.on(I::Resume), vec![E::ClearError]);
-            assert_eq!(l.on(I::RequestRun), vec![]);
+            assert_eq!(l.step(I::Resume), vec![E::ClearError]);
+            assert_eq!(l.step(I::RequestRun), vec![]);
         }
 
         #[test]
         fn a_handover_overtaken_by_a_stop_aborts_the_registration() {
             let mut l = running().then(I::Pause);
             assert_eq!(
-                l.on(I::RunEnding(End::Handed)),
+                l.step(I::RunEnding(End::Handed)),
                 vec![E::StoreRun(State::Paused)]
             );
-            let fx = l.on(I::RunEnded(End::Handed));
+            let fx = l.step(I::RunEnded(End::Handed));
             assert_eq!(fx[0], E::AbortBackground);
             assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
 
             // Paused and resumed before the run ended: it runs again, in the page.
             let mut l = running().then(I::Pause).resumed();
-            l.on(I::RunEnding(End::Handed));
+            l.step(I::RunEnding(End::Handed));
             assert_eq!(
-                l.on(I::RunEnded(End::Handed)),
+                l.step(I::RunEnded(End::Handed)),
                 vec![E::AbortBackground, E::Requeue]
             );
 
             // Cancelled while handing over: settled already, the registration aborted.
             let mut l = running().then(I::Cancel);
-            l.on(I::RunEnding(End::Handed));
-            assert_eq!(l.on(I::RunEnded(End::Handed)), vec![E::AbortBackground]);
+            l.step(I::RunEnding(End::Handed));
+            assert_eq!(l.step(I::RunEnded(End::Handed)), vec![E::AbortBackground]);
             assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Cancelled));
 
             // The manager closed meanwhile: the registration goes on for the next one.
             let mut l = running().then(I::Close);
-            l.on(I::RunEnding(End::Handed));
-            let fx = l.on(I::RunEnded(End::Handed));
+            l.step(I::RunEnding(End::Handed));
+            let fx = l.step(I::RunEnded(End::Handed));
             assert!(!fx.contains(&E::WatchBackground), "{fx:?}");
             assert_eq!(fx[0], E::AbortBackground, "a close is a stop too: {fx:?}");
         }
@@ -1277,7 +1354,7 @@ mod tests {
         fn pause_and_cancel_in_background_abort_the_registration() {
             let mut l = handed();
             assert_eq!(
-                l.on(I::Pause),
+                l.step(I::Pause),
                 vec![
                     E::UnwatchBackground,
                     E::AbortBackground,
@@ -1288,7 +1365,7 @@ mod tests {
             );
             assert_eq!((l.phase(), l.stored()), (Phase::Idle, State::Paused));
             let mut l = handed();
-            let fx = l.on(I::Cancel);
+            let fx = l.step(I::Cancel);
             assert_eq!(
                 fx[..3],
                 [E::UnwatchBackground, E::AbortBackground, E::DropWriter]
@@ -1302,7 +1379,7 @@ mod tests {
             // Failed (or gone unsettled): it runs in the page.
             let mut l = handed();
             assert_eq!(
-                l.on(I::BackgroundEnded),
+                l.step(I::BackgroundEnded),
                 vec![
                     E::UnwatchBackground,
                     E::Keep,
@@ -1314,26 +1391,26 @@ mod tests {
             // it stored.
             let mut l = handed();
             assert_eq!(
-                l.on(I::Mirror(State::Queued)),
+                l.step(I::Mirror(State::Queued)),
                 vec![E::UnwatchBackground, E::Watch]
             );
             assert!(l.is_remote());
             assert_eq!(
-                l.on(I::Mirror(State::Completed)),
+                l.step(I::Mirror(State::Completed)),
                 vec![E::Unwatch, E::AdoptStored]
             );
-            l.on(I::Adopted);
+            l.step(I::Adopted);
             assert_eq!(l.state(), State::Completed);
             // Restored as handed over: watched, not run.
             let mut l = restored_as(State::Paused).0;
             l.stored = State::Running;
             assert_eq!(
-                l.on(I::InBackground),
+                l.step(I::InBackground),
                 vec![show(State::Paused, State::Running), E::WatchBackground]
             );
-            assert_eq!(l.on(I::InBackground), vec![], "watched once");
+            assert_eq!(l.step(I::InBackground), vec![], "watched once");
             // A response given to it: it runs here with it.
-            let fx = l.on(I::TakeBack);
+            let fx = l.step(I::TakeBack);
             assert_eq!(
                 fx[..3],
                 [E::UnwatchBackground, E::AbortBackground, E::ClearError]
@@ -1341,7 +1418,7 @@ mod tests {
             assert!(fx.contains(&E::Enqueue));
             // Closing leaves the registration to the browser.
             let mut l = handed();
-            let fx = l.on(I::Close);
+            let fx = l.step(I::Close);
             assert_eq!(fx[0], E::UnwatchBackground);
             assert!(!fx.contains(&E::AbortBackground));
         }
@@ -1356,7 +1433,7 @@ mod tests {
                 (I::Resume, Command::Resume),
                 (I::Cancel, Command::Cancel),
             ] {
-                assert_eq!(l.on(input), vec![E::Forward(c)]);
+                assert_eq!(l.step(input), vec![E::Forward(c)]);
             }
         }
 
@@ -1364,14 +1441,14 @@ mod tests {
         fn lock_denied_mirrors_only_what_was_to_run() {
             let mut l = queued().then(I::SlotGranted);
             assert_eq!(
-                l.on(I::LockDenied),
+                l.step(I::LockDenied),
                 vec![E::DropKeep, show(State::Queued, State::Running), E::Watch]
             );
             let mut l = queued().then(I::SlotGranted).then(I::Pause);
-            l.on(I::LockDenied);
+            l.step(I::LockDenied);
             assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
             let mut l = queued().then(I::SlotGranted).then(I::Pause).resumed();
-            l.on(I::LockDenied);
+            l.step(I::LockDenied);
             assert_eq!((l.phase(), l.state()), (Phase::Remote, State::Running));
         }
 
@@ -1379,7 +1456,7 @@ mod tests {
         fn takeover_continues_only_active_downloads() {
             for s in State::ALL {
                 let mut l = remote();
-                let fx = l.on(I::LockGranted(Read::Stored(s)));
+                let fx = l.step(I::LockGranted(Read::Stored(s)));
                 let expected = match s {
                     State::Queued | State::Running => (Phase::Queued, State::Queued),
                     State::Paused => (Phase::Idle, State::Paused),
@@ -1390,16 +1467,16 @@ mod tests {
                 assert_eq!(l.holds_lock(), s.is_active());
             }
             let mut l = remote();
-            l.on(I::LockGranted(Read::Missing));
+            l.step(I::LockGranted(Read::Missing));
             assert_eq!(l.state(), State::Cancelled);
             let mut l = remote();
             assert!(l
-                .on(I::LockGranted(Read::Unreadable))
+                .step(I::LockGranted(Read::Unreadable))
                 .contains(&E::SetError));
             assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
             // Not waiting for it any more: nothing.
             assert_eq!(
-                queued().on(I::LockGranted(Read::Stored(State::Running))),
+                queued().step(I::LockGranted(Read::Stored(State::Running))),
                 vec![]
             );
         }
@@ -1407,13 +1484,13 @@ mod tests {
         #[test]
         fn a_lost_run_reads_back_what_is_stored() {
             let mut l = running();
-            assert_eq!(l.on(I::RunEnded(End::Lost)), vec![E::ReadStored]);
+            assert_eq!(l.step(I::RunEnded(End::Lost)), vec![E::ReadStored]);
             assert_eq!(l.phase(), Phase::Reading);
-            l.on(I::Reread(Read::Stored(State::Running)));
+            l.step(I::Reread(Read::Stored(State::Running)));
             assert_eq!((l.phase(), l.state()), (Phase::Idle, State::Paused));
             assert!(!l.keeps_manager());
             let mut l = running().then(I::RunEnded(End::Lost));
-            l.on(I::Reread(Read::Missing));
+            l.step(I::Reread(Read::Missing));
             assert_eq!(l.state(), State::Cancelled);
         }
 
@@ -1432,27 +1509,27 @@ mod tests {
             ];
             for (to, phase, state) in table {
                 let mut l = remote();
-                l.on(I::Mirror(to));
+                l.step(I::Mirror(to));
                 assert_eq!((l.phase(), l.state()), (phase, state), "{to:?}");
             }
             let mut l = remote().then(I::Mirror(State::Completed));
-            l.on(I::Adopted);
+            l.step(I::Adopted);
             assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Completed));
             // A failed download resumed in another tab.
             let mut l = restored_as(State::Failed).0;
             assert_eq!(
-                l.on(I::Mirror(State::Running)),
+                l.step(I::Mirror(State::Running)),
                 vec![E::RenewDone, show(State::Paused, State::Running), E::Watch]
             );
             // This tab's own run is the truth.
             for l in [queued(), running()] {
                 for to in State::ALL {
-                    assert_eq!(l.clone().on(I::Mirror(to)), vec![], "{to:?}");
+                    assert_eq!(l.clone().step(I::Mirror(to)), vec![], "{to:?}");
                 }
             }
             let mut l = restored_as(State::Paused).0;
             assert_eq!(
-                l.on(I::MirrorProgress),
+                l.step(I::MirrorProgress),
                 vec![show(State::Paused, State::Running), E::Watch]
             );
         }
@@ -1460,22 +1537,22 @@ mod tests {
         #[test]
         fn close_keeps_the_stored_state() {
             let mut l = running();
-            let fx = l.on(I::Close);
+            let fx = l.step(I::Close);
             assert_eq!(fx, vec![E::Stop(Stop::Close), E::Release, E::DropKeep]);
             assert_eq!(l.state(), State::Paused);
             assert!(l.stored().is_active());
-            assert_eq!(l.on(I::RunEnding(End::Stopped(Stop::Close))), vec![]);
-            assert_eq!(l.on(I::RunEnded(End::Stopped(Stop::Close))), vec![]);
-            assert_eq!(l.on(I::Resume), vec![E::ClearError], "closed: no new run");
+            assert_eq!(l.step(I::RunEnding(End::Stopped(Stop::Close))), vec![]);
+            assert_eq!(l.step(I::RunEnded(End::Stopped(Stop::Close))), vec![]);
+            assert_eq!(l.step(I::Resume), vec![E::ClearError], "closed: no new run");
             let mut l = remote();
-            assert_eq!(l.on(I::Close), vec![E::Unwatch, E::Release]);
+            assert_eq!(l.step(I::Close), vec![E::Unwatch, E::Release]);
         }
 
         #[test]
         fn storage_lost_pauses() {
             let mut l = queued();
             assert_eq!(
-                l.on(I::StorageLost),
+                l.step(I::StorageLost),
                 vec![
                     E::DropKeep,
                     E::SetError,
@@ -1484,29 +1561,29 @@ mod tests {
                 ]
             );
             let mut l = running();
-            let fx = l.on(I::StorageLost);
+            let fx = l.step(I::StorageLost);
             assert_eq!(fx[0], E::Stop(Stop::StorageLost));
-            assert_eq!(restored_as(State::Paused).0.on(I::StorageLost), vec![]);
+            assert_eq!(restored_as(State::Paused).0.step(I::StorageLost), vec![]);
         }
 
         #[test]
         fn found_stored() {
             let mut l = Lifecycle::new(State::Queued, State::Queued);
-            let fx = l.on(I::Found(Read::Stored(State::Paused)));
+            let fx = l.step(I::Found(Read::Stored(State::Paused)));
             assert_eq!(
                 fx,
                 vec![show(State::Queued, State::Paused), E::CheckIdle, E::Dequeue]
             );
             let mut l = Lifecycle::new(State::Queued, State::Queued);
             assert_eq!(
-                l.on(I::Found(Read::Stored(State::Running))),
+                l.step(I::Found(Read::Stored(State::Running))),
                 vec![E::Keep, E::Enqueue]
             );
             let mut l = Lifecycle::new(State::Queued, State::Queued);
-            l.on(I::Found(Read::Unreadable));
+            l.step(I::Found(Read::Unreadable));
             assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Failed));
             let mut l = Lifecycle::new(State::Queued, State::Queued);
-            l.on(I::StoreFailed);
+            l.step(I::StoreFailed);
             assert_eq!((l.phase(), l.state()), (Phase::Settled, State::Failed));
         }
 
@@ -1740,12 +1817,12 @@ mod tests {
                 k @ 0..=5 => restored_as(State::ALL[k]),
                 6 => {
                     let mut l = Lifecycle::new(State::Queued, State::Queued);
-                    let fx = l.on(I::RequestRun);
+                    let fx = l.step(I::RequestRun);
                     (l, fx)
                 }
                 _ => {
                     let mut l = Lifecycle::new(State::Queued, State::Queued);
-                    let fx = l.on(I::Found(READS[kind / 8 % 8]));
+                    let fx = l.step(I::Found(READS[kind / 8 % 8]));
                     (l, fx)
                 }
             }
@@ -1768,14 +1845,14 @@ mod tests {
                         let possible = w.possible(&l, pick + n);
                         let input = possible[(choice + n * 7) % possible.len()];
                         let before = l.clone();
-                        let mut fx = l.on(input);
+                        let mut fx = l.step(input);
                         if std::env::var_os("LIFECYCLE_TRACE").is_some() {
                             eprintln!("{input:?} -> {fx:?} => {:?} {:?}", l.phase(), l.state());
                         }
                         w.note(input, &fx, &l);
                         if fx.contains(&E::Requeue) {
                             // The engine asks for a slot once the run's slot has freed.
-                            let more = l.on(I::RequestRun);
+                            let more = l.step(I::RequestRun);
                             w.note(I::RequestRun, &more, &l);
                             fx.extend(more);
                         }

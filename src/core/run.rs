@@ -1,9 +1,9 @@
-//! The run machine of one download: sans-IO, like quinn-proto. It is fed facts (the stored
+//! The run machine of one download: sans-IO. It is fed inputs (the stored
 //! state was recounted, a response head arrived, the body ended, a write failed, a wait is
-//! over) and answers with the next action (fetch with this Range, restart with this reason,
+//! over) and answers with the next effect (fetch with this Range, restart with this reason,
 //! wait this long, commit, done with this outcome). It owns every counter and limit of a run:
 //! retries, restarts, storage failures, malformed partials, the quota check, the deadline and
-//! the integrity restart. The driver in `crate::engine` carries actions out and reports facts;
+//! the integrity restart. The driver in `crate::engine` carries effects out and reports inputs;
 //! it decides nothing.
 //!
 //! A stop (pause, cancel, close) is not the machine's business: the driver drops the machine
@@ -27,21 +27,43 @@ pub const MAX_STORAGE_FAILURES: u32 = 2;
 /// Integrity mismatches that restart the download before it fails with `INTEGRITY`.
 pub const MAX_INTEGRITY_RESTARTS: u32 = 1;
 
-/// Settings of a run.
+/// The limits a manager sets for its downloads, from its options to every run and attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RunConfig {
+pub struct Limits {
     /// The three timeouts.
     pub timeouts: Timeouts,
     /// Automatic retries.
     pub retry: RetryPolicy,
-    /// Progress report interval.
-    pub progress_interval_ms: u64,
-    /// Bytes per stored chunk: what fits in one is not checked against the storage estimate
-    /// (its own write tells).
+    /// Bytes per stored chunk (IndexedDB): what fits in one is not checked against the
+    /// storage estimate (its own write tells).
     pub chunk_bytes: u64,
+    /// Bytes written to an OPFS file between two commits of its record.
+    pub flush_bytes: u64,
     /// Received bytes that do not fill a chunk are committed after this many ms (0 = only
     /// whole chunks), and when the page is hidden.
     pub commit_interval_ms: u64,
+    /// At most one progress event per download per this many ms.
+    pub progress_interval_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            chunk_bytes: 4 * 1024 * 1024,
+            flush_bytes: 1024 * 1024,
+            commit_interval_ms: 1000,
+            progress_interval_ms: 100,
+        }
+    }
+}
+
+/// Settings of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    /// The manager's limits.
+    pub limits: Limits,
     /// Bytes written can be discarded (storage); false for a caller's sink, where a restart
     /// after bytes were written fails with `SINK` instead.
     pub rewindable: bool,
@@ -96,7 +118,7 @@ pub enum StorageFault {
 /// What the stored bytes look like now, as the driver's writer knows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct View {
-    /// The committed bytes' resume facts (`bad_partials` is the machine's and ignored).
+    /// The committed bytes' resume inputs (`bad_partials` is the machine's and ignored).
     pub resume: ResumeState,
     /// Committed plus pending bytes.
     pub received: u64,
@@ -104,7 +126,7 @@ pub struct View {
     pub integrity_restarts: u32,
 }
 
-/// The world around the machine at the moment of a fact.
+/// The world around the machine at the moment of an input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Env {
     /// Monotonic ms (the deadline and retry clock).
@@ -117,24 +139,24 @@ pub struct Env {
     pub offline: bool,
 }
 
-/// A fact reported to the machine; each answers the action before it.
+/// An input reported to the machine; each answers the effect before it.
 #[derive(Clone, Debug, PartialEq)]
-// One fact per step, moved once: boxing the response head would buy nothing.
+// One input per step, moved once: boxing the response head would buy nothing.
 #[allow(clippy::large_enum_variant)]
-pub enum Fact {
+pub enum Input {
     /// The run begins.
     Start,
-    /// [`Action::Recount`] is done; `cut` bytes were given up.
+    /// [`Effect::Recount`] is done; `cut` bytes were given up.
     Counted {
         /// Bytes cut back.
         cut: u64,
     },
-    /// A wait ([`Action::Wait`], [`Action::WaitOnline`]) is over.
+    /// A wait ([`Effect::Wait`], [`Effect::WaitOnline`]) is over.
     Waited,
-    /// A record change ([`Action::DisableRange`], [`Action::Restart`],
-    /// [`Action::CountIntegrityRestart`]) is stored.
+    /// A record change ([`Effect::DisableRange`], [`Effect::Restart`],
+    /// [`Effect::CountIntegrityRestart`]) is stored.
     Saved,
-    /// [`Action::Fetch`] got a response head.
+    /// [`Effect::Fetch`] got a response head.
     Head {
         /// The response head.
         head: ResponseHead,
@@ -144,64 +166,64 @@ pub enum Fact {
         /// response): see [`crate::core::resume::decide_if_range`].
         vouched: bool,
     },
-    /// [`Action::Fetch`] failed before a head (network, timeout).
+    /// [`Effect::Fetch`] failed before a head (network, timeout).
     RequestFailed(DownloadError),
-    /// [`Action::CheckSpace`]'s answer: free bytes, when the browser says.
+    /// [`Effect::CheckSpace`]'s answer: free bytes, when the browser says.
     Space(Option<f64>),
-    /// [`Action::ReadBody`] ended: cleanly or with an error, after `received` body bytes.
+    /// [`Effect::ReadBody`] ended: cleanly or with an error, after `received` body bytes.
     BodyEnded {
         /// The stream's end.
         end: Result<(), DownloadError>,
         /// Body bytes this attempt delivered.
         received: u64,
     },
-    /// [`Action::Verify`]'s answer: the digest of every byte received, when hashed.
+    /// [`Effect::Verify`]'s answer: the digest of every byte received, when hashed.
     Digest(Option<Digest>),
-    /// [`Action::Commit`] is done.
+    /// [`Effect::Commit`] is done.
     Committed,
-    /// The last action's storage operation failed.
+    /// The last effect's storage operation failed.
     Storage(StorageFault),
 }
 
 /// What the driver does next.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum Effect {
     /// Re-read the stored state from storage and cut it back to its good prefix; answer
-    /// [`Fact::Counted`].
+    /// [`Input::Counted`].
     Recount,
-    /// Wait for the browser's `online` event; answer [`Fact::Waited`].
+    /// Wait for the browser's `online` event; answer [`Input::Waited`].
     WaitOnline,
-    /// Send a request, with `Range: bytes=<start>-` when set; answer [`Fact::Head`] or
-    /// [`Fact::RequestFailed`] (also when `prepareRequest` fails).
+    /// Send a request, with `Range: bytes=<start>-` when set; answer [`Input::Head`] or
+    /// [`Input::RequestFailed`] (also when `prepareRequest` fails).
     Fetch {
         /// Start of the requested range.
         range_start: Option<u64>,
         /// Why it is sent.
         reason: RequestReason,
     },
-    /// Store that this resource must be asked for without `Range`; answer [`Fact::Saved`].
+    /// Store that this resource must be asked for without `Range`; answer [`Input::Saved`].
     DisableRange,
-    /// Discard the stored bytes (a new epoch) and announce why (I9); answer [`Fact::Saved`].
+    /// Discard the stored bytes (a new epoch) and announce why (I9); answer [`Input::Saved`].
     Restart(Restart),
-    /// Ask the browser how much it may still store; answer [`Fact::Space`].
+    /// Ask the browser how much it may still store; answer [`Input::Space`].
     CheckSpace {
         /// Bytes still to come.
         needed: u64,
     },
     /// Store the response's identity with the next commit, then read the body into storage;
-    /// answer [`Fact::BodyEnded`].
+    /// answer [`Input::BodyEnded`].
     ReadBody(Accepted),
-    /// Hash what was received; answer [`Fact::Digest`].
+    /// Hash what was received; answer [`Input::Digest`].
     Verify,
     /// Commit the pending bytes; with `completed`, the completed state lands in the same
-    /// transaction. Answer [`Fact::Committed`].
+    /// transaction. Answer [`Input::Committed`].
     Commit {
         /// Mark the download completed.
         completed: bool,
     },
-    /// Store one more integrity restart; answer [`Fact::Saved`].
+    /// Store one more integrity restart; answer [`Input::Saved`].
     CountIntegrityRestart,
-    /// Announce a retry and wait; answer [`Fact::Waited`].
+    /// Announce a retry and wait; answer [`Input::Waited`].
     Wait {
         /// How long.
         delay_ms: u64,
@@ -290,7 +312,7 @@ impl RunMachine {
             bad_partials: 0,
             quota_checked: false,
             cross_origin: false,
-            deadline_at: deadline_from(&cfg.timeouts, now_ms),
+            deadline_at: deadline_from(&cfg.limits.timeouts, now_ms),
             requests: 0,
             reason: None,
             refreshed: false,
@@ -315,7 +337,7 @@ impl RunMachine {
     }
 
     /// Requests sent so far in this run, the current one included: the 1-based number of the
-    /// last [`Action::Fetch`].
+    /// last [`Effect::Fetch`].
     pub fn requests(&self) -> u32 {
         self.requests
     }
@@ -326,37 +348,38 @@ impl RunMachine {
         matches!(self.step, Step::RestartingFor(_))
     }
 
-    /// True once [`Action::Done`] was returned.
+    /// True once [`Effect::Done`] was returned.
     pub fn is_done(&self) -> bool {
         self.step == Step::Done
     }
 
-    /// Takes a fact, returns the next action. After [`Action::Done`] every fact gets the same
-    /// `Done` back; a fact that does not answer the last action is a driver bug and fails the
+    /// Takes an input, returns the next effect. After [`Effect::Done`] every input gets the same
+    /// `Done` back; an input that does not answer the last effect is a driver bug and fails the
     /// run rather than guessing.
-    pub fn next(&mut self, fact: Fact, view: &View, env: &Env) -> Action {
+    pub fn step(&mut self, input: Input, view: &View, env: &Env) -> Effect {
         let step = std::mem::replace(&mut self.step, Step::Done);
-        let action = self.on(step, fact, view, env);
-        if matches!(action, Action::Done(_)) {
+        let effect = self.transition(step, input, view, env);
+        if matches!(effect, Effect::Done(_)) {
             self.step = Step::Done;
         }
-        action
+        effect
     }
 
-    fn on(&mut self, step: Step, fact: Fact, view: &View, env: &Env) -> Action {
-        match (step, fact) {
-            (Step::Done, _) => Action::Done(Outcome::Lost),
-            (Step::Begin, Fact::Start) => {
+    fn transition(&mut self, step: Step, input: Input, view: &View, env: &Env) -> Effect {
+        match (step, input) {
+            (Step::Done, _) => Effect::Done(Outcome::Lost),
+            (Step::Begin, Input::Start) => {
                 if let Err(e) = &self.integrity {
-                    return Action::Done(Outcome::Failed(e.clone()));
+                    return Effect::Done(Outcome::Failed(e.clone()));
                 }
                 self.step = Step::Counting;
-                Action::Recount
+                Effect::Recount
             }
-            (Step::Counting | Step::Pausing, Fact::Counted { .. } | Fact::Waited | Fact::Saved) => {
-                self.request(view, env)
-            }
-            (Step::Fetching { range_start }, Fact::RequestFailed(e)) => {
+            (
+                Step::Counting | Step::Pausing,
+                Input::Counted { .. } | Input::Waited | Input::Saved,
+            ) => self.request(view, env),
+            (Step::Fetching { range_start }, Input::RequestFailed(e)) => {
                 let e = if self.cross_origin && view.resume.identity.is_none() {
                     with_cors_hint(e)
                 } else {
@@ -373,11 +396,11 @@ impl RunMachine {
                 {
                     self.step = Step::Pausing;
                     self.reason = Some(RequestReason::Retry);
-                    return Action::DisableRange;
+                    return Effect::DisableRange;
                 }
                 self.back_off(e, false, env)
             }
-            (Step::Fetching { .. }, Fact::Head { head, .. })
+            (Step::Fetching { .. }, Input::Head { head, .. })
                 if self.cfg.prepare_request && is_refusal(head.status) && !self.refreshed =>
             {
                 // Expired credentials: the hook is asked once for fresh ones.
@@ -387,7 +410,7 @@ impl RunMachine {
             }
             (
                 Step::Fetching { range_start },
-                Fact::Head {
+                Input::Head {
                     head,
                     redirect,
                     vouched,
@@ -408,11 +431,11 @@ impl RunMachine {
                         self.refreshed = false;
                         match accepted.restart {
                             Some(reason) => {
-                                let action = self.restart(reason, view);
-                                if matches!(action, Action::Restart(_)) {
+                                let effect = self.restart(reason, view);
+                                if matches!(effect, Effect::Restart(_)) {
                                     self.step = Step::RestartingFor(accepted);
                                 }
-                                action
+                                effect
                             }
                             None => self.accept(accepted, view),
                         }
@@ -421,7 +444,7 @@ impl RunMachine {
                     Decision::RetryWithoutRange => {
                         self.step = Step::Pausing;
                         self.reason = Some(RequestReason::Retry);
-                        Action::DisableRange
+                        Effect::DisableRange
                     }
                     Decision::Fail(e) => {
                         if e.code == ErrorCode::BadResponse && range_start.is_some_and(|n| n > 0) {
@@ -435,12 +458,12 @@ impl RunMachine {
                     }
                 }
             }
-            (Step::RestartingFor(accepted), Fact::Saved) => self.accept(accepted, view),
-            (Step::CheckingSpace(accepted), Fact::Space(free)) => {
+            (Step::RestartingFor(accepted), Input::Saved) => self.accept(accepted, view),
+            (Step::CheckingSpace(accepted), Input::Space(free)) => {
                 let needed = self.needed(&accepted, view);
                 match free {
                     Some(free) if free < needed as f64 => {
-                        Action::Done(Outcome::Failed(DownloadError::new(
+                        Effect::Done(Outcome::Failed(DownloadError::new(
                             ErrorCode::Quota,
                             format!(
                                 "the download needs {needed} more bytes but only {} are available",
@@ -451,7 +474,7 @@ impl RunMachine {
                     _ => self.read(accepted, view),
                 }
             }
-            (Step::Reading(accepted, committed_before), Fact::BodyEnded { end, received }) => {
+            (Step::Reading(accepted, committed_before), Input::BodyEnded { end, received }) => {
                 // Judged as the bytes will stand once the pending ones are committed: a
                 // complete download (that passes its integrity check) commits its last bytes
                 // and its completed state in one transaction.
@@ -460,7 +483,7 @@ impl RunMachine {
                 match on_body_end(&end_state, &accepted, end, received) {
                     BodyEnd::Complete if self.hashed() => {
                         self.step = Step::VerifyingBody(committed_before);
-                        Action::Verify
+                        Effect::Verify
                     }
                     BodyEnd::Complete => {
                         self.commit(BodyEnd::Complete, true, None, committed_before)
@@ -468,7 +491,7 @@ impl RunMachine {
                     end => self.commit(end, false, None, committed_before),
                 }
             }
-            (Step::VerifyingBody(committed_before), Fact::Digest(digest)) => {
+            (Step::VerifyingBody(committed_before), Input::Digest(digest)) => {
                 match self.check(digest) {
                     Ok(()) => self.commit(BodyEnd::Complete, true, None, committed_before),
                     Err(e) => self.commit(BodyEnd::Complete, false, Some(e), committed_before),
@@ -481,11 +504,11 @@ impl RunMachine {
                     mismatch,
                     committed_before,
                 },
-                Fact::Committed,
+                Input::Committed,
             ) => {
                 self.storage_failures = 0;
                 if completed {
-                    return Action::Done(Outcome::Completed);
+                    return Effect::Done(Outcome::Completed);
                 }
                 let made_progress = view.resume.offset > committed_before;
                 match (end, mismatch) {
@@ -498,38 +521,41 @@ impl RunMachine {
                     (BodyEnd::Failed(e), None) => self.back_off(e, made_progress, env),
                 }
             }
-            (Step::Reading(..) | Step::Committing { .. }, Fact::Storage(fault)) => {
+            (Step::Reading(..) | Step::Committing { .. }, Input::Storage(fault)) => {
                 self.storage_failed(fault)
             }
-            (Step::Verifying, Fact::Digest(digest)) => match self.check(digest) {
+            (Step::Verifying, Input::Digest(digest)) => match self.check(digest) {
                 Ok(()) => {
                     self.step = Step::Completing;
-                    Action::Commit { completed: true }
+                    Effect::Commit { completed: true }
                 }
                 Err(e) => self.integrity_failed(e, view),
             },
-            (Step::Completing, Fact::Committed) => Action::Done(Outcome::Completed),
-            (Step::CountingIntegrity, Fact::Saved) => self.restart(Restart::Integrity, view),
-            (_, Fact::Storage(fault)) => Action::Done(match fault {
+            (Step::Completing, Input::Committed) => Effect::Done(Outcome::Completed),
+            (Step::CountingIntegrity, Input::Saved) => self.restart(Restart::Integrity, view),
+            (_, Input::Storage(fault)) => Effect::Done(match fault {
                 StorageFault::Stale => Outcome::Lost,
                 StorageFault::Final(e) | StorageFault::Failed(e) => Outcome::Failed(e),
             }),
-            (step, _) => Action::Done(Outcome::Failed(DownloadError::new(
+            (step, _) => Effect::Done(Outcome::Failed(DownloadError::new(
                 ErrorCode::Storage,
-                format!("internal: a fact that does not answer {}", step_name(&step)),
+                format!(
+                    "internal: an input that does not answer {}",
+                    step_name(&step)
+                ),
             ))),
         }
     }
 
     /// The next request, or completion without one.
-    fn request(&mut self, view: &View, env: &Env) -> Action {
+    fn request(&mut self, view: &View, env: &Env) -> Effect {
         let mut rs = view.resume.clone();
         rs.bad_partials = self.bad_partials;
         match plan(&rs) {
             Plan::Complete => self.finalize(),
             Plan::Fetch { .. } if env.offline => {
                 self.step = Step::Pausing;
-                Action::WaitOnline
+                Effect::WaitOnline
             }
             Plan::Fetch { range_start } => {
                 let reason = self
@@ -542,7 +568,7 @@ impl RunMachine {
                     });
                 self.requests += 1;
                 self.step = Step::Fetching { range_start };
-                Action::Fetch {
+                Effect::Fetch {
                     range_start,
                     reason,
                 }
@@ -560,21 +586,21 @@ impl RunMachine {
     }
 
     /// A response whose body is to be stored: check the space once per run, then read.
-    fn accept(&mut self, accepted: Accepted, view: &View) -> Action {
+    fn accept(&mut self, accepted: Accepted, view: &View) -> Effect {
         if let (Some(_), false) = (accepted.identity.total, self.quota_checked) {
             self.quota_checked = true;
             let needed = self.needed(&accepted, view);
-            if needed > self.cfg.chunk_bytes {
+            if needed > self.cfg.limits.chunk_bytes {
                 self.step = Step::CheckingSpace(accepted);
-                return Action::CheckSpace { needed };
+                return Effect::CheckSpace { needed };
             }
         }
         self.read(accepted, view)
     }
 
-    fn read(&mut self, accepted: Accepted, view: &View) -> Action {
+    fn read(&mut self, accepted: Accepted, view: &View) -> Effect {
         self.step = Step::Reading(accepted.clone(), view.resume.offset);
-        Action::ReadBody(accepted)
+        Effect::ReadBody(accepted)
     }
 
     fn commit(
@@ -583,14 +609,14 @@ impl RunMachine {
         completed: bool,
         mismatch: Option<DownloadError>,
         committed_before: u64,
-    ) -> Action {
+    ) -> Effect {
         self.step = Step::Committing {
             end,
             completed,
             mismatch,
             committed_before,
         };
-        Action::Commit { completed }
+        Effect::Commit { completed }
     }
 
     fn hashed(&self) -> bool {
@@ -609,31 +635,31 @@ impl RunMachine {
     }
 
     /// The stored bytes are the whole resource: check them (I6), then mark them completed.
-    fn finalize(&mut self) -> Action {
+    fn finalize(&mut self) -> Effect {
         if self.hashed() {
             self.step = Step::Verifying;
-            return Action::Verify;
+            return Effect::Verify;
         }
         self.step = Step::Completing;
-        Action::Commit { completed: true }
+        Effect::Commit { completed: true }
     }
 
     /// A mismatch restarts once (counted in the record, so a reload does not reset it), then
     /// fails with `INTEGRITY`.
-    fn integrity_failed(&mut self, e: DownloadError, view: &View) -> Action {
+    fn integrity_failed(&mut self, e: DownloadError, view: &View) -> Effect {
         // A sink has the bytes already: starting over cannot take them back.
         if view.integrity_restarts >= MAX_INTEGRITY_RESTARTS || !self.cfg.rewindable {
-            return Action::Done(Outcome::Failed(e));
+            return Effect::Done(Outcome::Failed(e));
         }
         self.step = Step::CountingIntegrity;
-        Action::CountIntegrityRestart
+        Effect::CountIntegrityRestart
     }
 
     /// Discards the stored bytes, within the run's restart budget; bytes written to a sink
     /// cannot be discarded, so there it fails with `SINK`.
-    fn restart(&mut self, reason: Restart, view: &View) -> Action {
+    fn restart(&mut self, reason: Restart, view: &View) -> Effect {
         if !self.cfg.rewindable && view.resume.offset > 0 {
-            return Action::Done(Outcome::Failed(DownloadError::new(
+            return Effect::Done(Outcome::Failed(DownloadError::new(
                 ErrorCode::Sink,
                 format!(
                     "the download would start over ({}), but its first {} bytes are written \
@@ -645,7 +671,7 @@ impl RunMachine {
         }
         self.restarts += 1;
         if self.restarts > MAX_RESTARTS {
-            return Action::Done(Outcome::Failed(DownloadError::new(
+            return Effect::Done(Outcome::Failed(DownloadError::new(
                 ErrorCode::BadResponse,
                 format!(
                     "restarted {MAX_RESTARTS} times (last: {}); the resource keeps changing",
@@ -655,36 +681,36 @@ impl RunMachine {
         }
         self.step = Step::Pausing;
         self.reason = None;
-        Action::Restart(reason)
+        Effect::Restart(reason)
     }
 
     /// A failed write: recount from storage (I4), then go on, a bounded number of times.
     /// Quota errors stop the download with its partial kept.
-    fn storage_failed(&mut self, fault: StorageFault) -> Action {
+    fn storage_failed(&mut self, fault: StorageFault) -> Effect {
         match fault {
-            StorageFault::Stale => Action::Done(Outcome::Lost),
-            StorageFault::Final(e) => Action::Done(Outcome::Failed(e)),
+            StorageFault::Stale => Effect::Done(Outcome::Lost),
+            StorageFault::Final(e) => Effect::Done(Outcome::Failed(e)),
             StorageFault::Failed(e) => {
                 self.storage_failures += 1;
                 if self.storage_failures > MAX_STORAGE_FAILURES {
-                    return Action::Done(Outcome::Failed(e));
+                    return Effect::Done(Outcome::Failed(e));
                 }
                 self.step = Step::Counting;
-                Action::Recount
+                Effect::Recount
             }
         }
     }
 
     /// Waits as the retry policy says, or gives up. A network failure while the browser is
     /// offline is not counted: the download waits for the `online` event instead.
-    fn back_off(&mut self, e: DownloadError, made_progress: bool, env: &Env) -> Action {
+    fn back_off(&mut self, e: DownloadError, made_progress: bool, env: &Env) -> Effect {
         self.reason = Some(RequestReason::Retry);
         if e.code == ErrorCode::Network && env.offline {
             self.step = Step::Pausing;
-            return Action::WaitOnline;
+            return Effect::WaitOnline;
         }
         match self.retry.on_failure(
-            &self.cfg.retry,
+            &self.cfg.limits.retry,
             &e,
             made_progress,
             env.random,
@@ -693,13 +719,13 @@ impl RunMachine {
         ) {
             Verdict::Retry { delay_ms, attempt } => {
                 self.step = Step::Pausing;
-                Action::Wait {
+                Effect::Wait {
                     delay_ms,
                     attempt,
                     error: e,
                 }
             }
-            Verdict::GiveUp(e) => Action::Done(Outcome::Failed(e)),
+            Verdict::GiveUp(e) => Effect::Done(Outcome::Failed(e)),
         }
     }
 }
@@ -764,9 +790,9 @@ mod tests {
     use crate::core::resume::Identity;
     use proptest::prelude::*;
 
-    /// The fact of response `h` arriving from URL `u`.
-    fn head_of(h: &ResponseHead) -> Fact {
-        Fact::Head {
+    /// The input of response `h` arriving from URL `u`.
+    fn head_of(h: &ResponseHead) -> Input {
+        Input::Head {
             head: h.clone(),
             redirect: None,
             vouched: false,
@@ -784,14 +810,17 @@ mod tests {
 
     fn cfg() -> RunConfig {
         RunConfig {
-            timeouts: Timeouts::default(),
-            retry: RetryPolicy {
-                limit: 2,
-                ..RetryPolicy::default()
+            limits: Limits {
+                timeouts: Timeouts::default(),
+                retry: RetryPolicy {
+                    limit: 2,
+                    ..RetryPolicy::default()
+                },
+                progress_interval_ms: 0,
+                chunk_bytes: 100,
+                flush_bytes: 100,
+                commit_interval_ms: 0,
             },
-            progress_interval_ms: 0,
-            chunk_bytes: 100,
-            commit_interval_ms: 0,
             rewindable: true,
             prepare_request: false,
         }
@@ -844,9 +873,9 @@ mod tests {
         }
     }
 
-    fn started(m: &mut RunMachine, view: &View) -> Action {
-        assert_eq!(m.next(Fact::Start, view, &env()), Action::Recount);
-        m.next(Fact::Counted { cut: 0 }, view, &env())
+    fn started(m: &mut RunMachine, view: &View) -> Effect {
+        assert_eq!(m.step(Input::Start, view, &env()), Effect::Recount);
+        m.step(Input::Counted { cut: 0 }, view, &env())
     }
 
     #[test]
@@ -855,13 +884,13 @@ mod tests {
         let mut view = View::default();
         assert_eq!(
             started(&mut m, &view),
-            Action::Fetch {
+            Effect::Fetch {
                 range_start: Some(0),
                 reason: RequestReason::Start,
             }
         );
         let head = full(50);
-        let Action::ReadBody(a) = m.next(head_of(&head), &view, &env()) else {
+        let Effect::ReadBody(a) = m.step(head_of(&head), &view, &env()) else {
             panic!("expected a body read");
         };
         assert_eq!(
@@ -870,23 +899,23 @@ mod tests {
         );
         view.resume.identity = Some(a.identity);
         view.received = 50;
-        let ended = Fact::BodyEnded {
+        let ended = Input::BodyEnded {
             end: Ok(()),
             received: 50,
         };
         assert_eq!(
-            m.next(ended, &view, &env()),
-            Action::Commit { completed: true }
+            m.step(ended, &view, &env()),
+            Effect::Commit { completed: true }
         );
         view.resume.offset = 50;
         assert_eq!(
-            m.next(Fact::Committed, &view, &env()),
-            Action::Done(Outcome::Completed)
+            m.step(Input::Committed, &view, &env()),
+            Effect::Done(Outcome::Completed)
         );
         assert!(m.is_done());
         assert_eq!(
-            m.next(Fact::Committed, &view, &env()),
-            Action::Done(Outcome::Lost)
+            m.step(Input::Committed, &view, &env()),
+            Effect::Done(Outcome::Lost)
         );
     }
 
@@ -897,8 +926,8 @@ mod tests {
         }
     }
 
-    fn fetch(range_start: Option<u64>, reason: RequestReason) -> Action {
-        Action::Fetch {
+    fn fetch(range_start: Option<u64>, reason: RequestReason) -> Effect {
+        Effect::Fetch {
             range_start,
             reason,
         }
@@ -922,9 +951,9 @@ mod tests {
             let mut m = RunMachine::new(sink, None, 0.0);
             let view = stored(30, 80);
             started(&mut m, &view);
-            let act = m.next(head_of(&head), &view, &env());
+            let act = m.step(head_of(&head), &view, &env());
             assert!(
-                matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Sink),
+                matches!(&act, Effect::Done(Outcome::Failed(e)) if e.code == ErrorCode::Sink),
                 "{act:?}"
             );
         }
@@ -935,8 +964,8 @@ mod tests {
         started(&mut m, &view);
         let resumed = partial(0, 80, ETAG);
         assert!(matches!(
-            m.next(head_of(&resumed), &view, &env()),
-            Action::ReadBody(_)
+            m.step(head_of(&resumed), &view, &env()),
+            Effect::ReadBody(_)
         ));
     }
 
@@ -949,10 +978,10 @@ mod tests {
         let wrong = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
         let mut m = RunMachine::new(sink, Some(wrong), 0.0);
         let view = stored(80, 80);
-        assert_eq!(started(&mut m, &view), Action::Verify);
-        let act = m.next(Fact::Digest(Some(sha256(b"other"))), &view, &env());
+        assert_eq!(started(&mut m, &view), Effect::Verify);
+        let act = m.step(Input::Digest(Some(sha256(b"other"))), &view, &env());
         assert!(
-            matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Integrity),
+            matches!(&act, Effect::Done(Outcome::Failed(e)) if e.code == ErrorCode::Integrity),
             "{act:?}"
         );
     }
@@ -968,11 +997,11 @@ mod tests {
             );
             assert_eq!(m.requests(), 1);
             assert_eq!(
-                m.next(head_of(&status(code)), &view, &env()),
+                m.step(head_of(&status(code)), &view, &env()),
                 fetch(Some(30), RequestReason::Expired)
             );
             assert_eq!(m.requests(), 2);
-            let Action::Done(Outcome::Failed(e)) = m.next(head_of(&status(code)), &view, &env())
+            let Effect::Done(Outcome::Failed(e)) = m.step(head_of(&status(code)), &view, &env())
             else {
                 panic!("a second refusal must fail");
             };
@@ -985,9 +1014,9 @@ mod tests {
         let mut m = RunMachine::new(cfg(), None, 0.0);
         let view = stored(30, 80);
         started(&mut m, &view);
-        let act = m.next(head_of(&status(403)), &view, &env());
+        let act = m.step(head_of(&status(403)), &view, &env());
         assert!(
-            matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::HttpStatus),
+            matches!(&act, Effect::Done(Outcome::Failed(e)) if e.code == ErrorCode::HttpStatus),
             "{act:?}"
         );
     }
@@ -997,37 +1026,37 @@ mod tests {
         let mut m = RunMachine::new(with_hook(), None, 0.0);
         let mut view = stored(30, 80);
         started(&mut m, &view);
-        m.next(head_of(&status(403)), &view, &env());
+        m.step(head_of(&status(403)), &view, &env());
         assert!(matches!(
-            m.next(head_of(&partial(30, 80, ETAG)), &view, &env()),
-            Action::ReadBody(_)
+            m.step(head_of(&partial(30, 80, ETAG)), &view, &env()),
+            Effect::ReadBody(_)
         ));
         // The body breaks off at 50; the retry is refused, and refreshed once more.
         view.received = 50;
-        let cut = Fact::BodyEnded {
+        let cut = Input::BodyEnded {
             end: Err(DownloadError::new(ErrorCode::Network, "reset")),
             received: 20,
         };
         assert_eq!(
-            m.next(cut, &view, &env()),
-            Action::Commit { completed: false }
+            m.step(cut, &view, &env()),
+            Effect::Commit { completed: false }
         );
         view = stored(50, 80);
         assert!(matches!(
-            m.next(Fact::Committed, &view, &env()),
-            Action::Wait { attempt: 1, .. }
+            m.step(Input::Committed, &view, &env()),
+            Effect::Wait { attempt: 1, .. }
         ));
         assert_eq!(
-            m.next(Fact::Waited, &view, &env()),
+            m.step(Input::Waited, &view, &env()),
             fetch(Some(50), RequestReason::Retry)
         );
         assert_eq!(
-            m.next(head_of(&status(401)), &view, &env()),
+            m.step(head_of(&status(401)), &view, &env()),
             fetch(Some(50), RequestReason::Expired)
         );
         assert!(matches!(
-            m.next(head_of(&partial(50, 80, ETAG)), &view, &env()),
-            Action::ReadBody(_)
+            m.step(head_of(&partial(50, 80, ETAG)), &view, &env()),
+            Effect::ReadBody(_)
         ));
         assert_eq!(m.requests(), 4);
     }
@@ -1043,22 +1072,22 @@ mod tests {
         let e = DownloadError::new(ErrorCode::Network, "reset");
         // A network failure at 0 asks once without Range: a retry.
         assert_eq!(
-            m.next(Fact::RequestFailed(e.clone()), &fresh, &env()),
-            Action::DisableRange
+            m.step(Input::RequestFailed(e.clone()), &fresh, &env()),
+            Effect::DisableRange
         );
         let mut no_range = View::default();
         no_range.resume.no_range = true;
         assert_eq!(
-            m.next(Fact::Saved, &no_range, &env()),
+            m.step(Input::Saved, &no_range, &env()),
             fetch(None, RequestReason::Retry)
         );
         // A server error: a retry after the wait.
         assert!(matches!(
-            m.next(head_of(&status(503)), &no_range, &env()),
-            Action::Wait { .. }
+            m.step(head_of(&status(503)), &no_range, &env()),
+            Effect::Wait { .. }
         ));
         assert_eq!(
-            m.next(Fact::Waited, &no_range, &env()),
+            m.step(Input::Waited, &no_range, &env()),
             fetch(None, RequestReason::Retry)
         );
         // A restart starts again.
@@ -1067,11 +1096,11 @@ mod tests {
         started(&mut m, &view);
         let other = partial(30, 80, "\"v2\"");
         assert_eq!(
-            m.next(head_of(&other), &view, &env()),
-            Action::Restart(Restart::ValidatorChanged)
+            m.step(head_of(&other), &view, &env()),
+            Effect::Restart(Restart::ValidatorChanged)
         );
         assert_eq!(
-            m.next(Fact::Saved, &fresh, &env()),
+            m.step(Input::Saved, &fresh, &env()),
             fetch(Some(0), RequestReason::Start)
         );
     }
@@ -1080,10 +1109,10 @@ mod tests {
     fn stored_bytes_that_are_complete_need_no_request() {
         let mut m = RunMachine::new(cfg(), None, 0.0);
         let view = stored(80, 80);
-        assert_eq!(started(&mut m, &view), Action::Commit { completed: true });
+        assert_eq!(started(&mut m, &view), Effect::Commit { completed: true });
         assert_eq!(
-            m.next(Fact::Committed, &view, &env()),
-            Action::Done(Outcome::Completed)
+            m.step(Input::Committed, &view, &env()),
+            Effect::Done(Outcome::Completed)
         );
     }
 
@@ -1093,17 +1122,17 @@ mod tests {
         let view = stored(30, 80);
         assert_eq!(
             started(&mut m, &view),
-            Action::Fetch {
+            Effect::Fetch {
                 range_start: Some(30),
                 reason: RequestReason::Resume,
             }
         );
         let head = full(80);
-        let act = m.next(head_of(&head), &view, &env());
-        assert_eq!(act, Action::Restart(Restart::RangeIgnored));
+        let act = m.step(head_of(&head), &view, &env());
+        assert_eq!(act, Effect::Restart(Restart::RangeIgnored));
         assert_eq!(m.restarts(), 1);
         let fresh = View::default();
-        let Action::ReadBody(a) = m.next(Fact::Saved, &fresh, &env()) else {
+        let Effect::ReadBody(a) = m.step(Input::Saved, &fresh, &env()) else {
             panic!("the 200's body is written after the restart");
         };
         assert_eq!(a.offset, 0);
@@ -1115,12 +1144,12 @@ mod tests {
         let view = stored(30, 80);
         started(&mut m, &view);
         let head = partial(30, 80, "\"v2\"");
-        let act = m.next(head_of(&head), &view, &env());
-        assert_eq!(act, Action::Restart(Restart::ValidatorChanged));
+        let act = m.step(head_of(&head), &view, &env());
+        assert_eq!(act, Effect::Restart(Restart::ValidatorChanged));
         let fresh = View::default();
         assert_eq!(
-            m.next(Fact::Saved, &fresh, &env()),
-            Action::Fetch {
+            m.step(Input::Saved, &fresh, &env()),
+            Effect::Fetch {
                 range_start: Some(0),
                 reason: RequestReason::Start,
             }
@@ -1134,17 +1163,17 @@ mod tests {
         started(&mut m, &view);
         let mut bad = partial(30, 80, ETAG);
         bad.content_range = Some("ooga-booga".into());
-        let act = m.next(head_of(&bad), &view, &env());
-        assert!(matches!(act, Action::Wait { attempt: 1, .. }), "{act:?}");
+        let act = m.step(head_of(&bad), &view, &env());
+        assert!(matches!(act, Effect::Wait { attempt: 1, .. }), "{act:?}");
         assert_eq!(
-            m.next(Fact::Waited, &view, &env()),
-            Action::Fetch {
+            m.step(Input::Waited, &view, &env()),
+            Effect::Fetch {
                 range_start: Some(30),
                 reason: RequestReason::Retry,
             }
         );
-        let act = m.next(head_of(&bad), &view, &env());
-        assert_eq!(act, Action::Restart(Restart::BadPartial));
+        let act = m.step(head_of(&bad), &view, &env());
+        assert_eq!(act, Effect::Restart(Restart::BadPartial));
     }
 
     #[test]
@@ -1156,8 +1185,8 @@ mod tests {
             let mut m = RunMachine::new(cfg(), None, 0.0);
             m.set_cross_origin(cross);
             started(&mut m, &view);
-            let act = m.next(Fact::RequestFailed(e.clone()), &view, &env());
-            let Action::Wait { error, .. } = act else {
+            let act = m.step(Input::RequestFailed(e.clone()), &view, &env());
+            let Effect::Wait { error, .. } = act else {
                 panic!("{act:?}")
             };
             assert_eq!(error.message.contains("CORS"), hinted, "{}", error.message);
@@ -1167,7 +1196,7 @@ mod tests {
         m.set_cross_origin(true);
         let stored = stored(30, 80);
         started(&mut m, &stored);
-        let Action::Wait { error, .. } = m.next(Fact::RequestFailed(e.clone()), &stored, &env())
+        let Effect::Wait { error, .. } = m.step(Input::RequestFailed(e.clone()), &stored, &env())
         else {
             panic!()
         };
@@ -1199,21 +1228,21 @@ mod tests {
         started(&mut m, &view);
         let e = DownloadError::new(ErrorCode::Network, "refused");
         assert_eq!(
-            m.next(Fact::RequestFailed(e.clone()), &view, &env()),
-            Action::DisableRange
+            m.step(Input::RequestFailed(e.clone()), &view, &env()),
+            Effect::DisableRange
         );
         view.resume.no_range = true;
         assert_eq!(
-            m.next(Fact::Saved, &view, &env()),
-            Action::Fetch {
+            m.step(Input::Saved, &view, &env()),
+            Effect::Fetch {
                 range_start: None,
                 reason: RequestReason::Retry
             }
         );
         // Without Range, a failure is a failure.
         assert!(matches!(
-            m.next(Fact::RequestFailed(e), &view, &env()),
-            Action::Wait { .. }
+            m.step(Input::RequestFailed(e), &view, &env()),
+            Effect::Wait { .. }
         ));
     }
 
@@ -1229,29 +1258,29 @@ mod tests {
         };
         for _ in 0..5 {
             assert_eq!(
-                m.next(Fact::RequestFailed(e.clone()), &view, &offline),
-                Action::WaitOnline
+                m.step(Input::RequestFailed(e.clone()), &view, &offline),
+                Effect::WaitOnline
             );
-            assert_eq!(m.next(Fact::Waited, &view, &offline), Action::WaitOnline);
+            assert_eq!(m.step(Input::Waited, &view, &offline), Effect::WaitOnline);
             assert_eq!(
-                m.next(Fact::Waited, &view, &env()),
-                Action::Fetch {
+                m.step(Input::Waited, &view, &env()),
+                Effect::Fetch {
                     range_start: Some(30),
                     reason: RequestReason::Retry,
                 }
             );
         }
         for attempt in 1..=2 {
-            let act = m.next(Fact::RequestFailed(e.clone()), &view, &env());
+            let act = m.step(Input::RequestFailed(e.clone()), &view, &env());
             assert!(
-                matches!(act, Action::Wait { attempt: a, .. } if a == attempt),
+                matches!(act, Effect::Wait { attempt: a, .. } if a == attempt),
                 "{act:?}"
             );
-            m.next(Fact::Waited, &view, &env());
+            m.step(Input::Waited, &view, &env());
         }
         assert_eq!(
-            m.next(Fact::RequestFailed(e.clone()), &view, &env()),
-            Action::Done(Outcome::Failed(e))
+            m.step(Input::RequestFailed(e.clone()), &view, &env()),
+            Effect::Done(Outcome::Failed(e))
         );
     }
 
@@ -1262,19 +1291,19 @@ mod tests {
         started(&mut m, &view);
         let head = partial(30, 80, "\"other\"");
         for _ in 0..MAX_RESTARTS {
-            let act = m.next(head_of(&head), &view, &env());
-            assert_eq!(act, Action::Restart(Restart::ValidatorChanged));
+            let act = m.step(head_of(&head), &view, &env());
+            assert_eq!(act, Effect::Restart(Restart::ValidatorChanged));
             assert_eq!(
-                m.next(Fact::Saved, &view, &env()),
-                Action::Fetch {
+                m.step(Input::Saved, &view, &env()),
+                Effect::Fetch {
                     range_start: Some(30),
                     reason: RequestReason::Resume,
                 }
             );
         }
-        let act = m.next(head_of(&head), &view, &env());
+        let act = m.step(head_of(&head), &view, &env());
         assert!(
-            matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::BadResponse),
+            matches!(&act, Effect::Done(Outcome::Failed(e)) if e.code == ErrorCode::BadResponse),
             "{act:?}"
         );
     }
@@ -1287,17 +1316,17 @@ mod tests {
             let mut m = RunMachine::new(cfg(), Some(sri), 0.0);
             let mut view = stored(80, 80);
             view.integrity_restarts = restarts_so_far;
-            assert_eq!(started(&mut m, &view), Action::Verify);
-            let act = m.next(Fact::Digest(Some(sha256(b"other bytes"))), &view, &env());
+            assert_eq!(started(&mut m, &view), Effect::Verify);
+            let act = m.step(Input::Digest(Some(sha256(b"other bytes"))), &view, &env());
             if restarts_so_far == 0 {
-                assert_eq!(act, Action::CountIntegrityRestart);
+                assert_eq!(act, Effect::CountIntegrityRestart);
                 assert_eq!(
-                    m.next(Fact::Saved, &view, &env()),
-                    Action::Restart(Restart::Integrity)
+                    m.step(Input::Saved, &view, &env()),
+                    Effect::Restart(Restart::Integrity)
                 );
             } else {
                 assert!(
-                    matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Integrity)
+                    matches!(&act, Effect::Done(Outcome::Failed(e)) if e.code == ErrorCode::Integrity)
                 );
             }
         }
@@ -1307,16 +1336,16 @@ mod tests {
         started(&mut m, &view);
         let empty = sha256(b"");
         assert_eq!(
-            m.next(Fact::Digest(Some(empty)), &view, &env()),
-            Action::Commit { completed: true }
+            m.step(Input::Digest(Some(empty)), &view, &env()),
+            Effect::Commit { completed: true }
         );
     }
 
     #[test]
     fn a_malformed_integrity_fails_at_once() {
         let mut m = RunMachine::new(cfg(), Some("md5-xyz"), 0.0);
-        let act = m.next(Fact::Start, &View::default(), &env());
-        assert!(matches!(act, Action::Done(Outcome::Failed(_))), "{act:?}");
+        let act = m.step(Input::Start, &View::default(), &env());
+        assert!(matches!(act, Effect::Done(Outcome::Failed(_))), "{act:?}");
     }
 
     #[test]
@@ -1325,7 +1354,7 @@ mod tests {
         let view = stored(30, 80);
         started(&mut m, &view);
         let failed = || {
-            Fact::Storage(StorageFault::Failed(DownloadError::new(
+            Input::Storage(StorageFault::Failed(DownloadError::new(
                 ErrorCode::Storage,
                 "x",
             )))
@@ -1333,23 +1362,23 @@ mod tests {
         for _ in 0..MAX_STORAGE_FAILURES {
             let head = partial(30, 80, ETAG);
             assert!(matches!(
-                m.next(head_of(&head), &view, &env()),
-                Action::ReadBody(_)
+                m.step(head_of(&head), &view, &env()),
+                Effect::ReadBody(_)
             ));
-            assert_eq!(m.next(failed(), &view, &env()), Action::Recount);
+            assert_eq!(m.step(failed(), &view, &env()), Effect::Recount);
             assert_eq!(
-                m.next(Fact::Counted { cut: 0 }, &view, &env()),
-                Action::Fetch {
+                m.step(Input::Counted { cut: 0 }, &view, &env()),
+                Effect::Fetch {
                     range_start: Some(30),
                     reason: RequestReason::Resume,
                 }
             );
         }
         let head = partial(30, 80, ETAG);
-        m.next(head_of(&head), &view, &env());
+        m.step(head_of(&head), &view, &env());
         assert!(matches!(
-            m.next(failed(), &view, &env()),
-            Action::Done(Outcome::Failed(_))
+            m.step(failed(), &view, &env()),
+            Effect::Done(Outcome::Failed(_))
         ));
     }
 
@@ -1366,10 +1395,10 @@ mod tests {
             let view = stored(30, 80);
             started(&mut m, &view);
             let head = partial(30, 80, ETAG);
-            m.next(head_of(&head), &view, &env());
-            let act = m.next(Fact::Storage(fault), &view, &env());
-            assert_eq!(matches!(act, Action::Done(Outcome::Lost)), lost, "{act:?}");
-            assert!(matches!(act, Action::Done(_)));
+            m.step(head_of(&head), &view, &env());
+            let act = m.step(Input::Storage(fault), &view, &env());
+            assert_eq!(matches!(act, Effect::Done(Outcome::Lost)), lost, "{act:?}");
+            assert!(matches!(act, Effect::Done(_)));
         }
     }
 
@@ -1379,17 +1408,17 @@ mod tests {
         let view = View::default();
         started(&mut m, &view);
         let head = full(1000);
-        let act = m.next(head_of(&head), &view, &env());
-        assert_eq!(act, Action::CheckSpace { needed: 1000 });
-        let act = m.next(Fact::Space(Some(999.0)), &view, &env());
-        assert!(matches!(&act, Action::Done(Outcome::Failed(e)) if e.code == ErrorCode::Quota));
+        let act = m.step(head_of(&head), &view, &env());
+        assert_eq!(act, Effect::CheckSpace { needed: 1000 });
+        let act = m.step(Input::Space(Some(999.0)), &view, &env());
+        assert!(matches!(&act, Effect::Done(Outcome::Failed(e)) if e.code == ErrorCode::Quota));
 
         let mut m = RunMachine::new(cfg(), None, 0.0);
         started(&mut m, &view);
         let small = full(100);
         assert!(matches!(
-            m.next(head_of(&small), &view, &env()),
-            Action::ReadBody(_)
+            m.step(head_of(&small), &view, &env()),
+            Effect::ReadBody(_)
         ));
     }
 
@@ -1402,44 +1431,44 @@ mod tests {
         short.content_range = Some("bytes 30-49/80".into());
         short.content_length = Some("20".into());
         assert!(matches!(
-            m.next(head_of(&short), &view, &env()),
-            Action::ReadBody(_)
+            m.step(head_of(&short), &view, &env()),
+            Effect::ReadBody(_)
         ));
         view.received = 50;
         assert_eq!(
-            m.next(
-                Fact::BodyEnded {
+            m.step(
+                Input::BodyEnded {
                     end: Ok(()),
                     received: 20
                 },
                 &view,
                 &env()
             ),
-            Action::Commit { completed: false }
+            Effect::Commit { completed: false }
         );
         view.resume.offset = 50;
         assert_eq!(
-            m.next(Fact::Committed, &view, &env()),
-            Action::Fetch {
+            m.step(Input::Committed, &view, &env()),
+            Effect::Fetch {
                 range_start: Some(50),
                 reason: RequestReason::Resume,
             }
         );
         let rest = partial(50, 80, ETAG);
-        m.next(head_of(&rest), &view, &env());
+        m.step(head_of(&rest), &view, &env());
         view.received = 60;
-        let cut = Fact::BodyEnded {
+        let cut = Input::BodyEnded {
             end: Ok(()),
             received: 10,
         };
         assert_eq!(
-            m.next(cut, &view, &env()),
-            Action::Commit { completed: false }
+            m.step(cut, &view, &env()),
+            Effect::Commit { completed: false }
         );
         view.resume.offset = 60;
-        let act = m.next(Fact::Committed, &view, &env());
+        let act = m.step(Input::Committed, &view, &env());
         assert!(
-            matches!(&act, Action::Wait { attempt: 1, error, .. } if error.code == ErrorCode::Network),
+            matches!(&act, Effect::Wait { attempt: 1, error, .. } if error.code == ErrorCode::Network),
             "{act:?}"
         );
     }
@@ -1447,45 +1476,45 @@ mod tests {
     #[test]
     fn a_fact_that_answers_nothing_fails_clearly() {
         let mut m = RunMachine::new(cfg(), None, 0.0);
-        let act = m.next(Fact::Committed, &View::default(), &env());
+        let act = m.step(Input::Committed, &View::default(), &env());
         assert!(
-            matches!(&act, Action::Done(Outcome::Failed(e)) if e.message.starts_with("internal"))
+            matches!(&act, Effect::Done(Outcome::Failed(e)) if e.message.starts_with("internal"))
         );
     }
 
-    /// A simulated driver: answers each action with a random plausible fact and keeps a model
+    /// A simulated driver: answers each effect with a random plausible input and keeps a model
     /// of the stored bytes.
     fn answer(
-        action: &Action,
+        effect: &Effect,
         view: &mut View,
         pick: u8,
         heads: &[ResponseHead],
         pending_since_read: &mut bool,
-    ) -> Fact {
-        match action {
-            Action::Recount => {
+    ) -> Input {
+        match effect {
+            Effect::Recount => {
                 view.received = view.resume.offset;
-                Fact::Counted { cut: 0 }
+                Input::Counted { cut: 0 }
             }
-            Action::WaitOnline | Action::Wait { .. } => Fact::Waited,
-            Action::Fetch { .. } => match pick % 8 {
-                0 => Fact::RequestFailed(DownloadError::new(ErrorCode::Network, "reset")),
+            Effect::WaitOnline | Effect::Wait { .. } => Input::Waited,
+            Effect::Fetch { .. } => match pick % 8 {
+                0 => Input::RequestFailed(DownloadError::new(ErrorCode::Network, "reset")),
                 n => head_of(&heads[n as usize % heads.len()]),
             },
-            Action::DisableRange => {
+            Effect::DisableRange => {
                 view.resume.no_range = true;
-                Fact::Saved
+                Input::Saved
             }
-            Action::Restart(_) => {
+            Effect::Restart(_) => {
                 *view = View {
                     integrity_restarts: view.integrity_restarts,
                     ..View::default()
                 };
                 *pending_since_read = false;
-                Fact::Saved
+                Input::Saved
             }
-            Action::CheckSpace { .. } => Fact::Space((pick % 2 == 0).then_some(1e12)),
-            Action::ReadBody(a) => {
+            Effect::CheckSpace { .. } => Input::Space((pick % 2 == 0).then_some(1e12)),
+            Effect::ReadBody(a) => {
                 if a.offset == 0 {
                     view.resume.offset = 0;
                 }
@@ -1500,32 +1529,32 @@ mod tests {
                 } else {
                     Ok(())
                 };
-                Fact::BodyEnded { end, received: n }
+                Input::BodyEnded { end, received: n }
             }
-            Action::Verify => Fact::Digest(Some(sha256(&[pick]))),
-            Action::Commit { .. } => {
+            Effect::Verify => Input::Digest(Some(sha256(&[pick]))),
+            Effect::Commit { .. } => {
                 if pick % 7 == 0 {
                     view.received = view.resume.offset;
-                    Fact::Storage(StorageFault::Failed(DownloadError::new(
+                    Input::Storage(StorageFault::Failed(DownloadError::new(
                         ErrorCode::Storage,
                         "x",
                     )))
                 } else {
                     view.resume.offset = view.received;
-                    Fact::Committed
+                    Input::Committed
                 }
             }
-            Action::CountIntegrityRestart => {
+            Effect::CountIntegrityRestart => {
                 view.integrity_restarts += 1;
-                Fact::Saved
+                Input::Saved
             }
-            Action::Done(_) => unreachable!(),
+            Effect::Done(_) => unreachable!(),
         }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
-        /// Whatever the server and storage do: every fact the driver gives is understood,
+        /// Whatever the server and storage do: every input the driver gives is understood,
         /// restarts stay within the budget, nothing is committed after a restart before a new
         /// response is accepted, and "completed" needs the stored bytes to equal the total.
         #[test]
@@ -1543,9 +1572,9 @@ mod tests {
             let mut m = RunMachine::new(cfg(), hashed.then_some(sri), 0.0);
             let mut view = stored(30, 80);
             let mut pending = false;
-            let mut action = m.next(Fact::Start, &view, &env());
+            let mut effect = m.step(Input::Start, &view, &env());
             for pick in picks {
-                if let Action::Done(outcome) = &action {
+                if let Effect::Done(outcome) = &effect {
                     if let Outcome::Failed(e) = outcome {
                         prop_assert!(!e.message.starts_with("internal"), "{}", e.message);
                     }
@@ -1555,13 +1584,13 @@ mod tests {
                     }
                     break;
                 }
-                if let Action::Commit { completed: false } = action {
+                if let Effect::Commit { completed: false } = effect {
                     prop_assert!(pending, "a commit with no accepted body since the last restart");
                 }
                 prop_assert!(m.restarts() <= MAX_RESTARTS);
                 let e = Env { random: f64::from(pick) / 256.0, ..env() };
-                let fact = answer(&action, &mut view, pick, &heads, &mut pending);
-                action = m.next(fact, &view, &e);
+                let input = answer(&effect, &mut view, pick, &heads, &mut pending);
+                effect = m.step(input, &view, &e);
             }
         }
     }

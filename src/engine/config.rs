@@ -7,9 +7,7 @@ use futures::future::LocalBoxFuture;
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
-use crate::core::retry::RetryPolicy;
-use crate::core::run::{RequestReason, RunConfig};
-use crate::core::timeouts::Timeouts;
+use crate::core::run::{Limits, RequestReason, RunConfig};
 use crate::core::DownloadError;
 
 /// What the `prepareRequest` hook is told about the request it prepares.
@@ -88,21 +86,10 @@ impl StorageChoice {
 pub struct ManagerConfig {
     /// IndexedDB database name; separate names never share data.
     pub name: String,
-    /// The three timeouts.
-    pub timeouts: Timeouts,
-    /// Bytes per stored chunk (IndexedDB).
-    pub chunk_bytes: u64,
-    /// Bytes written to an OPFS file between two commits of its record.
-    pub flush_bytes: u64,
+    /// Timeouts, retries, chunk and flush sizes, commit and progress intervals.
+    pub limits: Limits,
     /// Where downloads are kept.
     pub storage: StorageChoice,
-    /// Received bytes are committed after this many ms even when they do not fill a chunk;
-    /// 0 = only whole chunks.
-    pub commit_interval_ms: u64,
-    /// At most one progress event per download per this many ms.
-    pub progress_interval_ms: u64,
-    /// Automatic retries.
-    pub retry: RetryPolicy,
     /// Unfinished downloads untouched for this long are deleted when a manager opens; 0 =
     /// never.
     pub expire_after_ms: u64,
@@ -130,13 +117,8 @@ impl Default for ManagerConfig {
     fn default() -> Self {
         ManagerConfig {
             name: "default".into(),
-            timeouts: Timeouts::default(),
-            chunk_bytes: 4 * 1024 * 1024,
-            flush_bytes: 1024 * 1024,
+            limits: Limits::default(),
             storage: StorageChoice::Auto,
-            commit_interval_ms: 1000,
-            progress_interval_ms: 100,
-            retry: RetryPolicy::default(),
             expire_after_ms: 7 * 24 * 60 * 60 * 1000,
             concurrency: 4,
             notify_title: None,
@@ -153,11 +135,7 @@ impl ManagerConfig {
     /// What one run needs.
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
-            timeouts: self.timeouts,
-            retry: self.retry,
-            progress_interval_ms: self.progress_interval_ms,
-            chunk_bytes: self.chunk_bytes,
-            commit_interval_ms: self.commit_interval_ms,
+            limits: self.limits,
             rewindable: true,
             prepare_request: self.prepare_request.is_some(),
         }

@@ -18,14 +18,16 @@ use wasm_bindgen::prelude::*;
 use futures::future::LocalBoxFuture;
 
 use super::config::{PrepareHook, Prepared, RequestCall};
-use super::driver::{self, BackgroundPlan, Report, RunEnd};
+use super::driver::{self, BackgroundPlan, Given, Report, RunEnd};
 use super::events::Events;
 use super::runs::RunGuard;
-use crate::core::lifecycle::{Effect, Effects, End, Input, Lifecycle, Read, State};
+use crate::core::handover::after_background;
+use crate::core::lifecycle::{changes_stored, Effect, Effects, End, Input, Lifecycle, Read, State};
 use crate::core::progress::{Progress, ProgressTracker};
-use crate::core::resume::{Identity, Restart};
+use crate::core::resume::Restart;
 use crate::core::run::{Outcome, RequestReason, RunConfig};
 use crate::core::{DownloadError, ErrorCode, Quoted};
+use crate::web::background::Ended;
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::now_ms;
 use crate::web::codec::{
@@ -127,13 +129,14 @@ pub(crate) trait Host {
     fn background_icons(&self) -> Option<js_sys::Array>;
 }
 
-/// Mutable part of a download.
-pub(crate) struct Mutable {
+/// What a download holds and changes: its lifecycle, record and writer, the tokens of its
+/// run and watches, its `done` promise, its handle, and what keeps its manager alive.
+pub(crate) struct Parts {
     /// What it is doing, what the page sees and what is stored: every decision about them.
     pub life: Lifecycle,
     /// A response the page fetched, to answer the next request of a run
     /// ([`DownloadCell::resume_with`]).
-    given: Option<(web_sys::Response, bool)>,
+    given: Option<Given>,
     /// Ends the run, while one runs (or winds down).
     stop: Option<StopToken>,
     /// Ends the wait for the lock of a download another tab runs.
@@ -176,7 +179,7 @@ pub(crate) struct DownloadCell {
     pub priority: i32,
     pub events: Rc<Events>,
     pub manager: Weak<dyn Host>,
-    pub m: RefCell<Mutable>,
+    pub parts: RefCell<Parts>,
 }
 
 /// A page's handle on a download: keeps the download and its manager alive (I15). Dropping
@@ -195,7 +198,7 @@ thread_local! {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let mut m = self.cell.m.borrow_mut();
+        let mut m = self.cell.parts.borrow_mut();
         if m.handle.as_ref().is_some_and(|(s, _)| *s == self.serial) {
             m.handle = None;
         }
@@ -227,8 +230,8 @@ impl DownloadCell {
             priority: record.priority,
             events: manager.events(),
             manager: Rc::downgrade(manager),
-            m: RefCell::new(Mutable {
-                life: Lifecycle::new(state, record.state),
+            parts: RefCell::new(Parts {
+                life: Lifecycle::new(state, record.stored.state),
                 stop: None,
                 watch: None,
                 background_watch: None,
@@ -258,7 +261,13 @@ impl DownloadCell {
 
     /// The page's handle: the one it holds, or a new one if it dropped it.
     pub fn handle(self: &Rc<Self>) -> JsValue {
-        if let Some(h) = self.m.borrow().handle.as_ref().and_then(|(_, w)| w.deref()) {
+        if let Some(h) = self
+            .parts
+            .borrow()
+            .handle
+            .as_ref()
+            .and_then(|(_, w)| w.deref())
+        {
             return h.into();
         }
         let Some(manager) = self.manager.upgrade() else {
@@ -274,18 +283,18 @@ impl DownloadCell {
             serial,
         });
         if let Some(o) = handle.dyn_ref::<js_sys::Object>() {
-            self.m.borrow_mut().handle = Some((serial, WeakRef::new(o)));
+            self.parts.borrow_mut().handle = Some((serial, WeakRef::new(o)));
         }
         handle
     }
 
     /// `done`: the same promise for as long as the page holds it.
     pub fn done(self: &Rc<Self>) -> Promise {
-        if let Some(p) = self.m.borrow().done.clone() {
+        if let Some(p) = self.parts.borrow().done.clone() {
             return p;
         }
         if let Some(p) = self
-            .m
+            .parts
             .borrow()
             .done_settled
             .as_ref()
@@ -293,7 +302,7 @@ impl DownloadCell {
         {
             return p.unchecked_into();
         }
-        let p = match self.m.borrow().error.clone() {
+        let p = match self.parts.borrow().error.clone() {
             Some(e) if self.state() != State::Completed => {
                 let p = Promise::reject(&error_to_js(&e));
                 ignore_rejection(&p, &self.swallow());
@@ -301,7 +310,7 @@ impl DownloadCell {
             }
             _ => Promise::resolve(&self.handle()),
         };
-        self.m.borrow_mut().done_settled = Some(WeakRef::new(&p));
+        self.parts.borrow_mut().done_settled = Some(WeakRef::new(&p));
         p
     }
 
@@ -312,17 +321,17 @@ impl DownloadCell {
     }
 
     pub fn state(&self) -> State {
-        self.m.borrow().life.state()
+        self.parts.borrow().life.state()
     }
 
     /// True when another tab runs this download.
     pub fn is_remote(&self) -> bool {
-        self.m.borrow().life.is_remote()
+        self.parts.borrow().life.is_remote()
     }
 
     /// True while Background Fetch transfers it.
     pub fn in_background(&self) -> bool {
-        self.m.borrow().life.in_background()
+        self.parts.borrow().life.in_background()
     }
 
     /// `"background"` while Background Fetch transfers it, else `"page"`.
@@ -336,17 +345,17 @@ impl DownloadCell {
 
     /// Why its next run stays in the page though it asked for Background Fetch, if so.
     pub fn background_refused(&self) -> Option<String> {
-        self.m.borrow().background_refused.clone()
+        self.parts.borrow().background_refused.clone()
     }
 
     pub fn set_record(&self, rec: Record) {
-        self.m.borrow_mut().record = rec;
+        self.parts.borrow_mut().record = rec;
     }
 
     /// Current progress. The rate and ETA of a download that is not running here are 0 and
     /// `null`; a running one's decay while nothing arrives.
     pub fn progress(&self) -> Progress {
-        let m = self.m.borrow();
+        let m = self.parts.borrow();
         let mut p = match &m.live {
             Some(t) => t.borrow().snapshot(now_ms()),
             None => m.progress,
@@ -362,14 +371,14 @@ impl DownloadCell {
     }
 
     fn settle_promise(self: &Rc<Self>, error: Option<&DownloadError>) {
-        let settle = self.m.borrow_mut().settle.take();
+        let settle = self.parts.borrow_mut().settle.take();
         if let Some((resolve, reject)) = settle {
             let _ = match error {
                 None => resolve.call1(&JsValue::UNDEFINED, &self.handle()),
                 Some(e) => reject.call1(&JsValue::UNDEFINED, &error_to_js(e)),
             };
         }
-        let mut m = self.m.borrow_mut();
+        let mut m = self.parts.borrow_mut();
         if let Some(p) = m.done.take() {
             m.done_settled = Some(WeakRef::new(&p));
         }
@@ -385,7 +394,7 @@ impl DownloadCell {
             ],
         );
         let error = self
-            .m
+            .parts
             .borrow()
             .error
             .as_ref()
@@ -424,8 +433,8 @@ impl DownloadCell {
         if self.state() != State::Running {
             return;
         }
-        if self.m.borrow().live.is_none() {
-            self.m.borrow_mut().progress = p;
+        if self.parts.borrow().live.is_none() {
+            self.parts.borrow_mut().progress = p;
         }
         self.emit("progress", &[("progress", progress_value(&p))]);
         self.mirror("progress", &[("progress", progress_value(&p))]);
@@ -459,7 +468,7 @@ impl DownloadCell {
             _ => error,
         };
         {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             m.error = error.clone();
             m.signal_listener = None;
             m.live = None;
@@ -477,7 +486,7 @@ impl DownloadCell {
         }
     }
     fn wake_settle_waiters(&self) {
-        let waiters = std::mem::take(&mut self.m.borrow_mut().settle_waiters);
+        let waiters = std::mem::take(&mut self.parts.borrow_mut().settle_waiters);
         for w in waiters {
             let _ = w.send(());
         }
@@ -486,7 +495,7 @@ impl DownloadCell {
     /// Completes when the download has settled (or its manager closed).
     pub fn settled(&self) -> impl std::future::Future<Output = ()> {
         let rx = {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             (!m.life.state().is_settled()).then(|| {
                 let (tx, rx) = futures::channel::oneshot::channel();
                 m.settle_waiters.push(tx);
@@ -504,10 +513,9 @@ impl DownloadCell {
     /// continues exactly what this tab shows (I14).
     fn store_state(self: &Rc<Self>, state: State) {
         let rec = {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             let Some(w) = m.writer.as_mut() else { return };
-            let stored = w.record().state;
-            if stored == state || (stored.is_active() && state.is_active()) {
+            if !changes_stored(w.record().stored.state, state) {
                 return;
             }
             w.set_state(state);
@@ -527,7 +535,7 @@ impl DownloadCell {
         let cell = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
             if let (Err(e), Some(cell)) = (saving.await, cell.upgrade()) {
-                cell.m.borrow_mut().error = Some(DownloadError::new(
+                cell.parts.borrow_mut().error = Some(DownloadError::new(
                     ErrorCode::Storage,
                     format!(
                         "the state {} could not be stored: {}",
@@ -541,8 +549,8 @@ impl DownloadCell {
 
     /// Applies `input` to the lifecycle and carries out its effects; `ctx` holds the error
     /// and the lock the input came with.
-    fn on(self: &Rc<Self>, input: Input, ctx: Ctx) -> Applied {
-        let fx = self.m.borrow_mut().life.on(input);
+    fn feed(self: &Rc<Self>, input: Input, ctx: Ctx) -> Applied {
+        let fx = self.parts.borrow_mut().life.step(input);
         self.apply(fx, ctx)
     }
 
@@ -553,28 +561,6 @@ impl DownloadCell {
         let mut released = Vec::new();
         for effect in fx {
             match effect {
-                Effect::Enqueue => {
-                    if let Some(m) = &manager {
-                        m.enqueue(self);
-                    }
-                }
-                Effect::Dequeue => {
-                    if let Some(m) = &manager {
-                        m.dequeue(&self.id);
-                    }
-                }
-                Effect::StartRun => self.spawn_run(),
-                Effect::Stop(reason) => {
-                    if let Some(stop) = &self.m.borrow().stop {
-                        stop.stop(reason);
-                    }
-                }
-                Effect::Watch => self.watch(),
-                Effect::Unwatch => {
-                    if let Some(w) = self.m.borrow_mut().watch.take() {
-                        w.stop(StopReason::Close);
-                    }
-                }
                 Effect::Forward(command) => {
                     out.forwarded = true;
                     if let Some(m) = &manager {
@@ -586,46 +572,80 @@ impl DownloadCell {
                 Effect::Show { from, to } => self.show(from, to),
                 Effect::Settle { from, to } => self.settle(from, to, ctx.error.clone()),
                 Effect::RenewDone => self.renew_done(),
-                Effect::ClearError => self.m.borrow_mut().error = None,
-                Effect::SetError => self.m.borrow_mut().error = ctx.error.clone(),
-                Effect::Keep => self.m.borrow_mut().keep = manager.clone(),
-                Effect::DropKeep => released.push(self.m.borrow_mut().keep.take()),
-                Effect::HoldLock => self.m.borrow_mut().lock = ctx.lock.take(),
-                Effect::DropLock => self.m.borrow_mut().lock = None,
-                Effect::DropWriter => self.m.borrow_mut().writer = None,
-                Effect::Delete => {
-                    // A cancel: the caller's sink, if any, is aborted too, and the caller's
-                    // file emptied.
-                    if let Some(w) = self.m.borrow().writer.as_ref() {
-                        w.abort_sink();
-                    }
-                    let file = self.m.borrow().record.file.clone();
-                    out.deleting = manager
-                        .as_ref()
-                        .and_then(|m| m.delete_stored(&self.id, file));
-                }
-                Effect::CheckIdle => {
-                    if let Some(m) = &manager {
-                        m.check_idle();
-                    }
-                }
+                Effect::ClearError => self.parts.borrow_mut().error = None,
+                Effect::SetError => self.parts.borrow_mut().error = ctx.error.clone(),
+                Effect::Keep => self.parts.borrow_mut().keep = manager.clone(),
+                Effect::DropKeep => released.push(self.parts.borrow_mut().keep.take()),
+                Effect::HoldLock => self.parts.borrow_mut().lock = ctx.lock.take(),
+                Effect::DropLock => self.parts.borrow_mut().lock = None,
+                Effect::DropWriter => self.parts.borrow_mut().writer = None,
+                Effect::Delete => out.deleting = self.delete(manager.as_ref()),
                 Effect::Release => self.release(ctx.error.as_ref()),
                 Effect::Requeue => out.requeue = true,
                 Effect::ReadStored => out.read_stored = true,
                 Effect::AdoptStored => self.adopt_then_settle(ctx.error.clone()),
-                Effect::WatchBackground => self.watch_background(),
-                Effect::UnwatchBackground => {
-                    let mut m = self.m.borrow_mut();
-                    if let Some(w) = m.background_watch.take() {
-                        w.stop(StopReason::Close);
-                    }
-                    m.live = None;
-                }
-                Effect::AbortBackground => self.abort_background(),
+                steer => self.steer(steer, manager.as_ref()),
             }
         }
         drop(released);
         out
+    }
+
+    /// The effects on the queue, the run and the watches.
+    fn steer(self: &Rc<Self>, effect: Effect, manager: Option<&Rc<dyn Host>>) {
+        match effect {
+            Effect::Enqueue => {
+                if let Some(m) = manager {
+                    m.enqueue(self);
+                }
+            }
+            Effect::Dequeue => {
+                if let Some(m) = manager {
+                    m.dequeue(&self.id);
+                }
+            }
+            Effect::CheckIdle => {
+                if let Some(m) = manager {
+                    m.check_idle();
+                }
+            }
+            Effect::StartRun => self.spawn_run(),
+            Effect::Stop(reason) => {
+                if let Some(stop) = &self.parts.borrow().stop {
+                    stop.stop(reason);
+                }
+            }
+            Effect::Watch => self.watch(),
+            Effect::Unwatch => {
+                if let Some(w) = self.parts.borrow_mut().watch.take() {
+                    w.stop(StopReason::Close);
+                }
+            }
+            Effect::WatchBackground => self.watch_background(),
+            Effect::UnwatchBackground => {
+                let mut m = self.parts.borrow_mut();
+                if let Some(w) = m.background_watch.take() {
+                    w.stop(StopReason::Close);
+                }
+                m.live = None;
+            }
+            Effect::AbortBackground => self.abort_background(),
+            // Every other effect is the download's own ([`DownloadCell::apply`]).
+            _ => {}
+        }
+    }
+
+    /// A cancel: starts deleting the stored bytes; the caller's sink, if any, is aborted, and
+    /// the caller's file emptied.
+    fn delete(
+        &self,
+        manager: Option<&Rc<dyn Host>>,
+    ) -> Option<LocalBoxFuture<'static, Result<(), StoreError>>> {
+        if let Some(w) = self.parts.borrow().writer.as_ref() {
+            w.abort_sink();
+        }
+        let file = self.parts.borrow().record.file.clone();
+        manager.and_then(|m| m.delete_stored(&self.id, file))
     }
 
     /// Asks the manager's queue for a slot; the download waits as `queued` until it gets one.
@@ -634,18 +654,18 @@ impl DownloadCell {
         if self.manager.upgrade().is_none_or(|m| m.is_closed()) {
             return;
         }
-        self.on(Input::RequestRun, Ctx::default());
+        self.feed(Input::RequestRun, Ctx::default());
     }
 
     /// Called by the manager when the queue grants a slot.
     pub fn start_run(self: &Rc<Self>) {
-        if self.m.borrow().writer.is_none() {
+        if self.parts.borrow().writer.is_none() {
             if let Some(manager) = self.manager.upgrade() {
                 manager.dequeue(&self.id);
             }
             return;
         }
-        self.on(Input::SlotGranted, Ctx::default());
+        self.feed(Input::SlotGranted, Ctx::default());
     }
 
     /// Runs the transfer task.
@@ -655,83 +675,88 @@ impl DownloadCell {
         };
         let stop = StopToken::default();
         let writer = {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             m.stop = Some(stop.clone());
             m.writer.take()
         };
         let Some(writer) = writer else {
             return;
         };
-        let mut cfg = manager.run_config();
-        cfg.rewindable = writer.rewindable();
-        let lock_name = manager.lock_name(&self.id);
         let cell = self.clone();
         let running = manager.run_started();
         wasm_bindgen_futures::spawn_local(async move {
             // The run keeps its manager alive until it has ended (I15).
-            let manager = manager;
-            let mut writer = writer;
-            // One writer per download: the tab that holds its lock.
-            let held = cell.m.borrow_mut().lock.take();
-            let guard = match (held, &lock_name) {
-                (Some(g), _) => Some(g),
-                (None, Some(name)) => match try_lock(name).await {
-                    Some(g) => Some(g),
-                    None => {
-                        // Another tab writes it: this tab mirrors it and waits to take over.
-                        cell.m.borrow_mut().writer = Some(writer);
-                        cell.on(Input::LockDenied, Ctx::default());
-                        manager.run_ended(&cell.id);
-                        return;
-                    }
-                },
-                (None, None) => None,
-            };
-            let end = if let Some(reason) = stop.reason() {
-                RunEnd::Stopped(reason)
-            } else {
-                cell.on(Input::RunStarted, Ctx::default());
-                manager.request_persistence();
-                // Resumed after a pause or a failure: stored before any byte (I14). A state
-                // that cannot be stored fails the run: a reload would not continue it.
-                // A download that asks for Background Fetch is stored too, naming no
-                // registration: this run writes it (and what this tab believes of its
-                // registration may be older than what is stored).
-                let stored = if writer.record().state.is_active() && !writer.record().background {
-                    Ok(())
-                } else {
-                    writer
-                        .save(|r| {
-                            r.state = State::Running;
-                            r.background_id = None;
-                            r.background_if_range = false;
-                        })
-                        .await
-                };
-                match stored {
-                    Ok(()) => {
-                        let tracker = Rc::new(RefCell::new(driver::fresh_progress(&cfg, &writer)));
-                        cell.m.borrow_mut().live = Some(tracker.clone());
-                        driver::run(&cell, &mut writer, &cfg, &stop, &tracker).await
-                    }
-                    Err(e) => RunEnd::Machine(Outcome::Failed(e.to_download_error())),
-                }
-            };
-            // Its OPFS file is closed, so that another tab can take the download over.
-            writer.end_run();
-            let requeue = cell.finish_run(writer, end).await;
-            manager.run_ended(&cell.id);
-            if requeue {
-                // Resumed while the run wound down: it queues again, keeping its lock.
-                cell.m.borrow_mut().lock = guard;
-                cell.request_run();
-            } else {
-                // Released only once the final state is stored, so that a tab taking over
-                // reads it.
-                drop(guard);
-            }
+            cell.run_task(&manager, writer, stop).await;
             drop(running);
         });
+    }
+
+    /// One run: the lock, the transfer, its end stored, the slot freed.
+    async fn run_task(
+        self: &Rc<Self>,
+        manager: &Rc<dyn Host>,
+        mut writer: Writer,
+        stop: StopToken,
+    ) {
+        let Ok(guard) = self.lock_for_run(manager).await else {
+            // Another tab writes it: this tab mirrors it and waits to take over.
+            self.parts.borrow_mut().writer = Some(writer);
+            self.feed(Input::LockDenied, Ctx::default());
+            manager.run_ended(&self.id);
+            return;
+        };
+        let end = match stop.reason() {
+            Some(reason) => RunEnd::Stopped(reason),
+            None => self.transfer(manager, &mut writer, &stop).await,
+        };
+        // Its OPFS file is closed, so that another tab can take the download over.
+        writer.end_run();
+        let requeue = self.finish_run(writer, end).await;
+        manager.run_ended(&self.id);
+        if requeue {
+            // Resumed while the run wound down: it queues again, keeping its lock.
+            self.parts.borrow_mut().lock = guard;
+            self.request_run();
+        } else {
+            // Released only once the final state is stored, so that a tab taking over reads
+            // it.
+            drop(guard);
+        }
+    }
+
+    /// The download's Web Lock for a run (one writer per download): the one held since a
+    /// takeover, or a new one; `None` in single-tab mode. `Err` when another tab holds it.
+    async fn lock_for_run(&self, manager: &Rc<dyn Host>) -> Result<Option<LockGuard>, ()> {
+        if let Some(held) = self.parts.borrow_mut().lock.take() {
+            return Ok(Some(held));
+        }
+        let Some(name) = manager.lock_name(&self.id) else {
+            return Ok(None);
+        };
+        try_lock(&name).await.map(Some).ok_or(())
+    }
+
+    /// The run's transfer, once it holds the lock. A run that must store its start (I14; see
+    /// [`crate::core::stored::Stored::run_needs_store`]) stores it before any byte, and a
+    /// start that cannot be stored fails the run: a reload would not continue it.
+    async fn transfer(
+        self: &Rc<Self>,
+        manager: &Rc<dyn Host>,
+        writer: &mut Writer,
+        stop: &StopToken,
+    ) -> RunEnd {
+        self.feed(Input::RunStarted, Ctx::default());
+        manager.request_persistence();
+        if writer.record().stored.run_needs_store() {
+            if let Err(e) = writer.save(|r| r.stored.start_run()).await {
+                return RunEnd::Machine(Outcome::Failed(e.to_download_error()));
+            }
+        }
+        let mut cfg = manager.run_config();
+        cfg.rewindable = writer.rewindable();
+        let tracker = Rc::new(RefCell::new(driver::fresh_progress(&cfg, writer)));
+        self.parts.borrow_mut().live = Some(tracker.clone());
+        driver::run(self, writer, &cfg, stop, &tracker).await
     }
 
     /// Watches the download's Background Fetch registration: its progress is the download's
@@ -743,135 +768,129 @@ impl DownloadCell {
         if crate::web::background::in_service_worker() {
             return;
         }
-        let Some(id) = self.m.borrow().record.background_id.clone() else {
+        let Some(id) = self.registration() else {
             // Nothing to watch: it runs here.
             let cell = self.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                cell.on(Input::BackgroundEnded, Ctx::default());
+                cell.feed(Input::BackgroundEnded, Ctx::default());
             });
             return;
         };
         let token = StopToken::default();
-        let (offset, total, interval) = {
-            let m = self.m.borrow();
-            let interval = self
-                .manager
-                .upgrade()
-                .map_or(250, |h| h.run_config().progress_interval_ms);
-            (m.record.offset, m.record.total, interval)
-        };
-        let mut tracker = ProgressTracker::new(interval, offset);
-        tracker.set_total(total);
-        tracker.start_transfer(now_ms());
-        let tracker = Rc::new(RefCell::new(tracker));
+        let tracker = Rc::new(RefCell::new(self.background_tracker()));
         {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             m.background_watch = Some(token.clone());
             m.live = Some(tracker.clone());
         }
         let cell = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
-            let weak = cell.clone();
-            let mut seen = 0;
-            let watching = crate::web::background::watch(&id, BACKGROUND_POLL_MS, move |n| {
-                let Some(cell) = weak.upgrade() else { return };
-                let due = tracker
-                    .borrow_mut()
-                    .on_bytes(n.saturating_sub(seen), now_ms());
-                seen = n;
-                if let Some(p) = due {
-                    cell.report_progress(p);
-                }
-            });
-            let Ok(ended) = or_stop(&token, Box::pin(watching)).await else {
+            let Some(ended) = follow_registration(&cell, &id, &token, tracker).await else {
                 return;
             };
-            let Some(cell) = cell.upgrade() else { return };
-            if !cell.in_background() {
-                return;
-            }
-            if matches!(&ended, crate::web::background::Ended::Failed(r) if r == "aborted") {
-                // Not aborted by this tab (it stops watching first): by another tab's pause
-                // or cancel, which store that first, or by the user in the browser's UI, which
-                // cancels the download (as the service worker's `backgroundfetchabort` does).
-                crate::web::clock::sleep_ms(BACKGROUND_POLL_MS).await;
-                let Some(m) = cell.manager.upgrade() else {
-                    return;
-                };
-                let named = matches!(
-                    m.load_record(&cell.id).await,
-                    Ok(Some(rec)) if rec.background_id.as_deref() == Some(id.as_str())
-                );
-                if named && cell.in_background() {
-                    if let Some(done) = cell.cancel() {
-                        done.await;
-                    }
-                    return;
-                }
-            } else if let crate::web::background::Ended::Failed(reason) = &ended {
-                // The stored prefix stays; the page continues it (and does not hand it over
-                // again: the reason says why).
-                console_warn(&format!(
-                    "resumable-downloads: the Background Fetch of {} failed ({reason}); it continues in the page",
-                    cell.id
-                ));
-                cell.forget_background(Some(format!("its Background Fetch failed ({reason})")));
-                cell.on(Input::BackgroundEnded, Ctx::default());
-                return;
-            }
-            // Gone (its service worker event has been handled), or aborted elsewhere: the
-            // record says how.
-            let read = match cell.manager.upgrade() {
-                Some(m) => m.load_record(&cell.id).await,
-                None => return,
-            };
-            if !cell.in_background() {
-                return;
-            }
-            match read {
-                Ok(Some(rec)) if rec.state.is_settled() || rec.state == State::Paused => {
-                    // Stored by the service worker (or paused elsewhere): shown as stored.
-                    let state = rec.state;
-                    let error = (state == State::Failed).then(|| restored_error(&rec));
-                    cell.on(Input::Mirror(state), Ctx { error, lock: None });
-                }
-                Ok(None) => {
-                    cell.on(Input::Mirror(State::Cancelled), Ctx::default());
-                }
-                // Still active: the service worker did not store the response (none
-                // handles the event, or it failed): the page fetches the rest.
-                Ok(Some(rec)) => {
-                    cell.adopt(rec);
-                    cell.forget_background(Some(
-                        "its Background Fetch ended without storing it (the service worker \
-                         did not handle it, or the request failed at once)"
-                            .into(),
-                    ));
-                    cell.on(Input::BackgroundEnded, Ctx::default());
-                }
-                Err(e) => {
-                    console_warn(&format!(
-                        "resumable-downloads: the record of {} could not be read after its Background Fetch: {}",
-                        cell.id, e.message
-                    ));
-                    cell.forget_background(None);
-                    cell.on(Input::BackgroundEnded, Ctx::default());
-                }
+            if let Some(cell) = cell.upgrade() {
+                cell.background_ended(&id, ended).await;
             }
         });
+    }
+
+    /// Progress of a transfer in Background Fetch, from the stored bytes.
+    fn background_tracker(&self) -> ProgressTracker {
+        let interval = self
+            .manager
+            .upgrade()
+            .map_or(250, |h| h.run_config().limits.progress_interval_ms);
+        let m = self.parts.borrow();
+        let mut tracker = ProgressTracker::new(interval, m.record.stored.offset);
+        tracker.set_total(m.record.stored.total());
+        tracker.start_transfer(now_ms());
+        tracker
+    }
+
+    /// The registration `id` has ended while this tab watched it.
+    async fn background_ended(self: &Rc<Self>, id: &str, ended: Ended) {
+        if !self.in_background() {
+            return;
+        }
+        let aborted = matches!(&ended, Ended::Failed(r) if r == "aborted");
+        if aborted {
+            if self.aborted_elsewhere(id).await {
+                return;
+            }
+        } else if let Ended::Failed(reason) = &ended {
+            // The stored prefix stays; the page continues it (and does not hand it over
+            // again: the reason says why).
+            console_warn(&format!(
+                "resumable-downloads: the Background Fetch of {} failed ({reason}); it continues in the page",
+                self.id
+            ));
+            self.forget_background(Some(format!("its Background Fetch failed ({reason})")));
+            self.feed(Input::BackgroundEnded, Ctx::default());
+            return;
+        }
+        self.background_gone().await;
+    }
+
+    /// Its registration was aborted, not by this tab (it stops watching first): by another
+    /// tab's pause or cancel, which store that first, or by the user in the browser's UI,
+    /// which cancels the download (as the service worker's `backgroundfetchabort` handler
+    /// does). True when that settled it here (or the manager is gone).
+    async fn aborted_elsewhere(self: &Rc<Self>, id: &str) -> bool {
+        crate::web::clock::sleep_ms(BACKGROUND_POLL_MS).await;
+        let Some(m) = self.manager.upgrade() else {
+            return true;
+        };
+        let named = matches!(
+            m.load_record(&self.id).await,
+            Ok(Some(rec)) if rec.stored.names_registration(id)
+        );
+        if !(named && self.in_background()) {
+            return false;
+        }
+        if let Some(done) = self.cancel() {
+            done.await;
+        }
+        true
+    }
+
+    /// Its registration is gone (its service worker event was handled) or was aborted
+    /// elsewhere: the stored record says what follows ([`after_background`]).
+    async fn background_gone(self: &Rc<Self>) {
+        let read = match self.manager.upgrade() {
+            Some(m) => m.load_record(&self.id).await,
+            None => return,
+        };
+        if !self.in_background() {
+            return;
+        }
+        let (stored, error) = match &read {
+            Ok(Some(rec)) => (Read::Stored(rec.stored.state), rec.stored.failure()),
+            Ok(None) => (Read::Missing, None),
+            Err(_) => (Read::Unreadable, None),
+        };
+        let (input, refused) = after_background(stored);
+        if input == Input::BackgroundEnded {
+            match read {
+                // Still active: the page fetches the rest from what is stored.
+                Ok(Some(rec)) => self.adopt(rec),
+                Err(e) => console_warn(&format!(
+                    "resumable-downloads: the record of {} could not be read after its Background Fetch: {}",
+                    self.id, e.message
+                )),
+                Ok(None) => {}
+            }
+            self.forget_background(refused.map(str::to_owned));
+        }
+        self.feed(input, Ctx { error, lock: None });
     }
 
     /// The record no longer names a registration (stored with the next save); `refused` keeps
     /// the next runs in the page.
     fn forget_background(&self, refused: Option<String>) {
-        let mut m = self.m.borrow_mut();
-        m.record.background_id = None;
-        m.record.background_if_range = false;
+        let mut m = self.parts.borrow_mut();
+        m.record.stored.take_back();
         if let Some(w) = m.writer.as_mut() {
-            w.stage(|r| {
-                r.background_id = None;
-                r.background_if_range = false;
-            });
+            w.stage(|r| r.stored.take_back());
         }
         if refused.is_some() {
             m.background_refused = refused;
@@ -880,7 +899,7 @@ impl DownloadCell {
 
     /// Aborts its registration, if one is under way, and forgets it.
     fn abort_background(&self) {
-        let id = self.m.borrow().record.background_id.clone();
+        let id = self.registration();
         self.forget_background(None);
         let Some(id) = id else { return };
         wasm_bindgen_futures::spawn_local(async move {
@@ -896,7 +915,7 @@ impl DownloadCell {
             return;
         };
         let watch = StopToken::default();
-        self.m.borrow_mut().watch = Some(watch.clone());
+        self.parts.borrow_mut().watch = Some(watch.clone());
         let cell = Rc::downgrade(self);
         wasm_bindgen_futures::spawn_local(async move {
             let Some(mut wait) = LockWait::new(&name) else {
@@ -924,7 +943,7 @@ impl DownloadCell {
         }
         let (read, mut ctx) = self.read(read, DownloadError::aborted());
         ctx.lock = Some(guard);
-        self.on(Input::LockGranted(read), ctx);
+        self.feed(Input::LockGranted(read), ctx);
     }
 
     /// What a read of the stored record says; a record found is adopted. `missing` is the
@@ -936,9 +955,9 @@ impl DownloadCell {
     ) -> (Read, Ctx) {
         let (read, error) = match read {
             Ok(Some(rec)) => {
-                self.adopt(rec.clone());
-                let error = (rec.state == State::Failed).then(|| restored_error(&rec));
-                (Read::Stored(rec.state), error)
+                let (state, error) = (rec.stored.state, rec.stored.failure());
+                self.adopt(rec);
+                (Read::Stored(state), error)
             }
             Ok(None) => (Read::Missing, Some(missing)),
             Err(e) => (Read::Unreadable, Some(e)),
@@ -948,7 +967,7 @@ impl DownloadCell {
 
     /// Replaces what this tab believes by the stored record.
     fn adopt(&self, rec: Record) {
-        let mut m = self.m.borrow_mut();
+        let mut m = self.parts.borrow_mut();
         m.progress = stored_progress(&rec);
         m.record = rec.clone();
         if let Some(w) = m.writer.as_mut() {
@@ -965,7 +984,7 @@ impl DownloadCell {
                     cell.adopt(rec);
                 }
             }
-            cell.on(Input::Adopted, Ctx { error, lock: None });
+            cell.feed(Input::Adopted, Ctx { error, lock: None });
             // Seen here complete: no later page announces it again.
             if cell.state() == State::Completed {
                 cell.clear_unseen();
@@ -976,14 +995,14 @@ impl DownloadCell {
     /// Applies an event posted by the tab that runs this download.
     pub fn apply_mirror(self: &Rc<Self>, kind: &str, field: &dyn Fn(&str) -> JsValue) {
         // A download this tab runs is the truth here.
-        if !self.m.borrow().life.follows_mirror() {
+        if !self.parts.borrow().life.follows_mirror() {
             return;
         }
         match kind {
             "progress" => {
-                self.on(Input::MirrorProgress, Ctx::default());
+                self.feed(Input::MirrorProgress, Ctx::default());
                 if let Some(p) = progress_from(&field("progress")) {
-                    self.m.borrow_mut().progress = p;
+                    self.parts.borrow_mut().progress = p;
                     self.report_progress(p);
                 }
             }
@@ -996,16 +1015,16 @@ impl DownloadCell {
             ),
             "source" => {
                 let text = |k: &str| field(k).as_string();
-                let mut m = self.m.borrow_mut();
+                let mut m = self.parts.borrow_mut();
                 m.record.content_type = text("contentType");
                 m.record.disposition = text("disposition");
-                m.record.final_url = text("finalUrl");
+                m.record.stored.final_url = text("finalUrl");
             }
             "statechange" => {
                 let state = field("state").as_string().and_then(|s| State::parse(&s));
                 if let Some(state) = state {
                     let error = (state == State::Failed).then(|| error_from(&field("error")));
-                    self.on(Input::Mirror(state), Ctx { error, lock: None });
+                    self.feed(Input::Mirror(state), Ctx { error, lock: None });
                 }
             }
             _ => {}
@@ -1015,7 +1034,7 @@ impl DownloadCell {
     /// Stores the run's end, settles or parks the download, and gives its writer back; true
     /// when it is to queue again (resumed while the run wound down).
     async fn finish_run(self: &Rc<Self>, mut writer: Writer, end: RunEnd) -> bool {
-        let live = self.m.borrow_mut().live.take();
+        let live = self.parts.borrow_mut().live.take();
         let kind = match &end {
             RunEnd::Machine(Outcome::Completed) => End::Completed,
             RunEnd::Machine(Outcome::Failed(_)) => End::Failed,
@@ -1027,13 +1046,13 @@ impl DownloadCell {
             RunEnd::Machine(Outcome::Failed(e)) => Some(e.clone()),
             _ => None,
         };
-        for state in self.on(Input::RunEnding(kind), Ctx::default()).store_run {
+        for state in self.feed(Input::RunEnding(kind), Ctx::default()).store_run {
             self.store_end(&mut writer, state, error.as_ref()).await;
         }
         match end {
             RunEnd::Machine(Outcome::Completed) => {
                 let p = stored_progress(writer.record());
-                self.m.borrow_mut().progress = p;
+                self.parts.borrow_mut().progress = p;
                 self.emit("progress", &[("progress", progress_value(&p))]);
             }
             RunEnd::Machine(Outcome::Lost) => {}
@@ -1042,18 +1061,18 @@ impl DownloadCell {
             _ => self.keep_progress(live.as_ref(), &writer),
         }
         if !matches!(end, RunEnd::Stopped(StopReason::Cancel)) {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             m.record = writer.record().clone();
             m.writer = Some(writer);
         }
-        let out = self.on(Input::RunEnded(kind), Ctx { error, lock: None });
+        let out = self.feed(Input::RunEnded(kind), Ctx { error, lock: None });
         if out.read_stored {
             // Changed elsewhere (cancelled in another tab, or taken over): what is stored says
             // what it is now.
             if let Some(manager) = self.manager.upgrade() {
                 let read = manager.load_record(&self.id).await;
                 let (read, ctx) = self.read(read, DownloadError::aborted());
-                self.on(Input::Reread(read), ctx);
+                self.feed(Input::Reread(read), ctx);
             }
         }
         out.requeue
@@ -1061,15 +1080,7 @@ impl DownloadCell {
 
     /// Stores a run's end with its writer.
     async fn store_end(&self, writer: &mut Writer, state: State, error: Option<&DownloadError>) {
-        let stored = error.map(|e| (e.code.as_str().to_owned(), e.message.clone()));
-        let saved = writer
-            .save(|r| {
-                r.state = state;
-                if state == State::Failed {
-                    r.error = stored;
-                }
-            })
-            .await;
+        let saved = writer.save(|r| r.stored.end_run(state, error)).await;
         let Err(se) = saved else { return };
         if state == State::Failed {
             // The failure stands; a reload will find the download running and try again.
@@ -1080,7 +1091,7 @@ impl DownloadCell {
             ));
         } else {
             // Paused here; a reload would continue it: say so on the download.
-            self.m.borrow_mut().error = Some(DownloadError::new(
+            self.parts.borrow_mut().error = Some(DownloadError::new(
                 ErrorCode::Storage,
                 format!(
                     "the pause could not be stored: {}",
@@ -1095,8 +1106,8 @@ impl DownloadCell {
             || stored_progress(w.record()),
             |t| t.borrow().snapshot(now_ms()),
         );
-        p.transferred_bytes = w.record().offset;
-        self.m.borrow_mut().progress = p;
+        p.transferred_bytes = w.record().stored.offset;
+        self.parts.borrow_mut().progress = p;
     }
 
     /// `add()` found this download already stored (by another tab, or an earlier page):
@@ -1108,17 +1119,17 @@ impl DownloadCell {
         let read = manager.load_record(&self.id).await;
         let vanished = DownloadError::new(ErrorCode::Storage, "the stored download vanished");
         let (read, ctx) = self.read(read, vanished);
-        self.on(Input::Found(read), ctx);
+        self.feed(Input::Found(read), ctx);
     }
 
     /// The download's record could not even be created (quota, storage failure).
     pub fn fail_to_store(self: &Rc<Self>, e: DownloadError) {
-        self.on(Input::StoreFailed, Ctx::with(e));
+        self.feed(Input::StoreFailed, Ctx::with(e));
     }
 
     /// A restored download whose record says Background Fetch transfers it: watched.
     pub fn watch_in_background(self: &Rc<Self>) {
-        self.on(Input::InBackground, Ctx::default());
+        self.feed(Input::InBackground, Ctx::default());
     }
 
     /// A download restored completed that no page saw complete (its service worker stored
@@ -1130,13 +1141,13 @@ impl DownloadCell {
 
     fn clear_unseen(self: &Rc<Self>) {
         let rec = {
-            let mut m = self.m.borrow_mut();
-            if !m.record.unseen {
+            let mut m = self.parts.borrow_mut();
+            if !m.record.stored.unseen {
                 return;
             }
-            m.record.unseen = false;
+            m.record.stored.unseen = false;
             if let Some(w) = m.writer.as_mut() {
-                w.stage(|r| r.unseen = false);
+                w.stage(|r| r.stored.unseen = false);
             }
             m.record.clone()
         };
@@ -1153,19 +1164,19 @@ impl DownloadCell {
 
     /// Pauses a queued or running download; its stored bytes stay and its slot frees.
     pub fn pause(self: &Rc<Self>) {
-        self.on(Input::Pause, Ctx::default());
+        self.feed(Input::Pause, Ctx::default());
     }
 
     /// Stops a run because storage went away; the download pauses with `STORAGE`.
     pub fn storage_lost(self: &Rc<Self>, why: &str) {
         let e = DownloadError::new(ErrorCode::Storage, why);
-        self.on(Input::StorageLost, Ctx::with(e));
+        self.feed(Input::StorageLost, Ctx::with(e));
     }
 
     /// A failed download gets a new `done` for its new run.
     fn renew_done(self: &Rc<Self>) {
         let (done, settle) = new_done(&self.swallow());
-        let mut m = self.m.borrow_mut();
+        let mut m = self.parts.borrow_mut();
         m.done = Some(done);
         m.done_settled = None;
         m.settle = settle;
@@ -1174,7 +1185,7 @@ impl DownloadCell {
 
     /// Continues a paused or failed download from its stored bytes.
     pub fn resume(self: &Rc<Self>) {
-        self.on(Input::Resume, Ctx::default());
+        self.feed(Input::Resume, Ctx::default());
     }
 
     /// Continues the download with `response` as the answer to its next request, instead of
@@ -1201,7 +1212,13 @@ impl DownloadCell {
         registration_id: &str,
         response: web_sys::Response,
     ) -> Result<(), DownloadError> {
-        if self.m.borrow().record.background_id.as_deref() != Some(registration_id) {
+        if !self
+            .parts
+            .borrow()
+            .record
+            .stored
+            .names_registration(registration_id)
+        {
             return Err(DownloadError::invalid(
                 "registration",
                 format!(
@@ -1230,15 +1247,15 @@ impl DownloadCell {
                 format!("{} {why}", Quoted(&self.id)),
             ));
         }
-        let named = self.m.borrow().record.background_id.is_some();
+        let named = self.registration().is_some();
         if self.state() == State::Running && !self.in_background() {
             self.pause();
         }
-        let vouched = vouched && self.m.borrow().record.background_if_range;
-        self.m.borrow_mut().given = Some((response, vouched));
+        let vouched = vouched && self.parts.borrow().record.stored.vouched();
+        self.parts.borrow_mut().given = Some(Given { response, vouched });
         let lock = self.manager.upgrade().and_then(|m| m.lock_name(&self.id));
         let (Some(name), true) = (lock, named) else {
-            self.on(Input::TakeBack, Ctx::default());
+            self.feed(Input::TakeBack, Ctx::default());
             return Ok(());
         };
         // What Background Fetch fetched (the service worker's call): its lock is taken before
@@ -1248,12 +1265,12 @@ impl DownloadCell {
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(mut wait) = LockWait::new(&name) {
                 let guard = wait.granted().await;
-                cell.m.borrow_mut().lock = guard;
+                cell.parts.borrow_mut().lock = guard;
             }
-            cell.on(Input::TakeBack, Ctx::default());
+            cell.feed(Input::TakeBack, Ctx::default());
             // Settled meanwhile (or closed): nothing runs, and the lock goes.
             if !cell.state().is_active() {
-                cell.m.borrow_mut().lock = None;
+                cell.parts.borrow_mut().lock = None;
             }
         });
         Ok(())
@@ -1273,7 +1290,7 @@ impl DownloadCell {
         if self.state().is_settled() {
             return None;
         }
-        let out = self.on(Input::Cancel, Ctx::with(error));
+        let out = self.feed(Input::Cancel, Ctx::with(error));
         if out.forwarded {
             // The tab that runs it cancels it; this one settles when that tab says so.
             return Some(Box::pin(self.settled()));
@@ -1290,14 +1307,14 @@ impl DownloadCell {
     /// state, so the next manager on this database resumes it. Its `done` rejects, since
     /// nothing will settle it through this handle.
     pub fn close(self: &Rc<Self>, err: DownloadError) {
-        self.on(Input::Close, Ctx::with(err));
+        self.feed(Input::Close, Ctx::with(err));
     }
 
     /// What `close` lets go of: the signal, the live progress, `done` (rejected with `err`)
     /// and those waiting for it.
     fn release(&self, err: Option<&DownloadError>) {
         let settle = {
-            let mut m = self.m.borrow_mut();
+            let mut m = self.parts.borrow_mut();
             m.signal_listener = None;
             m.live = None;
             m.settle.take()
@@ -1309,15 +1326,13 @@ impl DownloadCell {
     }
 
     pub fn resumable(&self) -> bool {
-        let r = &self.m.borrow().record;
-        r.accepted
-            && Identity {
-                etag: r.etag.clone(),
-                last_modified: r.last_modified.clone(),
-                total: r.total,
-                ranges: r.ranges,
-            }
-            .resumable()
+        self.parts.borrow().record.stored.resumable()
+    }
+
+    /// The Background Fetch registration the record names, if any.
+    pub fn registration(&self) -> Option<String> {
+        let m = self.parts.borrow();
+        m.record.stored.handover.as_ref().map(|h| h.id.clone())
     }
 
     /// What `blob()` needs: the committed bytes of a completed download.
@@ -1325,7 +1340,7 @@ impl DownloadCell {
     /// # Errors
     /// `INVALID_ARGUMENT` unless completed; `STORAGE` if the stored bytes are gone.
     pub fn snapshot(&self) -> Result<(Snapshot, String), DownloadError> {
-        let m = self.m.borrow();
+        let m = self.parts.borrow();
         if m.life.state() != State::Completed {
             return Err(DownloadError::invalid(
                 "download",
@@ -1348,19 +1363,33 @@ impl DownloadCell {
     }
 }
 
-/// The error stored with a failed download's record (an unknown code reads as `STORAGE`).
-pub(crate) fn restored_error(rec: &Record) -> DownloadError {
-    let (code, message) = rec.error.clone().unwrap_or_default();
-    DownloadError::new(
-        ErrorCode::parse(&code).unwrap_or(ErrorCode::Storage),
-        message,
-    )
+/// Follows registration `id`'s progress into `tracker` (reported as the download's) until
+/// it ends; `None` when the watch was stopped.
+async fn follow_registration(
+    cell: &Weak<DownloadCell>,
+    id: &str,
+    token: &StopToken,
+    tracker: Rc<RefCell<ProgressTracker>>,
+) -> Option<Ended> {
+    let weak = cell.clone();
+    let mut seen = 0;
+    let watching = crate::web::background::watch(id, BACKGROUND_POLL_MS, move |n| {
+        let Some(cell) = weak.upgrade() else { return };
+        let due = tracker
+            .borrow_mut()
+            .on_bytes(n.saturating_sub(seen), now_ms());
+        seen = n;
+        if let Some(p) = due {
+            cell.report_progress(p);
+        }
+    });
+    or_stop(token, Box::pin(watching)).await.ok()
 }
 
 /// The progress figures of stored bytes.
 pub(crate) fn stored_progress(rec: &Record) -> Progress {
-    let mut p = ProgressTracker::new(0, rec.offset);
-    p.set_total(rec.total);
+    let mut p = ProgressTracker::new(0, rec.stored.offset);
+    p.set_total(rec.stored.total());
     p.snapshot(0.0)
 }
 
@@ -1369,8 +1398,8 @@ impl Report for Rc<DownloadCell> {
         &self.url
     }
 
-    fn take_given(&self) -> Option<(web_sys::Response, bool)> {
-        self.m.borrow_mut().given.take()
+    fn take_given(&self) -> Option<Given> {
+        self.parts.borrow_mut().given.take()
     }
 
     fn background_plan(&self) -> Result<BackgroundPlan, String> {
@@ -1382,7 +1411,7 @@ impl Report for Rc<DownloadCell> {
             return Err(why);
         }
         let title = {
-            let m = self.m.borrow();
+            let m = self.parts.borrow();
             let r = &m.record;
             r.title.clone().or_else(|| r.filename.clone())
         }
@@ -1395,14 +1424,14 @@ impl Report for Rc<DownloadCell> {
     }
 
     fn refuse_background(&self, why: String) {
-        self.m.borrow_mut().background_refused = Some(why);
+        self.parts.borrow_mut().background_refused = Some(why);
     }
 
     fn record(&self, rec: &Record) {
         let changed = {
-            let old = &self.m.borrow().record;
-            (&old.content_type, &old.disposition, &old.final_url)
-                != (&rec.content_type, &rec.disposition, &rec.final_url)
+            let old = &self.parts.borrow().record;
+            (&old.content_type, &old.disposition, &old.stored.final_url)
+                != (&rec.content_type, &rec.disposition, &rec.stored.final_url)
         };
         self.set_record(rec.clone());
         if changed {
@@ -1411,7 +1440,7 @@ impl Report for Rc<DownloadCell> {
                 &[
                     ("contentType", opt_str(&rec.content_type)),
                     ("disposition", opt_str(&rec.disposition)),
-                    ("finalUrl", opt_str(&rec.final_url)),
+                    ("finalUrl", opt_str(&rec.stored.final_url)),
                 ],
             );
         }

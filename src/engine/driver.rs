@@ -1,36 +1,45 @@
 //! The driver of one run: feeds [`RunMachine`] with what the browser does (the stored state,
-//! response heads, body ends, storage failures, timers) and carries out what it answers. It
-//! decides nothing itself; a stop (pause, cancel, close) ends it at the next await.
+//! response heads, body ends, storage failures, timers) and carries out the effect it answers
+//! with. It decides nothing itself; a stop (pause, cancel, close) ends it at the next await.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::core::progress::ProgressTracker;
-use crate::core::run::{
-    origin_of, Action, Env, Fact, Outcome, RequestReason, RunConfig, RunMachine, StorageFault, View,
-};
-use crate::web::cancel::{StopReason, StopToken};
 use futures::future::{select, Either, LocalBoxFuture};
 
 use super::config::Prepared;
-use crate::core::ErrorCode;
+use crate::core::handover::{self, HandedRequest};
+use crate::core::headers::overlay;
+use crate::core::progress::{Progress, ProgressTracker};
+use crate::core::resume::{Accepted, Restart};
+use crate::core::run::{
+    origin_of, Effect, Env, Input, Outcome, RequestReason, RunConfig, RunMachine, StorageFault,
+    View,
+};
+use crate::core::stored::Source;
+use crate::core::{DownloadError, ErrorCode};
+use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, sleep_ms, unix_now_ms};
 use crate::web::env::{is_offline, or_stop, sleep_or_stop, storage_available, wait_online};
 use crate::web::store::{Record, StoreError};
-use crate::web::transfer::{Attempt, TransferEnd, TransferLimits, TransferSpec};
+use crate::web::transfer::{Attempt, Started, TransferEnd, TransferSpec};
 use crate::web::writer::Writer;
 
-use crate::core::progress::Progress;
-use crate::core::resume::Restart;
-use crate::core::DownloadError;
+/// A response the page fetched, to answer a run's next request instead of a fetch.
+pub(crate) struct Given {
+    /// The response.
+    pub response: web_sys::Response,
+    /// Its request carried `If-Range` with the stored validator (the download's own
+    /// Background Fetch): it is judged by [`crate::core::resume::decide_if_range`].
+    pub vouched: bool,
+}
 
 /// What a run tells the download it runs.
 pub(crate) trait Report {
     /// The URL to fetch.
     fn url(&self) -> &str;
-    /// A response the page fetched, to answer the next request instead of a fetch, and
-    /// whether its request carried `If-Range` with the stored validator.
-    fn take_given(&self) -> Option<(web_sys::Response, bool)>;
+    /// A response to answer the next request instead of a fetch.
+    fn take_given(&self) -> Option<Given>;
     /// Where the download asks for Background Fetch: how to hand its requests over, or why
     /// not (`Err`: the run stays in the page).
     fn background_plan(&self) -> Result<BackgroundPlan, String>;
@@ -76,6 +85,9 @@ pub(crate) enum RunEnd {
     Handed,
 }
 
+/// The input that answers an effect, or the end of the run.
+type Step = Result<Input, RunEnd>;
+
 fn fault(e: StoreError) -> StorageFault {
     match e {
         StoreError::Stale => StorageFault::Stale,
@@ -84,15 +96,16 @@ fn fault(e: StoreError) -> StorageFault {
     }
 }
 
-fn stored<T>(r: Result<T, StoreError>, ok: impl FnOnce(T) -> Fact) -> Fact {
-    r.map_or_else(|e| Fact::Storage(fault(e)), ok)
+fn stored<T>(r: Result<T, StoreError>, ok: impl FnOnce(T) -> Input) -> Input {
+    r.map_or_else(|e| Input::Storage(fault(e)), ok)
 }
 
-fn view(w: &Writer) -> View {
-    View {
-        resume: w.resume_state(),
-        received: w.received(),
-        integrity_restarts: w.record().integrity_restarts,
+/// The input for a request that ended before its response head.
+fn unanswered(end: TransferEnd) -> Step {
+    match end {
+        TransferEnd::Failed(e) => Ok(Input::RequestFailed(e)),
+        TransferEnd::Stopped(r) => Err(RunEnd::Stopped(r)),
+        TransferEnd::Storage(e) => Ok(Input::Storage(fault(e))),
     }
 }
 
@@ -102,6 +115,11 @@ fn page_origin() -> Option<String> {
     crate::web::js::prop(&location, "origin")?
         .as_string()
         .map(|o| o.to_ascii_lowercase())
+}
+
+/// True when `url` is of another origin than the page.
+fn cross_origin(url: &str) -> bool {
+    page_origin() != origin_of(url)
 }
 
 fn env() -> Env {
@@ -116,9 +134,32 @@ fn env() -> Env {
 /// A tracker for a run that starts from `w`'s stored bytes (the caller shares it with the
 /// download, which reads it live).
 pub(crate) fn fresh_progress(cfg: &RunConfig, w: &Writer) -> ProgressTracker {
-    let mut p = ProgressTracker::new(cfg.progress_interval_ms, w.received());
-    p.set_total(w.record().total);
+    let mut p = ProgressTracker::new(cfg.limits.progress_interval_ms, w.received());
+    p.set_total(w.record().stored.total());
     p
+}
+
+/// What a judged response says of itself, stored once its body is accepted.
+#[derive(Default)]
+struct Answer {
+    content_type: Option<String>,
+    disposition: Option<String>,
+    source: Source,
+}
+
+/// One run: the machine and what it drives.
+struct Run<'a, R: Report> {
+    cell: &'a R,
+    writer: &'a mut Writer,
+    cfg: &'a RunConfig,
+    stop: &'a StopToken,
+    progress: &'a Rc<RefCell<ProgressTracker>>,
+    machine: RunMachine,
+    deadline_at: Option<f64>,
+    /// The attempt whose head was judged last, until its body is read.
+    attempt: Option<Attempt<'a>>,
+    /// What that response says of itself.
+    answer: Answer,
 }
 
 /// Runs the download until it completes, fails, or is stopped, reporting into `progress`
@@ -130,383 +171,393 @@ pub(crate) async fn run(
     stop: &StopToken,
     progress: &Rc<RefCell<ProgressTracker>>,
 ) -> RunEnd {
-    let mut machine = RunMachine::new(*cfg, writer.record().integrity.as_deref(), now_ms());
-    let page = page_origin();
-    machine.set_cross_origin(page.is_some() && page != origin_of(cell.url()));
-    let limits = TransferLimits {
-        timeouts: cfg.timeouts,
+    let integrity = writer.record().stored.integrity.clone();
+    let mut machine = RunMachine::new(*cfg, integrity.as_deref(), now_ms());
+    machine.set_cross_origin(page_origin().is_some() && cross_origin(cell.url()));
+    let mut run = Run {
+        cell,
+        writer,
+        cfg,
+        stop,
+        progress,
         deadline_at: machine.deadline_at(),
-        commit_interval_ms: cfg.commit_interval_ms,
+        machine,
+        attempt: None,
+        answer: Answer::default(),
     };
-    let mut attempt: Option<Attempt<'_>> = None;
-    // What the judged response says of itself, for the record once its body is accepted.
-    let mut source = Source::default();
-    let mut fact = Fact::Start;
+    let mut input = Input::Start;
     loop {
         if let Some(r) = stop.reason() {
             return RunEnd::Stopped(r);
         }
-        let action = machine.next(fact, &view(writer), &env());
-        fact = match action {
-            Action::Done(outcome) => return RunEnd::Machine(outcome),
-            Action::Recount => stored(writer.recount_if_needed().await, |cut| {
-                if cut > 0 {
-                    restart_progress(cell, cfg, writer, progress);
-                }
-                Fact::Counted { cut }
-            }),
-            Action::WaitOnline => match wait_online(stop).await {
-                Ok(()) => Fact::Waited,
-                Err(r) => return RunEnd::Stopped(r),
-            },
-            Action::Wait {
-                delay_ms,
-                attempt: n,
-                error,
-            } => {
-                cell.retry(&error, n, delay_ms);
-                match sleep_or_stop(delay_ms as f64, stop).await {
-                    Ok(()) => Fact::Waited,
-                    Err(r) => return RunEnd::Stopped(r),
-                }
-            }
-            Action::Fetch {
-                range_start,
-                reason,
-            } => {
-                attempt = None;
-                let given = cell.take_given();
-                if given.is_none() && writer.record().background {
-                    match hand_over(cell, writer, cfg, stop, reason, &machine, range_start).await {
-                        Ok(true) => return RunEnd::Handed,
-                        Ok(false) => {}
-                        Err(TransferEnd::Stopped(r)) => return RunEnd::Stopped(r),
-                        Err(TransferEnd::Storage(e)) => {
-                            fact = Fact::Storage(fault(e));
-                            continue;
-                        }
-                        Err(TransferEnd::Failed(e)) => {
-                            fact = Fact::RequestFailed(e);
-                            continue;
-                        }
-                    }
-                }
-                let vouched = given.as_ref().is_some_and(|g| g.1);
-                let started = match given {
-                    // Judged as fetched; where it came from is not stored.
-                    Some((r, _)) => Attempt::given(r, &limits, stop).map(|a| {
-                        let from = a.2.clone();
-                        (a, from)
-                    }),
-                    None => match request_spec(cell, writer, cfg, stop, reason, &machine).await {
-                        Ok(spec) => Attempt::start(&spec, range_start, &limits, stop)
-                            .await
-                            .map(|a| (a, spec.url)),
-                        Err(e) => Err(e),
-                    },
-                };
-                match started {
-                    Ok(((a, head, final_url), requested)) => {
-                        attempt = Some(a);
-                        let redirect = (final_url != requested).then_some(final_url);
-                        // A URL the hook gave (it may be signed) is not stored; a redirect is.
-                        let stored_url = redirect
-                            .clone()
-                            .or_else(|| (requested == cell.url()).then(|| requested.clone()));
-                        source = Source {
-                            content_type: head.content_type.clone(),
-                            disposition: head.content_disposition.clone(),
-                            final_url: stored_url,
-                        };
-                        Fact::Head {
-                            head,
-                            redirect,
-                            vouched,
-                        }
-                    }
-                    Err(TransferEnd::Failed(e)) => Fact::RequestFailed(e),
-                    Err(TransferEnd::Stopped(r)) => return RunEnd::Stopped(r),
-                    Err(TransferEnd::Storage(e)) => Fact::Storage(fault(e)),
-                }
-            }
-            Action::DisableRange => {
-                stored(writer.save(|r| r.no_range = true).await, |()| Fact::Saved)
-            }
-            Action::Restart(reason) => {
-                attempt_keep_for_restart(&mut attempt, &machine);
-                stored(writer.restart().await, |wasted| {
-                    cell.record(writer.record());
-                    restart_progress(cell, cfg, writer, progress);
-                    cell.restarted(reason, wasted);
-                    Fact::Saved
-                })
-            }
-            Action::CheckSpace { .. } => Fact::Space(storage_available().await),
-            Action::ReadBody(accepted) => {
-                let Some(mut a) = attempt.take() else {
-                    return RunEnd::Machine(Outcome::Lost);
-                };
-                let identity = accepted.identity.clone();
-                let source = std::mem::take(&mut source);
-                // Stored with the first chunk (or the next save): bytes never land without it.
-                writer.stage(|r| {
-                    r.accepted = true;
-                    r.etag = identity.etag;
-                    r.last_modified = identity.last_modified;
-                    r.total = identity.total;
-                    r.ranges = identity.ranges;
-                    r.final_url = source.final_url;
-                    r.content_type = source.content_type;
-                    r.disposition = source.disposition;
-                });
-                cell.record(writer.record());
-                let first = {
-                    let mut p = progress.borrow_mut();
-                    p.set_total(accepted.identity.total);
-                    p.start_transfer(now_ms());
-                    p.emit(now_ms())
-                };
-                cell.progress(first);
-                let before = writer.received();
-                let mut on_bytes = |n| {
-                    let due = progress.borrow_mut().on_bytes(n, now_ms());
-                    if let Some(p) = due {
-                        cell.progress(p);
-                    }
-                };
-                let reading = a.read_body(accepted.expected_len, writer, &mut on_bytes);
-                // While no byte arrives (a stall), progress is still reported, every
-                // SILENT_REPORT_MS, so that listeners see the rate decay.
-                let silent = async {
-                    loop {
-                        sleep_ms(SILENT_REPORT_MS).await;
-                        let due = {
-                            let mut p = progress.borrow_mut();
-                            p.silent_for(SILENT_REPORT_MS, now_ms())
-                                .then(|| p.emit(now_ms()))
-                        };
-                        if let Some(p) = due {
-                            cell.progress(p);
-                        }
-                    }
-                };
-                let read = match select(std::pin::pin!(reading), std::pin::pin!(silent)).await {
-                    Either::Left((read, _)) => read,
-                    Either::Right((never, _)) => never,
-                };
-                drop(a);
-                let received = writer.received() - before;
-                match read {
-                    Ok(_) => Fact::BodyEnded {
-                        end: Ok(()),
-                        received,
-                    },
-                    Err(TransferEnd::Failed(e)) => Fact::BodyEnded {
-                        end: Err(e),
-                        received,
-                    },
-                    // A cancel drops everything; a pause or a close loses nothing that arrived.
-                    Err(TransferEnd::Stopped(StopReason::Cancel)) => {
-                        return RunEnd::Stopped(StopReason::Cancel)
-                    }
-                    Err(TransferEnd::Stopped(r)) => {
-                        let _ = writer.commit().await;
-                        return RunEnd::Stopped(r);
-                    }
-                    Err(TransferEnd::Storage(e)) => Fact::Storage(fault(e)),
-                }
-            }
-            Action::Verify => Fact::Digest(writer.digest()),
-            Action::Commit { completed } => {
-                let committed = if completed {
-                    writer.commit_and(mark_completed).await
-                } else {
-                    writer.commit().await
-                };
-                stored(committed, |()| {
-                    cell.record(writer.record());
-                    Fact::Committed
-                })
-            }
-            Action::CountIntegrityRestart => {
-                stored(writer.save(|r| r.integrity_restarts += 1).await, |()| {
-                    Fact::Saved
-                })
-            }
+        let effect = run.machine.step(input, &run.view(), &env());
+        input = match run.carry_out(effect).await {
+            Ok(next) => next,
+            Err(end) => return end,
         };
     }
 }
 
-/// What a response says of itself, stored once its body is accepted.
-#[derive(Default)]
-struct Source {
-    content_type: Option<String>,
-    disposition: Option<String>,
-    final_url: Option<String>,
-}
-
-/// What to fetch: the stored URL and headers, or what the `prepareRequest` hook makes of them
-/// (its headers replace stored ones of the same name). The hook is bounded by
-/// `timeouts.headers`, and a stop ends the wait for it.
-async fn request_spec(
-    cell: &impl Report,
-    writer: &Writer,
-    cfg: &RunConfig,
-    stop: &StopToken,
-    reason: RequestReason,
-    machine: &RunMachine,
-) -> Result<TransferSpec, TransferEnd> {
-    let mut spec = TransferSpec {
-        url: cell.url().to_owned(),
-        headers: writer.record().headers.clone(),
-    };
-    let Some(answer) = cell.prepare(reason, machine.requests()) else {
-        return Ok(spec);
-    };
-    let limit_ms = cfg.timeouts.headers_ms;
-    let timeout = Box::pin(async move {
-        if limit_ms == 0 {
-            futures::future::pending::<()>().await;
+impl<'a, R: Report> Run<'a, R> {
+    fn view(&self) -> View {
+        View {
+            resume: self.writer.resume_state(),
+            received: self.writer.received(),
+            integrity_restarts: self.writer.record().stored.integrity_restarts,
         }
-        sleep_ms(limit_ms as f64).await;
-    });
-    let prepared = match or_stop(stop, select(answer, timeout)).await {
-        Err(r) => return Err(TransferEnd::Stopped(r)),
-        Ok(Either::Left((answer, _))) => answer?,
-        Ok(Either::Right(_)) => {
-            return Err(TransferEnd::Failed(DownloadError::new(
-                ErrorCode::PrepareRequest,
-                format!("prepareRequest did not settle within timeouts.headers ({limit_ms} ms)"),
-            )))
-        }
-    };
-    if let Some(url) = prepared.url {
-        spec.url = url;
     }
-    let fresh = prepared.headers;
-    spec.headers
-        .retain(|(name, _)| !fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
-    spec.headers.extend(fresh);
-    Ok(spec)
-}
 
-/// Why a resume from another origin is not handed to Background Fetch.
-const CROSS_ORIGIN_RESUME: &str = "a resume of stored bytes from another origin cannot be \
-    checked in the service worker (Background Fetch shows it a cross-origin response without \
-    its Content-Range and ETag, and cannot send If-Range, which needs a preflight)";
-
-/// Hands the request to Background Fetch, where the download asks for it and the page can:
-/// the record names the registration first (a reload finds it), then the browser takes the
-/// request. `Ok(false)` when the run is to fetch it itself (no Background Fetch here, or the
-/// browser refused: the refusal is kept on the download and warned about).
-async fn hand_over(
-    cell: &impl Report,
-    writer: &mut Writer,
-    cfg: &RunConfig,
-    stop: &StopToken,
-    reason: RequestReason,
-    machine: &RunMachine,
-    range_start: Option<u64>,
-) -> Result<bool, TransferEnd> {
-    let Ok(BackgroundPlan { id, title, icons }) = cell.background_plan() else {
-        return Ok(false);
-    };
-    // (Judged on the stored URL first, so that the hook is not asked twice for one request.)
-    let cross = |url: &str| page_origin() != origin_of(url);
-    if range_start.is_some_and(|n| n > 0) && cross(cell.url()) {
-        cell.refuse_background(CROSS_ORIGIN_RESUME.into());
-        return Ok(false);
-    }
-    let mut spec = request_spec(cell, writer, cfg, stop, reason, machine).await?;
-    // From 0 the request asks for the whole resource: a `200` shows its length to the
-    // service worker, where a cross-origin `206` would hide its Content-Range. A resume
-    // carries If-Range with the stored validator, so that the server's answer says whether
-    // the rest is of the stored version (see `decide_if_range`).
-    let resume_at = range_start.filter(|n| *n > 0);
-    let validator = {
-        let r = writer.record();
-        r.etag.clone().or_else(|| r.last_modified.clone())
-    };
-    let if_range = resume_at.and(validator);
-    if resume_at.is_some() && if_range.is_none() {
-        return Ok(false);
-    }
-    if resume_at.is_some() && cross(&spec.url) {
-        // (The hook gave another origin: this request is fetched here as it is.)
-        cell.refuse_background(CROSS_ORIGIN_RESUME.into());
-        return Ok(false);
-    }
-    if let Some(v) = &if_range {
-        spec.headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case("if-range"));
-        spec.headers.push(("If-Range".into(), v.clone()));
-    }
-    let request = crate::web::transfer::background_request(&spec, resume_at)?;
-    let total = writer
-        .record()
-        .total
-        .map(|t| t.saturating_sub(range_start.unwrap_or(0)));
-    writer
-        .save(|r| {
-            r.background_id = Some(id.clone());
-            r.background_if_range = if_range.is_some();
-        })
-        .await
-        .map_err(TransferEnd::Storage)?;
-    let started = crate::web::background::start(&id, &request, &title, icons.as_ref(), total).await;
-    match started {
-        Ok(registration) => {
-            if let Some(r) = stop.reason() {
-                registration.abort();
-                writer
-                    .save(|r| r.background_id = None)
-                    .await
-                    .map_err(TransferEnd::Storage)?;
-                return Err(TransferEnd::Stopped(r));
+    async fn carry_out(&mut self, effect: Effect) -> Step {
+        Ok(match effect {
+            Effect::Done(outcome) => return Err(RunEnd::Machine(outcome)),
+            Effect::Recount => self.recount().await,
+            Effect::WaitOnline => {
+                wait_online(self.stop).await.map_err(RunEnd::Stopped)?;
+                Input::Waited
             }
-            Ok(true)
+            Effect::Wait {
+                delay_ms,
+                attempt,
+                error,
+            } => {
+                self.cell.retry(&error, attempt, delay_ms);
+                sleep_or_stop(delay_ms as f64, self.stop)
+                    .await
+                    .map_err(RunEnd::Stopped)?;
+                Input::Waited
+            }
+            Effect::Fetch {
+                range_start,
+                reason,
+            } => return self.fetch(range_start, reason).await,
+            Effect::DisableRange => {
+                stored(self.writer.save(|r| r.stored.no_range = true).await, |()| {
+                    Input::Saved
+                })
+            }
+            Effect::Restart(reason) => self.restart(reason).await,
+            Effect::CheckSpace { .. } => Input::Space(storage_available().await),
+            Effect::ReadBody(accepted) => return self.read_body(accepted).await,
+            Effect::Verify => Input::Digest(self.writer.digest()),
+            Effect::Commit { completed } => self.commit(completed).await,
+            Effect::CountIntegrityRestart => stored(
+                self.writer.save(|r| r.stored.integrity_restarts += 1).await,
+                |()| Input::Saved,
+            ),
+        })
+    }
+
+    async fn recount(&mut self) -> Input {
+        let counted = self.writer.recount_if_needed().await;
+        stored(counted, |cut| {
+            if cut > 0 {
+                self.restart_progress();
+            }
+            Input::Counted { cut }
+        })
+    }
+
+    async fn restart(&mut self, reason: Restart) -> Input {
+        // A restart before a body is read keeps the response whose body will be written (a
+        // `200` to a resume); any other restart drops the attempt it judged.
+        if !self.machine.writes_after_restart() {
+            self.attempt = None;
         }
-        Err(why) => {
-            crate::web::js::console_warn(&format!(
-                "resumable-downloads: Background Fetch refused the download ({why}); it runs in the page"
-            ));
-            cell.refuse_background(format!("Background Fetch refused it ({why})"));
-            writer
-                .save(|r| r.background_id = None)
-                .await
-                .map_err(TransferEnd::Storage)?;
-            Ok(false)
+        let restarted = self.writer.restart().await;
+        stored(restarted, |wasted| {
+            self.cell.record(self.writer.record());
+            self.restart_progress();
+            self.cell.restarted(reason, wasted);
+            Input::Saved
+        })
+    }
+
+    async fn commit(&mut self, completed: bool) -> Input {
+        let committed = if completed {
+            self.writer.commit_and(mark_completed).await
+        } else {
+            self.writer.commit().await
+        };
+        stored(committed, |()| {
+            self.cell.record(self.writer.record());
+            Input::Committed
+        })
+    }
+
+    /// Sends the request (or hands it to Background Fetch), or takes the response the page
+    /// gave, and reports its head.
+    async fn fetch(&mut self, range_start: Option<u64>, reason: RequestReason) -> Step {
+        self.attempt = None;
+        let given = self.cell.take_given();
+        if given.is_none() && self.writer.record().stored.background {
+            match self.hand_over(range_start, reason).await {
+                Ok(true) => return Err(RunEnd::Handed),
+                Ok(false) => {}
+                Err(end) => return unanswered(end),
+            }
         }
+        let vouched = given.as_ref().is_some_and(|g| g.vouched);
+        let started = match given {
+            // Judged as fetched from where it came from, which is not stored.
+            Some(g) => Attempt::given(g.response, &self.cfg.limits, self.deadline_at, self.stop)
+                .map(|s| (s.url.clone(), s)),
+            None => self.send(range_start, reason).await,
+        };
+        match started {
+            Ok((requested, started)) => Ok(self.judge(&requested, started, vouched)),
+            Err(end) => unanswered(end),
+        }
+    }
+
+    /// Fetches what [`Run::request_spec`] says; returns the URL asked for with the attempt.
+    async fn send(
+        &mut self,
+        range_start: Option<u64>,
+        reason: RequestReason,
+    ) -> Result<(String, Started<'a>), TransferEnd> {
+        let spec = self.request_spec(reason).await?;
+        let limits = &self.cfg.limits;
+        let started = Attempt::start(&spec, range_start, limits, self.deadline_at, self.stop);
+        let started = started.await?;
+        Ok((spec.url, started))
+    }
+
+    /// Keeps the attempt and what its response says of itself, and reports its head.
+    fn judge(&mut self, requested: &str, started: Started<'a>, vouched: bool) -> Input {
+        let source = Source::of(self.cell.url(), requested, &started.url);
+        let redirect = source.redirect.clone();
+        self.answer = Answer {
+            content_type: started.head.content_type.clone(),
+            disposition: started.head.content_disposition.clone(),
+            source,
+        };
+        self.attempt = Some(started.attempt);
+        Input::Head {
+            head: started.head,
+            redirect,
+            vouched,
+        }
+    }
+
+    /// Writes the accepted response's body, reporting progress; the body's end is the input.
+    async fn read_body(&mut self, accepted: Accepted) -> Step {
+        let Some(mut attempt) = self.attempt.take() else {
+            return Err(RunEnd::Machine(Outcome::Lost));
+        };
+        self.accept(&accepted);
+        let before = self.writer.received();
+        let read = self.read(&mut attempt, accepted.expected_len).await;
+        drop(attempt);
+        let received = self.writer.received() - before;
+        match read {
+            Ok(()) => Ok(Input::BodyEnded {
+                end: Ok(()),
+                received,
+            }),
+            Err(TransferEnd::Failed(e)) => Ok(Input::BodyEnded {
+                end: Err(e),
+                received,
+            }),
+            // A cancel drops everything; a pause or a close loses nothing that arrived.
+            Err(TransferEnd::Stopped(StopReason::Cancel)) => {
+                Err(RunEnd::Stopped(StopReason::Cancel))
+            }
+            Err(TransferEnd::Stopped(r)) => {
+                let _ = self.writer.commit().await;
+                Err(RunEnd::Stopped(r))
+            }
+            Err(TransferEnd::Storage(e)) => Ok(Input::Storage(fault(e))),
+        }
+    }
+
+    /// The accepted response's identity and source go into the record, stored with the first
+    /// chunk (or the next save): bytes never land without them. Progress starts over from
+    /// the stored bytes with the response's total.
+    fn accept(&mut self, accepted: &Accepted) {
+        let answer = std::mem::take(&mut self.answer);
+        let identity = accepted.identity.clone();
+        self.writer.stage(|r| {
+            r.stored.accept(identity, answer.source);
+            r.content_type = answer.content_type;
+            r.disposition = answer.disposition;
+        });
+        self.cell.record(self.writer.record());
+        let first = {
+            let mut p = self.progress.borrow_mut();
+            p.set_total(accepted.identity.total);
+            p.start_transfer(now_ms());
+            p.emit(now_ms())
+        };
+        self.cell.progress(first);
+    }
+
+    /// Reads the body into the writer. While no byte arrives (a stall), progress is still
+    /// reported, every [`SILENT_REPORT_MS`], so that listeners see the rate decay.
+    async fn read(
+        &mut self,
+        attempt: &mut Attempt<'_>,
+        expected_len: Option<u64>,
+    ) -> Result<(), TransferEnd> {
+        let (cell, progress) = (self.cell, self.progress);
+        let mut on_bytes = |n| {
+            let due = progress.borrow_mut().on_bytes(n, now_ms());
+            if let Some(p) = due {
+                cell.progress(p);
+            }
+        };
+        let reading = attempt.read_body(expected_len, self.writer, &mut on_bytes);
+        let silent = async {
+            loop {
+                sleep_ms(SILENT_REPORT_MS).await;
+                let due = {
+                    let mut p = progress.borrow_mut();
+                    p.silent_for(SILENT_REPORT_MS, now_ms())
+                        .then(|| p.emit(now_ms()))
+                };
+                if let Some(p) = due {
+                    cell.progress(p);
+                }
+            }
+        };
+        let read = match select(std::pin::pin!(reading), std::pin::pin!(silent)).await {
+            Either::Left((read, _)) => read.map(|_| ()),
+            Either::Right((never, _)) => never,
+        };
+        read
+    }
+
+    /// What to fetch: the stored URL and headers, or what the `prepareRequest` hook makes of
+    /// them (its headers replace stored ones of the same name). The hook is bounded by
+    /// `timeouts.headers`, and a stop ends the wait for it.
+    async fn request_spec(&self, reason: RequestReason) -> Result<TransferSpec, TransferEnd> {
+        let mut spec = TransferSpec {
+            url: self.cell.url().to_owned(),
+            headers: self.writer.record().headers.clone(),
+        };
+        let Some(answer) = self.cell.prepare(reason, self.machine.requests()) else {
+            return Ok(spec);
+        };
+        let limit_ms = self.cfg.limits.timeouts.headers_ms;
+        let timeout = Box::pin(async move {
+            if limit_ms == 0 {
+                futures::future::pending::<()>().await;
+            }
+            sleep_ms(limit_ms as f64).await;
+        });
+        let prepared = match or_stop(self.stop, select(answer, timeout)).await {
+            Err(r) => return Err(TransferEnd::Stopped(r)),
+            Ok(Either::Left((answer, _))) => answer?,
+            Ok(Either::Right(_)) => {
+                return Err(TransferEnd::Failed(DownloadError::new(
+                    ErrorCode::PrepareRequest,
+                    format!(
+                        "prepareRequest did not settle within timeouts.headers ({limit_ms} ms)"
+                    ),
+                )))
+            }
+        };
+        if let Some(url) = prepared.url {
+            spec.url = url;
+        }
+        overlay(&mut spec.headers, prepared.headers);
+        Ok(spec)
+    }
+
+    /// Hands the request to Background Fetch, where the download asks for it and
+    /// [`handover::plan`] allows it: the record names the registration first (a reload finds
+    /// it), then the browser takes the request. `Ok(false)` when the run is to fetch it
+    /// itself (no Background Fetch here, or the browser refused: the refusal is kept on the
+    /// download and warned about).
+    async fn hand_over(
+        &mut self,
+        range_start: Option<u64>,
+        reason: RequestReason,
+    ) -> Result<bool, TransferEnd> {
+        let Ok(BackgroundPlan { id, title, icons }) = self.cell.background_plan() else {
+            return Ok(false);
+        };
+        // Planned on the stored URL first, so that the hook is not asked for a request that
+        // stays in the page (the run asks it then).
+        let planned = handover::plan(
+            range_start,
+            &self.writer.record().stored,
+            cross_origin(self.cell.url()),
+        );
+        if let Err(why) = planned {
+            return Ok(self.keep_in_page(why));
+        }
+        let mut spec = self.request_spec(reason).await?;
+        // The hook may have given another origin: this request is then fetched as it is.
+        let planned = handover::plan(
+            range_start,
+            &self.writer.record().stored,
+            cross_origin(&spec.url),
+        );
+        let handed: HandedRequest = match planned {
+            Ok(h) => h,
+            Err(why) => return Ok(self.keep_in_page(why)),
+        };
+        if let Some(v) = &handed.if_range {
+            overlay(&mut spec.headers, vec![("If-Range".into(), v.clone())]);
+        }
+        let request = crate::web::transfer::background_request(&spec, handed.resume_at)?;
+        let vouched = handed.if_range.is_some();
+        let named = self
+            .writer
+            .save(|r| r.stored.hand_over(id.clone(), vouched));
+        named.await.map_err(TransferEnd::Storage)?;
+        let total = handed.download_total;
+        let started =
+            crate::web::background::start(&id, &request, &title, icons.as_ref(), total).await;
+        match started {
+            Ok(registration) => {
+                let Some(r) = self.stop.reason() else {
+                    return Ok(true);
+                };
+                registration.abort();
+                self.take_back().await?;
+                Err(TransferEnd::Stopped(r))
+            }
+            Err(why) => {
+                crate::web::js::console_warn(&format!(
+                    "resumable-downloads: Background Fetch refused the download ({why}); it runs in the page"
+                ));
+                self.cell
+                    .refuse_background(format!("Background Fetch refused it ({why})"));
+                self.take_back().await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The request stays in the page; `why`, if given, keeps the download's later runs there
+    /// too. Always `false` (nothing was handed over).
+    fn keep_in_page(&self, why: Option<&str>) -> bool {
+        if let Some(why) = why {
+            self.cell.refuse_background(why.into());
+        }
+        false
+    }
+
+    /// The record names no registration again.
+    async fn take_back(&mut self) -> Result<(), TransferEnd> {
+        let saved = self.writer.save(|r| r.stored.take_back()).await;
+        saved.map_err(TransferEnd::Storage)
+    }
+
+    /// Progress after an announced restart or cut: the only time it may go backwards (I5).
+    fn restart_progress(&self) {
+        let mut p = fresh_progress(self.cfg, self.writer);
+        p.start_transfer(now_ms());
+        let report = p.emit(now_ms());
+        *self.progress.borrow_mut() = p;
+        self.cell.progress(report);
     }
 }
 
-/// A restart before a body is read keeps the response whose body will be written (a `200` to
-/// a resume); any other restart drops the attempt it judged.
-fn attempt_keep_for_restart(attempt: &mut Option<Attempt<'_>>, machine: &RunMachine) {
-    if !machine.writes_after_restart() {
-        *attempt = None;
-    }
-}
-
-/// Progress after an announced restart or cut: the only time it may go backwards (I5).
-fn restart_progress(
-    cell: &impl Report,
-    cfg: &RunConfig,
-    w: &Writer,
-    progress: &Rc<RefCell<ProgressTracker>>,
-) {
-    let mut p = fresh_progress(cfg, w);
-    p.start_transfer(now_ms());
-    let report = p.emit(now_ms());
-    *progress.borrow_mut() = p;
-    cell.progress(report);
-}
-
-/// The record of a download whose bytes are all stored and verified.
+/// The record of a download whose bytes are all stored and verified, seen complete where a
+/// page shows it (in a service worker, the next page announces it).
 pub(crate) fn mark_completed(r: &mut Record) {
-    r.total = Some(r.offset);
-    r.state = crate::core::lifecycle::State::Completed;
-    r.error = None;
-    // Completed where no page shows it (a service worker): the next page announces it.
-    r.unseen = crate::web::js::prop(&js_sys::global(), "document").is_none();
+    let in_page = crate::web::js::prop(&js_sys::global(), "document").is_some();
+    r.stored.complete(in_page);
 }

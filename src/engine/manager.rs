@@ -16,13 +16,15 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::config::{AddOptions, ManagerConfig, PrepareHook, StorageChoice};
-use super::download::{restored_error, DownloadCell, Handle, Host};
+use super::download::{DownloadCell, Handle, Host};
 use super::events::Events;
 use super::runs::{RunGuard, Runs};
-use crate::core::lifecycle::{expired, restored, Batch, State};
+use crate::core::lifecycle::{expired, on_restore, restored, Batch, Restore, State};
 use crate::core::naming::id_for_url;
+use crate::core::placement::{place, Asked, Has, Placement};
 use crate::core::queue::{stable_order, Queue};
 use crate::core::run::RunConfig;
+use crate::core::stored::Stored;
 use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::codec::{object, read_tab_message, tab_message};
 use crate::web::env::request_persistence;
@@ -44,6 +46,100 @@ fn signal_error(signal: &web_sys::AbortSignal) -> DownloadError {
         ),
     )
     .with_cause(reason)
+}
+
+/// Where a manager keeps its downloads, as it opened, and what it found stored.
+struct Opened {
+    store: Option<Rc<Store>>,
+    files: Option<Rc<Files>>,
+    /// Why the bytes go where they go (`manager.storage.reason`).
+    reason: String,
+    /// Why the manager is not persistent though it was asked to be.
+    error: Option<DownloadError>,
+    /// The stored downloads.
+    records: Vec<Record>,
+}
+
+/// Opens the database and the storage worker (which starts at once and probes while the
+/// database opens), and reads every stored download.
+async fn open_storage(config: &ManagerConfig, on_lost: Rc<dyn Fn(&str)>) -> Opened {
+    let want_files = config.persist && config.storage != StorageChoice::Indexeddb;
+    let files = want_files.then(|| Files::open(&config.name));
+    let store = if config.persist {
+        Some(Store::open(&config.name, on_lost).await)
+    } else {
+        None
+    };
+    let files = match files {
+        Some(f) => Some(f.await),
+        None => None,
+    };
+    let mut opened = read_stored(store).await;
+    (opened.files, opened.reason) = match (&opened.store, files) {
+        (None, _) if !config.persist => (None, "persist: false keeps downloads in memory".into()),
+        (None, _) => (
+            None,
+            "IndexedDB is unavailable: downloads are kept in memory".into(),
+        ),
+        (Some(_), None) => (None, "storage: 'indexeddb' was asked for".into()),
+        (Some(_), Some(Ok(f))) => (
+            Some(Rc::new(f)),
+            "OPFS files written by a storage worker, records in IndexedDB".into(),
+        ),
+        (Some(_), Some(Err(why))) => (None, format!("OPFS is not used: {why}")),
+    };
+    opened
+}
+
+/// The opened database and its downloads (`files` and `reason` are the caller's to fill).
+/// Stored downloads that cannot be read are not shown as none: the manager works in memory
+/// and says why (`storageError`); what is stored stays for the next manager.
+async fn read_stored(store: Option<Result<Store, DownloadError>>) -> Opened {
+    let mut opened = Opened {
+        store: None,
+        files: None,
+        reason: String::new(),
+        error: None,
+        records: Vec::new(),
+    };
+    let store = match store {
+        None => return opened,
+        Some(Err(e)) => {
+            opened.error = Some(e);
+            return opened;
+        }
+        Some(Ok(s)) => Rc::new(s),
+    };
+    match store.load_all().await {
+        Ok(records) => {
+            opened.store = Some(store);
+            opened.records = records;
+        }
+        Err(e) => {
+            opened.error = Some(DownloadError::new(
+                ErrorCode::Storage,
+                format!(
+                    "the stored downloads could not be read ({}); downloads are kept in memory",
+                    e.to_download_error().message
+                ),
+            ))
+        }
+    }
+    opened
+}
+
+/// Cancels `cell` when `signal` aborts (the listener goes with the download's settling).
+fn cancel_on_abort(cell: &Rc<DownloadCell>, signal: &web_sys::AbortSignal) {
+    let weak = Rc::downgrade(cell);
+    let target = signal.clone();
+    let listener = gloo_events::EventListener::once(signal, "abort", move |_| {
+        if let Some(c) = weak.upgrade() {
+            if let Some(f) = c.cancel_with(signal_error(&target)) {
+                wasm_bindgen_futures::spawn_local(f);
+            }
+        }
+    });
+    cell.parts.borrow_mut().signal_listener = Some(listener);
 }
 
 /// Makes the page's handle for a download (the `Download` class lives in `crate::api`).
@@ -127,66 +223,16 @@ impl ManagerInner {
                 m.storage_lost(why);
             }
         });
-        let want_files = config.persist && config.storage != StorageChoice::Indexeddb;
-        // The storage worker starts now and probes while the database opens.
-        let files = want_files.then(|| Files::open(&config.name));
-        let store = if config.persist {
-            Some(Store::open(&config.name, on_lost).await)
-        } else {
-            None
-        };
-        let files = match files {
-            Some(f) => Some(f.await),
-            None => None,
-        };
-        let (store, storage_error) = match store {
-            None => (None, None),
-            Some(Ok(s)) => (Some(Rc::new(s)), None),
-            Some(Err(e)) => (None, Some(e)),
-        };
-        // Stored downloads that cannot be read are not shown as none: the manager works in
-        // memory and says why (`storageError`); what is stored stays for the next manager.
-        let (store, storage_error, records) = match store {
-            Some(s) => match s.load_all().await {
-                Ok(records) => (Some(s), storage_error, records),
-                Err(e) => (
-                    None,
-                    Some(DownloadError::new(
-                        ErrorCode::Storage,
-                        format!(
-                            "the stored downloads could not be read ({}); downloads are kept in memory",
-                            e.to_download_error().message
-                        ),
-                    )),
-                    Vec::new(),
-                ),
-            },
-            None => (None, storage_error, Vec::new()),
-        };
-        let (files, storage_reason) = match (&store, files) {
-            (None, _) if !config.persist => {
-                (None, "persist: false keeps downloads in memory".into())
-            }
-            (None, _) => (
-                None,
-                "IndexedDB is unavailable: downloads are kept in memory".into(),
-            ),
-            (Some(_), None) => (None, "storage: 'indexeddb' was asked for".into()),
-            (Some(_), Some(Ok(f))) => (
-                Some(Rc::new(f)),
-                "OPFS files written by a storage worker, records in IndexedDB".into(),
-            ),
-            (Some(_), Some(Err(why))) => (None, format!("OPFS is not used: {why}")),
-        };
+        let opened = open_storage(&config, on_lost).await;
         let concurrency = config.concurrency;
         let inner = Rc::new(ManagerInner {
             config,
             events: Rc::new(Events::default()),
             swallow: Closure::<dyn FnMut(JsValue)>::new(|_| {}).into_js_value(),
-            store,
-            files,
-            storage_reason,
-            storage_error,
+            store: opened.store,
+            files: opened.files,
+            storage_reason: opened.reason,
+            storage_error: opened.error,
             persistence_requested: Cell::new(false),
             runs: Runs::default(),
             queue: RefCell::new(Queue::new(concurrency)),
@@ -198,17 +244,22 @@ impl ManagerInner {
         });
         crate::web::probe::count(crate::web::probe::MANAGERS, 1);
         *weak.borrow_mut() = Rc::downgrade(&inner);
-        if inner.store.is_some() && crate::web::tabs::available() {
-            let weak = Rc::downgrade(&inner);
-            *inner.channel.borrow_mut() =
-                Channel::open(&database_name(&inner.config.name), move |msg| {
-                    if let Some(m) = weak.upgrade() {
-                        m.on_message(msg);
-                    }
-                });
-        }
-        inner.restore(records).await;
+        inner.open_channel();
+        inner.restore(opened.records).await;
         Ok(inner)
+    }
+
+    /// The channel to the other tabs, where downloads are stored and tabs can coordinate.
+    fn open_channel(self: &Rc<Self>) {
+        if self.store.is_none() || !crate::web::tabs::available() {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        *self.channel.borrow_mut() = Channel::open(&database_name(&self.config.name), move |msg| {
+            if let Some(m) = weak.upgrade() {
+                m.on_message(msg);
+            }
+        });
     }
 
     async fn restore(self: &Rc<Self>, mut records: Vec<Record>) {
@@ -217,45 +268,38 @@ impl ManagerInner {
         let mut to_start = Vec::new();
         for i in stable_order(&created) {
             let rec = std::mem::take(&mut records[i]);
-            if expired(rec.state, rec.updated_at, now, self.config.expire_after_ms) {
+            let s = &rec.stored;
+            if expired(s.state, rec.updated_at, now, self.config.expire_after_ms) {
                 // A caller's file the download completed is left as it is.
-                let file = rec.file.filter(|_| rec.state != State::Completed);
+                let file = rec.file.filter(|_| s.state != State::Completed);
                 if let Some(d) = self.delete_stored(&rec.id, file) {
                     let _ = d.await;
                 }
                 continue;
             }
-            let (in_background, unseen) = (
-                rec.background_id.is_some() && rec.state.is_active(),
-                rec.unseen && rec.state == State::Completed,
-            );
+            let resume = self.config.resume_on_open;
+            let step = on_restore(s.state, s.handover.is_some(), s.unseen, resume);
             let cell = self.restored_cell(rec);
-            if in_background || unseen || cell.state() == State::Queued {
-                to_start.push(cell);
+            if step != Restore::Keep {
+                to_start.push((cell, step));
             }
         }
         if to_start.is_empty() {
             return;
         }
         // Start after the caller's `await open()` has resumed and attached its listeners, so
-        // that they see every event of the restored downloads.
-        let resume = self.config.resume_on_open;
+        // that they see every event of the restored downloads (unless it changed them first).
         wasm_bindgen_futures::spawn_local(async move {
             crate::web::clock::sleep_ms(0.0).await;
-            for cell in to_start {
-                if cell.state() == State::Completed {
-                    // Completed in the background, where no page saw it: announced now.
-                    cell.announce_unseen();
-                } else if cell.m.borrow().record.background_id.is_some() {
-                    // Handed to Background Fetch by an earlier page: watched, not fetched.
-                    cell.watch_in_background();
-                } else if cell.state() == State::Queued {
-                    if resume {
-                        cell.request_run();
-                    } else {
-                        // Left as stored, for a page to continue.
-                        cell.m.borrow_mut().life.show_paused_silently();
+            for (cell, step) in to_start {
+                match step {
+                    Restore::Announce if cell.state() == State::Completed => cell.announce_unseen(),
+                    Restore::Watch if cell.registration().is_some() => cell.watch_in_background(),
+                    Restore::Run if cell.state() == State::Queued => cell.request_run(),
+                    Restore::ShowPaused if cell.state() == State::Queued => {
+                        cell.parts.borrow_mut().life.show_paused_silently();
                     }
+                    _ => {}
                 }
             }
         });
@@ -264,8 +308,8 @@ impl ManagerInner {
     /// A cell for a stored record (restored, or added by another tab). Downloads that were
     /// running or queued wait as queued until `request_run`.
     fn restored_cell(self: &Rc<Self>, rec: Record) -> Rc<DownloadCell> {
-        let state = restored(rec.state);
-        let error = (state == State::Failed).then(|| restored_error(&rec));
+        let state = restored(rec.stored.state);
+        let error = rec.stored.failure();
         let writer = self.writer(self.backend(rec.opfs), rec);
         let cell = DownloadCell::new(writer, state, error, &self.host());
         self.register(&cell);
@@ -394,7 +438,7 @@ impl ManagerInner {
                             let c = inner.restored_cell(rec);
                             if c.state() == State::Queued {
                                 // Runs elsewhere: shown as paused until the mirror says more.
-                                c.m.borrow_mut().life.show_paused_silently();
+                                c.parts.borrow_mut().life.show_paused_silently();
                             }
                             c
                         }
@@ -429,13 +473,13 @@ impl ManagerInner {
     /// `chunkBytes` into chunks.
     fn writer(&self, backend: Backend, mut rec: Record) -> Writer {
         let in_file = matches!(backend, Backend::Opfs(..));
-        if rec.offset == 0 && rec.chunks == 0 {
+        if rec.stored.offset == 0 && rec.chunks == 0 {
             rec.opfs = in_file;
         }
         let granularity = if in_file {
-            self.config.flush_bytes
+            self.config.limits.flush_bytes
         } else {
-            self.config.chunk_bytes
+            self.config.limits.chunk_bytes
         };
         Writer::new(backend, rec, granularity)
     }
@@ -457,100 +501,65 @@ impl ManagerInner {
     /// Adds a download (or returns the known one with this id) and queues it.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` after `close()`, for an id used with another URL, or for a `sink`
-    /// given with the id of a download that exists (it keeps writing where it writes).
+    /// `INVALID_ARGUMENT` after `close()`, for an id used with another URL, for a `sink` or a
+    /// `file` given with the id of a download that exists (it keeps writing where it writes),
+    /// and for options that do not go together ([`place`]).
     pub fn add(
         self: &Rc<Self>,
         url: String,
         opts: AddOptions,
     ) -> Result<Rc<DownloadCell>, DownloadError> {
         self.ensure_open()?;
-        let id = opts.id.unwrap_or_else(|| id_for_url(&url));
-        if let Some(existing) = self.cell(&id) {
-            if existing.url != url {
-                return Err(DownloadError::invalid(
-                    "options.id",
-                    format!("{} is already used for {}", Quoted(&id), existing.url),
-                ));
-            }
-            if existing.state() != State::Cancelled {
-                let given = [
-                    ("options.sink", opts.sink.is_some()),
-                    ("options.file", opts.file.is_some()),
-                ];
-                if let Some((what, _)) = given.iter().find(|g| g.1) {
-                    return Err(DownloadError::invalid(
-                        what,
-                        format!(
-                            "{} already exists and writes where it was added to write; a sink \
-                             or a file goes with a new download",
-                            Quoted(&id)
-                        ),
-                    ));
-                }
-                return Ok(existing);
-            }
+        let id = opts.id.clone().unwrap_or_else(|| id_for_url(&url));
+        if let Some(existing) = self.existing(&id, &url, &opts)? {
+            return Ok(existing);
         }
+        let asked = Asked {
+            file: opts.file.is_some(),
+            sink: opts.sink.is_some(),
+            background: opts.background,
+        };
+        let has = Has {
+            storage: self.store.is_some(),
+            files: self.files.is_some(),
+            background_auto: self.config.background_auto,
+        };
+        let placement = place(asked, has, &self.storage_reason)?;
+        let (backend, background) = match placement {
+            Placement::Stored {
+                in_file,
+                background,
+            } => (self.backend(in_file), background),
+            Placement::Sink => {
+                let stream = opts.sink.as_ref().ok_or_else(|| {
+                    DownloadError::invalid("options.sink", "must be a WritableStream")
+                })?;
+                (
+                    Backend::Sink(Sink::new(stream, self.swallow.clone())?),
+                    false,
+                )
+            }
+        };
         let now = js_sys::Date::now();
-        if opts.file.is_some() && (opts.sink.is_some() || self.files.is_none()) {
-            return Err(DownloadError::invalid(
-                "options.file",
-                if opts.sink.is_some() {
-                    "goes without a sink: the bytes go to one or the other".to_owned()
-                } else {
-                    format!(
-                        "needs the storage worker, which this manager does not have: {}",
-                        self.storage_reason
-                    )
-                },
-            ));
-        }
-        if opts.background == Some(true) && (opts.file.is_some() || opts.sink.is_some()) {
-            return Err(DownloadError::invalid(
-                "options.background",
-                "goes without a file or a sink: the service worker that stores what Background \
-                 Fetch fetched writes to the library's storage only",
-            ));
-        }
-        // A download for Background Fetch keeps its bytes in IndexedDB chunks, which the
-        // service worker writes too (it has no storage worker for OPFS files).
-        let background = opts.file.is_none()
-            && opts.sink.is_none()
-            && opts.background.unwrap_or(self.config.background_auto);
-        let rec = Record {
-            id: id.clone(),
+        let mut rec = Record {
+            id,
             url,
-            background,
+            stored: Stored::new(opts.integrity, background),
             file: opts.file,
             filename: opts.filename,
             title: opts.title,
             headers: opts.headers,
-            integrity: opts.integrity,
-            state: State::Running,
             priority: opts.priority,
             created_at: now,
             updated_at: now,
             ..Record::default()
         };
-        let backend = match &opts.sink {
-            None => self.backend(!background),
-            Some(_) if self.store.is_some() => {
-                return Err(DownloadError::invalid(
-                    "options.sink",
-                    "needs a manager opened with persist: false (a stream does not outlive \
-                     the page, so its download cannot be restored after a reload)",
-                ))
-            }
-            Some(stream) => Backend::Sink(Sink::new(stream, self.swallow.clone())?),
-        };
+        rec.opfs = matches!(backend, Backend::Opfs(..));
         // The record's transaction is created now, so that a cancel issued right after this
         // call is ordered after it.
-        let mut rec = rec;
-        rec.opfs = matches!(backend, Backend::Opfs(..));
         let created = self.store.as_ref().map(|s| s.create(&rec));
         let writer = self.writer(backend, rec);
-        // Queued from the start (the page sees `queued` at once); the slot is asked for
-        // once the record exists.
+        // Shown queued from the start; the slot is asked for once the record exists.
         let cell = DownloadCell::new(writer, State::Queued, None, &self.host());
         self.register(&cell);
         if let Some(signal) = opts.signal {
@@ -566,19 +575,61 @@ impl ManagerInner {
                 });
                 return Ok(cell);
             }
-            let weak = Rc::downgrade(&cell);
-            let target = signal.clone();
-            let listener = gloo_events::EventListener::once(&signal, "abort", move |_| {
-                if let Some(c) = weak.upgrade() {
-                    if let Some(f) = c.cancel_with(signal_error(&target)) {
-                        wasm_bindgen_futures::spawn_local(f);
-                    }
-                }
-            });
-            cell.m.borrow_mut().signal_listener = Some(listener);
+            cancel_on_abort(&cell, &signal);
         }
+        self.start_when_stored(&cell, created);
+        Ok(cell)
+    }
+
+    /// The download `add()` names, when it exists and is not cancelled (a cancelled one is
+    /// added anew).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for an id used with another URL, or a sink or a file given for a
+    /// download that exists.
+    fn existing(
+        &self,
+        id: &str,
+        url: &str,
+        opts: &AddOptions,
+    ) -> Result<Option<Rc<DownloadCell>>, DownloadError> {
+        let Some(existing) = self.cell(id) else {
+            return Ok(None);
+        };
+        if existing.url != url {
+            return Err(DownloadError::invalid(
+                "options.id",
+                format!("{} is already used for {}", Quoted(id), existing.url),
+            ));
+        }
+        if existing.state() == State::Cancelled {
+            return Ok(None);
+        }
+        let given = [
+            ("options.sink", opts.sink.is_some()),
+            ("options.file", opts.file.is_some()),
+        ];
+        if let Some((what, _)) = given.iter().find(|g| g.1) {
+            return Err(DownloadError::invalid(
+                what,
+                format!(
+                    "{} already exists and writes where it was added to write; a sink or a \
+                     file goes with a new download",
+                    Quoted(id)
+                ),
+            ));
+        }
+        Ok(Some(existing))
+    }
+
+    /// Asks for the new download's slot once its record exists. The new download keeps its
+    /// manager alive until then.
+    fn start_when_stored(
+        self: &Rc<Self>,
+        cell: &Rc<DownloadCell>,
+        created: Option<impl Future<Output = Result<(), StoreError>> + 'static>,
+    ) {
         let starting = cell.clone();
-        // The new download keeps its manager alive until its record exists and it queues.
         let keep = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let ok = match created {
@@ -587,7 +638,7 @@ impl ManagerInner {
             };
             match ok {
                 Ok(()) if starting.state() == State::Queued => {
-                    if let Some(w) = starting.m.borrow_mut().writer.as_mut() {
+                    if let Some(w) = starting.parts.borrow_mut().writer.as_mut() {
                         w.mark_in_sync();
                     }
                     starting.request_run()
@@ -600,7 +651,6 @@ impl ManagerInner {
             }
             drop(keep);
         });
-        Ok(cell)
     }
 
     /// Cancels the download if it is active, deletes its stored bytes, and forgets it.
@@ -627,7 +677,7 @@ impl ManagerInner {
     }
 
     /// Adds a listener; returns its id for [`Events::remove`].
-    pub fn on(&self, kind: &'static str, f: Function) -> Result<u64, DownloadError> {
+    pub fn listen(&self, kind: &'static str, f: Function) -> Result<u64, DownloadError> {
         self.ensure_open()?;
         Ok(self.events.add(kind, f))
     }
@@ -659,11 +709,12 @@ impl ManagerInner {
                 State::Completed => sum.completed.push(c.id.clone()),
                 State::Cancelled => sum.cancelled.push(c.id.clone()),
                 _ => {
-                    let code =
-                        c.m.borrow()
-                            .error
-                            .as_ref()
-                            .map_or("STORAGE", |e| e.code.as_str());
+                    let code = c
+                        .parts
+                        .borrow()
+                        .error
+                        .as_ref()
+                        .map_or("STORAGE", |e| e.code.as_str());
                     sum.failed.push((c.id.clone(), code));
                 }
             }

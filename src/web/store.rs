@@ -28,6 +28,8 @@ use web_sys::{
 };
 
 use crate::core::lifecycle::State;
+use crate::core::resume::Identity;
+use crate::core::stored::{Handover, Stored, StoredError};
 use crate::core::{DownloadError, ErrorCode, Quoted};
 use crate::web::js::describe;
 
@@ -94,15 +96,16 @@ impl StoreError {
     }
 }
 
-/// A download's record. Numbers are stored as JS numbers (exact up to 2^53 bytes).
+/// A download's record: what the browser layer keeps of it (its request, where its bytes are,
+/// what the response said of itself) around the core's [`Stored`] facts, which only the core's
+/// rules change. [`Record::to_js`] and [`Record::from_js`] are its one codec. Numbers are
+/// stored as JS numbers (exact up to 2^53 bytes).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Record {
     /// Download id (the key).
     pub id: String,
     /// Requested URL.
     pub url: String,
-    /// URL of the accepted response.
-    pub final_url: Option<String>,
     /// Name for `save()`.
     pub filename: Option<String>,
     /// Title the browser's UI shows for it in Background Fetch (`None`: the file name).
@@ -111,20 +114,8 @@ pub struct Record {
     pub priority: i32,
     /// Request headers, replayed on resume.
     pub headers: Vec<(String, String)>,
-    /// Strong ETag of the stored resource.
-    pub etag: Option<String>,
-    /// Strong Last-Modified of the stored resource.
-    pub last_modified: Option<String>,
-    /// Exact total of the resource.
-    pub total: Option<u64>,
-    /// The server serves byte ranges.
-    pub ranges: bool,
-    /// Whether a response has been accepted (the identity fields are meaningful).
-    pub accepted: bool,
-    /// Ask without Range.
-    pub no_range: bool,
-    /// Committed bytes.
-    pub offset: u64,
+    /// The stored bytes, the resource they belong to, and the lifecycle state.
+    pub stored: Stored,
     /// Committed chunks in this epoch (none when the bytes are in an OPFS file).
     pub chunks: u32,
     /// The bytes are in the download's OPFS file ([`crate::web::opfs::Files`]), not in
@@ -133,33 +124,10 @@ pub struct Record {
     /// The caller's `FileSystemFileHandle` the bytes are written to (`add(url, { file })`),
     /// instead of the download's own OPFS file.
     pub file: Option<JsValue>,
-    /// Lifecycle state.
-    pub state: State,
-    /// Handed to Background Fetch where it can be (`add(url, { background: true })`).
-    pub background: bool,
-    /// The id of the Background Fetch registration that transfers it now, if any.
-    pub background_id: Option<String>,
-    /// That registration's request resumes the stored bytes with `If-Range` (the stored
-    /// validator): its answer is judged by [`crate::core::resume::decide_if_range`].
-    pub background_if_range: bool,
-    /// Completed where no page saw it (a service worker): the next manager announces it.
-    pub unseen: bool,
-    /// Code and message of the last failure.
-    pub error: Option<(String, String)>,
-    /// Expected SRI value.
-    pub integrity: Option<String>,
-    /// Serialized hash state after the committed bytes.
-    pub hash: Option<Vec<u8>>,
-    /// Restarts caused by an integrity mismatch.
-    pub integrity_restarts: u32,
-    /// Generation of the stored bytes; bumped by every restart.
-    pub epoch: u32,
     /// `Content-Type` of the accepted response.
     pub content_type: Option<String>,
     /// `Content-Disposition` of the accepted response.
     pub disposition: Option<String>,
-    /// Bytes discarded by restarts.
-    pub wasted: u64,
     /// Creation time (ms since the Unix epoch).
     pub created_at: f64,
     /// Last change (ms since the Unix epoch).
@@ -198,6 +166,86 @@ fn field_u64(o: &JsValue, k: &str) -> Option<u64> {
         .map(|n| n as u64)
 }
 
+fn field_bool(o: &JsValue, k: &str) -> bool {
+    field(o, k).as_bool().unwrap_or(false)
+}
+
+/// The identity fields of a stored record (`accepted` says whether they mean anything).
+fn identity_to_js(o: &JsValue, identity: Option<&Identity>) {
+    let none = Identity::default();
+    let id = identity.unwrap_or(&none);
+    set(o, "etag", opt_str(&id.etag));
+    set(o, "lastModified", opt_str(&id.last_modified));
+    set(o, "total", opt_num(id.total));
+    set(o, "ranges", id.ranges);
+    set(o, "accepted", identity.is_some());
+}
+
+fn identity_from_js(o: &JsValue) -> Option<Identity> {
+    field_bool(o, "accepted").then(|| Identity {
+        etag: field_str(o, "etag"),
+        last_modified: field_str(o, "lastModified"),
+        total: field_u64(o, "total"),
+        ranges: field_bool(o, "ranges"),
+    })
+}
+
+/// The core's facts, flattened into the stored object.
+fn stored_to_js(o: &JsValue, s: &Stored) {
+    set(o, "finalUrl", opt_str(&s.final_url));
+    identity_to_js(o, s.identity.as_ref());
+    set(o, "noRange", s.no_range);
+    set(o, "offset", s.offset as f64);
+    set(o, "state", s.state.as_str());
+    set(o, "background", s.background);
+    let handover = s.handover.as_ref();
+    set(o, "backgroundId", opt_str(&handover.map(|h| h.id.clone())));
+    set(o, "backgroundIfRange", handover.is_some_and(|h| h.if_range));
+    set(o, "unseen", s.unseen);
+    let error = s.error.as_ref();
+    set(o, "errorCode", opt_str(&error.map(|e| e.code.clone())));
+    set(
+        o,
+        "errorMessage",
+        opt_str(&error.map(|e| e.message.clone())),
+    );
+    set(o, "integrity", opt_str(&s.integrity));
+    set(o, "hash", opt_bytes(s.hash.as_deref()));
+    set(o, "integrityRestarts", s.integrity_restarts);
+    set(o, "epoch", s.epoch);
+    set(o, "wasted", s.wasted as f64);
+}
+
+fn stored_from_js(o: &JsValue) -> Stored {
+    Stored {
+        offset: field_u64(o, "offset").unwrap_or(0),
+        identity: identity_from_js(o),
+        final_url: field_str(o, "finalUrl"),
+        no_range: field_bool(o, "noRange"),
+        integrity: field_str(o, "integrity"),
+        hash: field(o, "hash")
+            .dyn_into::<Uint8Array>()
+            .ok()
+            .map(|a| a.to_vec()),
+        integrity_restarts: field_u64(o, "integrityRestarts").unwrap_or(0) as u32,
+        epoch: field_u64(o, "epoch").unwrap_or(0) as u32,
+        wasted: field_u64(o, "wasted").unwrap_or(0),
+        state: field_str(o, "state")
+            .and_then(|s| State::parse(&s))
+            .unwrap_or_default(),
+        error: field_str(o, "errorCode").map(|code| StoredError {
+            code,
+            message: field_str(o, "errorMessage").unwrap_or_default(),
+        }),
+        background: field_bool(o, "background"),
+        handover: field_str(o, "backgroundId").map(|id| Handover {
+            id,
+            if_range: field_bool(o, "backgroundIfRange"),
+        }),
+        unseen: field_bool(o, "unseen"),
+    }
+}
+
 impl Record {
     /// The JS object stored in IndexedDB.
     pub fn to_js(&self) -> JsValue {
@@ -205,7 +253,6 @@ impl Record {
         set(&o, "schema", SCHEMA_VERSION);
         set(&o, "id", self.id.as_str());
         set(&o, "url", self.url.as_str());
-        set(&o, "finalUrl", opt_str(&self.final_url));
         set(&o, "filename", opt_str(&self.filename));
         set(&o, "title", opt_str(&self.title));
         set(&o, "priority", self.priority);
@@ -215,38 +262,12 @@ impl Record {
             .map(|(k, v)| -> JsValue { Array::of2(&k.into(), &v.into()).into() })
             .collect();
         set(&o, "headers", headers);
-        set(&o, "etag", opt_str(&self.etag));
-        set(&o, "lastModified", opt_str(&self.last_modified));
-        set(&o, "total", opt_num(self.total));
-        set(&o, "ranges", self.ranges);
-        set(&o, "accepted", self.accepted);
-        set(&o, "noRange", self.no_range);
-        set(&o, "offset", self.offset as f64);
+        stored_to_js(&o, &self.stored);
         set(&o, "chunks", self.chunks);
         set(&o, "opfs", self.opfs);
         set(&o, "file", self.file.clone().unwrap_or(JsValue::NULL));
-        set(&o, "state", self.state.as_str());
-        set(&o, "background", self.background);
-        set(&o, "backgroundId", opt_str(&self.background_id));
-        set(&o, "backgroundIfRange", self.background_if_range);
-        set(&o, "unseen", self.unseen);
-        set(
-            &o,
-            "errorCode",
-            opt_str(&self.error.as_ref().map(|e| e.0.clone())),
-        );
-        set(
-            &o,
-            "errorMessage",
-            opt_str(&self.error.as_ref().map(|e| e.1.clone())),
-        );
-        set(&o, "integrity", opt_str(&self.integrity));
-        set(&o, "hash", opt_bytes(self.hash.as_deref()));
-        set(&o, "integrityRestarts", self.integrity_restarts);
-        set(&o, "epoch", self.epoch);
         set(&o, "contentType", opt_str(&self.content_type));
         set(&o, "disposition", opt_str(&self.disposition));
-        set(&o, "wasted", self.wasted as f64);
         set(&o, "createdAt", self.created_at);
         set(&o, "updatedAt", self.updated_at);
         o
@@ -267,45 +288,19 @@ impl Record {
                     .collect()
             })
             .unwrap_or_default();
-        let error = field_str(o, "errorCode")
-            .map(|c| (c, field_str(o, "errorMessage").unwrap_or_default()));
-        let hash = field(o, "hash")
-            .dyn_into::<Uint8Array>()
-            .ok()
-            .map(|a| a.to_vec());
         Some(Record {
             id,
             url,
-            final_url: field_str(o, "finalUrl"),
             filename: field_str(o, "filename"),
             title: field_str(o, "title"),
             priority: field(o, "priority").as_f64().unwrap_or(0.0) as i32,
             headers,
-            etag: field_str(o, "etag"),
-            last_modified: field_str(o, "lastModified"),
-            total: field_u64(o, "total"),
-            ranges: field(o, "ranges").as_bool().unwrap_or(false),
-            accepted: field(o, "accepted").as_bool().unwrap_or(false),
-            no_range: field(o, "noRange").as_bool().unwrap_or(false),
-            offset: field_u64(o, "offset").unwrap_or(0),
+            stored: stored_from_js(o),
             chunks: field_u64(o, "chunks").unwrap_or(0) as u32,
-            opfs: field(o, "opfs").as_bool().unwrap_or(false),
+            opfs: field_bool(o, "opfs"),
             file: Some(field(o, "file")).filter(JsValue::is_object),
-            state: field_str(o, "state")
-                .and_then(|s| State::parse(&s))
-                .unwrap_or_default(),
-            background: field(o, "background").as_bool().unwrap_or(false),
-            background_id: field_str(o, "backgroundId"),
-            background_if_range: field(o, "backgroundIfRange").as_bool().unwrap_or(false),
-            unseen: field(o, "unseen").as_bool().unwrap_or(false),
-            error,
-            integrity: field_str(o, "integrity"),
-            hash,
-            integrity_restarts: field_u64(o, "integrityRestarts").unwrap_or(0) as u32,
-            epoch: field_u64(o, "epoch").unwrap_or(0) as u32,
             content_type: field_str(o, "contentType"),
             disposition: field_str(o, "disposition"),
-            wasted: field_u64(o, "wasted").unwrap_or(0),
             created_at: field(o, "createdAt").as_f64().unwrap_or(0.0),
             updated_at: field(o, "updatedAt").as_f64().unwrap_or(0.0),
         })
@@ -833,11 +828,11 @@ impl Store {
         parts: &Array,
     ) -> Result<(), StoreError> {
         let bytes = chunk_value(self.chunk_form, parts, chunk.len).await?;
-        let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.epoch, bytes), rec.to_js());
+        let (chunk_js, rec_js) = (chunk.to_js(&rec.id, rec.stored.epoch, bytes), rec.to_js());
         let offset = chunk.offset as f64;
         self.guarded(
             &rec.id,
-            rec.epoch,
+            rec.stored.epoch,
             true,
             Box::new(move |downloads, chunks, current| {
                 if field(current, "offset").as_f64() != Some(offset) {
@@ -860,7 +855,7 @@ impl Store {
         let from = from as f64;
         self.guarded(
             &rec.id,
-            rec.epoch,
+            rec.stored.epoch,
             false,
             Box::new(move |downloads, _, current| {
                 if field(current, "offset").as_f64() != Some(from) {
@@ -880,7 +875,7 @@ impl Store {
         let rec_js = rec.to_js();
         self.guarded(
             &rec.id,
-            rec.epoch,
+            rec.stored.epoch,
             false,
             Box::new(move |downloads, _, _| {
                 downloads.put(&rec_js)?;
@@ -899,8 +894,12 @@ impl Store {
 
     /// Cuts the stored bytes back to the first `keep` chunks and writes `rec` describing them.
     pub async fn truncate(&self, rec: &Record, keep: u32) -> Result<(), StoreError> {
-        self.drop_chunks(rec.epoch, rec, chunks_from(&rec.id, rec.epoch, keep)?)
-            .await
+        self.drop_chunks(
+            rec.stored.epoch,
+            rec,
+            chunks_from(&rec.id, rec.stored.epoch, keep)?,
+        )
+        .await
     }
 
     /// Deletes the chunks in `range` and writes `rec`, if the stored record is at `epoch`.
@@ -959,7 +958,7 @@ impl Store {
         let Some(rec) = Record::from_js(&rec?) else {
             return Ok(None);
         };
-        let chunks = chunk_list(&list?, Some(rec.epoch));
+        let chunks = chunk_list(&list?, Some(rec.stored.epoch));
         Ok(Some((rec, chunks)))
     }
 }

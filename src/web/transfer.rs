@@ -19,6 +19,7 @@ use web_sys::{
 
 use crate::core::flush::FlushClock;
 use crate::core::response::{check_chunk, ResponseHead};
+use crate::core::run::Limits;
 use crate::core::timeouts::{Check, Expiry, TimeoutClock, Timeouts};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::abort::AbortGuard;
@@ -38,15 +39,15 @@ pub struct TransferSpec {
     pub headers: Vec<(String, String)>,
 }
 
-/// Limits of one attempt.
-#[derive(Clone, Copy, Debug)]
-pub struct TransferLimits {
-    /// The three timeouts.
-    pub timeouts: Timeouts,
-    /// Absolute end of the whole download ([`crate::core::timeouts::deadline_from`]).
-    pub deadline_at: Option<f64>,
-    /// Pending bytes are committed after this many ms ([`FlushClock`]).
-    pub commit_interval_ms: u64,
+/// An attempt whose response head has arrived: the attempt, the head, and the URL the
+/// response came from.
+pub struct Started<'a> {
+    /// The attempt, to read the body with.
+    pub attempt: Attempt<'a>,
+    /// The response head.
+    pub head: ResponseHead,
+    /// The response's URL (after redirects).
+    pub url: String,
 }
 
 /// Why an attempt did not end cleanly.
@@ -83,15 +84,16 @@ impl<'a> Attempt<'a> {
     pub async fn start(
         spec: &TransferSpec,
         range_start: Option<u64>,
-        limits: &TransferLimits,
+        limits: &Limits,
+        deadline_at: Option<f64>,
         stop: &'a StopToken,
-    ) -> Result<(Attempt<'a>, ResponseHead, String), TransferEnd> {
+    ) -> Result<Started<'a>, TransferEnd> {
         if let Some(reason) = stop.reason() {
             return Err(TransferEnd::Stopped(reason));
         }
         let guard = AbortGuard::new()?;
         let request = build_request(spec, range_start, Some(&guard))?;
-        let mut waiter = Waiter::new(limits, stop);
+        let mut waiter = Waiter::new(limits, deadline_at, stop);
         let fetch = global_fetch(&request).map_err(network_error)?;
         let response: Response = waiter
             .wait(JsFuture::from(fetch))
@@ -111,9 +113,10 @@ impl<'a> Attempt<'a> {
     /// [`TransferEnd::Stopped`] if `stop` fires; `NETWORK` when its body was read already.
     pub fn given(
         response: Response,
-        limits: &TransferLimits,
+        limits: &Limits,
+        deadline_at: Option<f64>,
         stop: &'a StopToken,
-    ) -> Result<(Attempt<'a>, ResponseHead, String), TransferEnd> {
+    ) -> Result<Started<'a>, TransferEnd> {
         if let Some(reason) = stop.reason() {
             return Err(TransferEnd::Stopped(reason));
         }
@@ -123,7 +126,7 @@ impl<'a> Attempt<'a> {
                 "the given response's body was read already",
             )));
         }
-        let waiter = Waiter::new(limits, stop);
+        let waiter = Waiter::new(limits, deadline_at, stop);
         Ok(Attempt::answered(
             waiter,
             response,
@@ -135,22 +138,20 @@ impl<'a> Attempt<'a> {
     fn answered(
         mut waiter: Waiter<'a>,
         response: Response,
-        limits: &TransferLimits,
+        limits: &Limits,
         guard: AbortGuard,
-    ) -> (Attempt<'a>, ResponseHead, String) {
+    ) -> Started<'a> {
         waiter.clock.headers_received(now_ms());
-        let head = read_head(&response);
-        let url = response.url();
-        (
-            Attempt {
+        Started {
+            head: read_head(&response),
+            url: response.url(),
+            attempt: Attempt {
                 waiter,
                 response,
                 commit_interval_ms: limits.commit_interval_ms,
                 _guard: guard,
             },
-            head,
-            url,
-        )
+        }
     }
 
     /// Reads the body to its end into `writer`, calling `on_bytes` with each chunk's length.
@@ -376,9 +377,9 @@ struct Waiter<'a> {
 
 impl<'a> Waiter<'a> {
     /// The timeouts of an attempt starting now.
-    fn new(limits: &TransferLimits, stop: &'a StopToken) -> Waiter<'a> {
+    fn new(limits: &Limits, deadline_at: Option<f64>, stop: &'a StopToken) -> Waiter<'a> {
         Waiter {
-            clock: TimeoutClock::new(limits.timeouts, now_ms(), limits.deadline_at),
+            clock: TimeoutClock::new(limits.timeouts, now_ms(), deadline_at),
             timer: None,
             stop,
         }

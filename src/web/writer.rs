@@ -20,7 +20,7 @@ use crate::core::chunks::{good_prefix, Recount, StoredChunk};
 use crate::core::flush::sync_due;
 use crate::core::integrity::{Digest, Hasher};
 use crate::core::lifecycle::State;
-use crate::core::resume::{Identity, ResumeState};
+use crate::core::resume::ResumeState;
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::codec::ignore_rejection;
 use crate::web::js::describe;
@@ -137,6 +137,33 @@ struct Inflight {
     change: fn(&mut Record),
 }
 
+/// The commits that may still store their record, by number: `from` up to, not including,
+/// `to`.
+#[derive(Clone, Copy, Debug)]
+struct Commits {
+    from: u64,
+    to: u64,
+}
+
+impl Commits {
+    /// Every commit from number `from` on.
+    fn from(from: u64) -> Commits {
+        Commits { from, to: u64::MAX }
+    }
+
+    fn holds(self, commit: u64) -> bool {
+        self.from <= commit && commit < self.to
+    }
+
+    /// The same commits up to `last` (which failed: those after it follow it).
+    fn ending_after(self, last: u64) -> Commits {
+        Commits {
+            from: self.from,
+            to: last + 1,
+        }
+    }
+}
+
 /// Commits a download's bytes.
 pub struct Writer {
     backend: Backend,
@@ -170,7 +197,7 @@ pub struct Writer {
     /// The commits that may still store their record, by number: from the first made after
     /// the writer last went back to `rec` (a failure, a restart, a recount), up to the first
     /// that failed since, which those after it follow.
-    valid: Rc<Cell<(u64, u64)>>,
+    valid: Rc<Cell<Commits>>,
     /// The number of the next commit.
     next_commit: u64,
     /// Where the last write that asked for durable bytes ends.
@@ -187,8 +214,8 @@ impl Writer {
         let hasher = hasher_for(&rec);
         Writer {
             backend,
-            stored_end: Rc::new(Cell::new(rec.offset)),
-            synced_to: rec.offset,
+            stored_end: Rc::new(Cell::new(rec.stored.offset)),
+            synced_to: rec.stored.offset,
             rec,
             staged: false,
             in_sync: false,
@@ -200,7 +227,7 @@ impl Writer {
             inflight: Vec::new(),
             commits: 0,
             written: None,
-            valid: Rc::new(Cell::new((0, u64::MAX))),
+            valid: Rc::new(Cell::new(Commits::from(0))),
             next_commit: 0,
         }
     }
@@ -213,9 +240,9 @@ impl Writer {
         self.pending = Array::new();
         self.pending_bytes = 0;
         self.hasher = hasher_for(&self.rec);
-        self.valid.set((self.next_commit, u64::MAX));
-        self.stored_end.set(self.rec.offset);
-        self.synced_to = self.rec.offset;
+        self.valid.set(Commits::from(self.next_commit));
+        self.stored_end.set(self.rec.stored.offset);
+        self.synced_to = self.rec.stored.offset;
     }
 
     /// The committed record.
@@ -225,7 +252,7 @@ impl Writer {
 
     /// Committed, being committed and pending bytes.
     pub fn received(&self) -> u64 {
-        self.landing().offset + self.pending_bytes
+        self.landing().stored.offset + self.pending_bytes
     }
 
     /// The record as it will be once the commits under way have landed (counting bytes
@@ -278,9 +305,9 @@ impl Writer {
             None if stored.get() => {
                 // Only what counts the bytes moves on: changes made to the record meanwhile
                 // stay, for the next commit.
-                self.rec.offset = next.offset;
+                self.rec.stored.offset = next.stored.offset;
                 self.rec.chunks = next.chunks;
-                self.rec.hash = next.hash;
+                self.rec.stored.hash = next.stored.hash;
                 self.rec.updated_at = next.updated_at;
                 change(&mut self.rec);
                 self.written = None;
@@ -305,21 +332,7 @@ impl Writer {
 
     /// The resume facts of the committed bytes.
     pub fn resume_state(&self) -> ResumeState {
-        let r = &self.rec;
-        ResumeState {
-            offset: r.offset,
-            identity: r.accepted.then(|| Identity {
-                etag: r.etag.clone(),
-                last_modified: r.last_modified.clone(),
-                total: r.total,
-                ranges: r.ranges,
-            }),
-            // A final URL equal to the requested one is no redirect (records before the hook
-            // stored both).
-            redirect: r.final_url.clone().filter(|u| *u != r.url),
-            no_range: r.no_range,
-            bad_partials: 0,
-        }
+        self.rec.stored.resume_state(&self.rec.url)
     }
 
     /// Appends a body chunk, committing every time exactly `chunk_bytes` are pending. A
@@ -342,7 +355,7 @@ impl Writer {
             };
             sink.write(&bytes).await?;
             // What the sink has is what counts: nothing is pending.
-            self.rec.offset += u64::from(bytes.length());
+            self.rec.stored.offset += u64::from(bytes.length());
             return Ok(());
         }
         let mut rest = chunk;
@@ -443,7 +456,7 @@ impl Writer {
     fn sync_due(&self) -> bool {
         sync_due(
             self.synced_to,
-            self.landing().offset + self.pending_bytes,
+            self.landing().stored.offset + self.pending_bytes,
             self.chunk_bytes,
         )
     }
@@ -460,14 +473,14 @@ impl Writer {
             return;
         };
         let (store, files) = (store.clone(), files.clone());
-        let from = self.landing().offset;
+        let from = self.landing().stored.offset;
         let next = self.next_record(change);
         let parts = std::mem::replace(&mut self.pending, Array::new());
         self.pending_bytes = 0;
         self.staged = false;
         self.commits += 1;
         if sync {
-            self.synced_to = next.offset;
+            self.synced_to = next.stored.offset;
         }
         let failed = Rc::new(std::cell::RefCell::new(None));
         let stored = Rc::new(Cell::new(false));
@@ -476,8 +489,8 @@ impl Writer {
         let mine = self.next_commit;
         self.next_commit += 1;
         let live = move || {
-            let (from, to) = valid.get();
-            (from <= mine && mine < to).then_some((valid.clone(), from))
+            let window = valid.get();
+            window.holds(mine).then(|| (valid.clone(), window))
         };
         // Sent now: a cancel right after this deletes the file after the write.
         let written = files.write(Target::from(&rec), from, &parts, sync);
@@ -487,10 +500,10 @@ impl Writer {
                 Ok(_) if live().is_none() => {
                     Err(StoreError::Failed("a commit before it failed".into()))
                 }
-                Ok(durable) if durable >= rec.offset => {
+                Ok(durable) if durable >= rec.stored.offset => {
                     // The next commit checks for this one's end, whether or not this one has
                     // landed by then (a failure here makes it store nothing).
-                    let from = end.replace(rec.offset);
+                    let from = end.replace(rec.stored.offset);
                     let stored = store.advance(&rec, from).await;
                     flag.set(stored.is_ok());
                     stored
@@ -498,9 +511,9 @@ impl Writer {
                 Ok(_) => Ok(()),
                 Err(e) => Err(e),
             };
-            if let (Err(_), Some((valid, from))) = (&result, live()) {
+            if let (Err(_), Some((valid, window))) = (&result, live()) {
                 // The commits after this one store nothing either.
-                valid.set((from, mine + 1));
+                valid.set(window.ending_after(mine));
             }
             *slot.borrow_mut() = result.err();
             Ok(wasm_bindgen::JsValue::UNDEFINED)
@@ -518,9 +531,9 @@ impl Writer {
     /// it.
     fn next_record(&self, change: fn(&mut Record)) -> Record {
         let mut next = self.rec.clone();
-        next.offset = self.landing().offset + self.pending_bytes;
+        next.stored.offset = self.landing().stored.offset + self.pending_bytes;
         next.chunks += u32::from(!matches!(self.backend, Backend::Opfs(..)));
-        next.hash = self.hasher.as_ref().map(Hasher::to_bytes);
+        next.stored.hash = self.hasher.as_ref().map(Hasher::to_bytes);
         change(&mut next);
         next.updated_at = js_sys::Date::now();
         next
@@ -557,9 +570,9 @@ impl Writer {
             Backend::Idb(store) => {
                 let chunk = ChunkHead {
                     index: self.rec.chunks,
-                    offset: self.rec.offset,
+                    offset: self.rec.stored.offset,
                     len: self.pending_bytes,
-                    hash: next.hash.clone(),
+                    hash: next.stored.hash.clone(),
                 };
                 store.append(&next, &chunk, &self.pending).await?;
             }
@@ -611,15 +624,15 @@ impl Writer {
         if !self.inflight.is_empty() {
             // Changed from the records being committed, once they have landed.
             self.settle().await?;
-            next.offset = self.rec.offset;
+            next.stored.offset = self.rec.stored.offset;
             next.chunks = self.rec.chunks;
-            next.hash = self.rec.hash.clone();
+            next.stored.hash = self.rec.stored.hash.clone();
         }
         next.updated_at = js_sys::Date::now();
         match &self.backend {
             Backend::Idb(store) | Backend::Opfs(store, _) => store.update(&next).await?,
             // Complete: every byte is written, and the stream is closed.
-            Backend::Sink(sink) if next.state == State::Completed => sink.close().await?,
+            Backend::Sink(sink) if next.stored.state == State::Completed => sink.close().await?,
             _ => {}
         }
         self.rec = next;
@@ -644,27 +657,18 @@ impl Writer {
         // Whatever the commit under way did, everything is discarded.
         let _ = self.settle().await;
         self.discard_pending();
-        let wasted = self.landing().offset;
+        let wasted = self.landing().stored.offset;
         let mut next = self.rec.clone();
-        next.epoch += 1;
-        next.offset = 0;
+        next.stored.restart(wasted);
         next.chunks = 0;
-        next.hash = None;
-        next.accepted = false;
-        next.etag = None;
-        next.last_modified = None;
-        next.total = None;
-        next.ranges = false;
-        next.final_url = None;
         // Bytes go where this manager keeps them now (a record written under another backend
         // moves with its restart).
         next.opfs = matches!(self.backend, Backend::Opfs(..));
-        next.wasted += wasted;
         next.updated_at = js_sys::Date::now();
         match &mut self.backend {
             // An OPFS file is cut by the next write, which starts at 0.
             Backend::Idb(store) | Backend::Opfs(store, _) => {
-                store.restart(self.rec.epoch, &next).await?
+                store.restart(self.rec.stored.epoch, &next).await?
             }
             Backend::Memory(blobs) => blobs.clear(),
             // The run machine fails the download instead (`SINK`); this is the last guard.
@@ -685,7 +689,7 @@ impl Writer {
     /// Sets the lifecycle state in memory, for a caller that stores the record itself (a
     /// download that is not running).
     pub fn set_state(&mut self, state: crate::core::lifecycle::State) {
-        self.rec.state = state;
+        self.rec.stored.state = state;
     }
 
     /// Replaces the committed state by `rec` (read from storage by the caller).
@@ -700,7 +704,7 @@ impl Writer {
     /// Records that `rec` was just created in storage by this writer, with no bytes: the
     /// first [`Writer::recount_if_needed`] can then skip reading it back.
     pub fn mark_in_sync(&mut self) {
-        self.in_sync = self.rec.offset == 0 && self.rec.chunks == 0 && !self.staged;
+        self.in_sync = self.rec.stored.offset == 0 && self.rec.chunks == 0 && !self.staged;
     }
 
     /// [`Writer::recount`], unless the record was just created by this writer. Should another
@@ -762,9 +766,9 @@ impl Writer {
                 })
             })
             .collect();
-        let integrity = self.rec.integrity.is_some();
+        let integrity = self.rec.stored.integrity.is_some();
         let (offset, keep, hash) =
-            match good_prefix(self.rec.offset, self.rec.chunks, integrity, &seen) {
+            match good_prefix(self.rec.stored.offset, self.rec.chunks, integrity, &seen) {
                 Recount::Intact => return Ok(0),
                 Recount::Restart => return self.restart().await,
                 Recount::Cut {
@@ -773,11 +777,10 @@ impl Writer {
                     hash,
                 } => (offset, chunks, hash),
             };
-        let cut = self.rec.offset - offset;
+        let cut = self.rec.stored.offset - offset;
         let mut next = self.rec.clone();
-        next.offset = offset;
+        next.stored.cut(offset, hash);
         next.chunks = keep;
-        next.hash = hash;
         next.updated_at = js_sys::Date::now();
         store.truncate(&next, keep).await?;
         self.rec = next;
@@ -799,16 +802,15 @@ impl Writer {
             return self.restart().await;
         }
         let size = files.size(Target::from(&self.rec)).await?;
-        if size >= self.rec.offset {
+        if size >= self.rec.stored.offset {
             return Ok(0);
         }
-        if self.rec.integrity.is_some() && size > 0 {
+        if self.rec.stored.integrity.is_some() && size > 0 {
             return self.restart().await;
         }
-        let cut = self.rec.offset - size;
+        let cut = self.rec.stored.offset - size;
         let mut next = self.rec.clone();
-        next.offset = size;
-        next.hash = None;
+        next.stored.cut(size, None);
         next.updated_at = js_sys::Date::now();
         store.update(&next).await?;
         self.rec = next;
@@ -858,13 +860,13 @@ impl Snapshot {
             // A view of the file: nothing is copied.
             Backend::Opfs(_, files) => {
                 return files
-                    .blob(Target::from(&self.rec), self.rec.offset, mime)
+                    .blob(Target::from(&self.rec), self.rec.stored.offset, mime)
                     .await
                     .map_err(|e| e.to_download_error())
             }
             Backend::Idb(store) => {
                 let chunks = store
-                    .chunks(&self.rec.id, self.rec.epoch)
+                    .chunks(&self.rec.id, self.rec.stored.epoch)
                     .await
                     .map_err(|e| e.to_download_error())?;
                 let chunks: Vec<Chunk> = chunks
@@ -873,7 +875,9 @@ impl Snapshot {
                     .flatten()
                     .collect();
                 let total: f64 = chunks.iter().map(|c| c.blob.size()).sum();
-                if chunks.len() != self.rec.chunks as usize || total != self.rec.offset as f64 {
+                if chunks.len() != self.rec.chunks as usize
+                    || total != self.rec.stored.offset as f64
+                {
                     return Err(DownloadError::new(
                         ErrorCode::Storage,
                         "the stored chunks do not add up to the download",
@@ -890,5 +894,5 @@ impl Snapshot {
 }
 
 fn hasher_for(rec: &Record) -> Option<Hasher> {
-    Hasher::resume(rec.integrity.as_deref()?, rec.hash.as_deref())
+    Hasher::resume(rec.stored.integrity.as_deref()?, rec.stored.hash.as_deref())
 }
