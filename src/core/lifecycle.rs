@@ -424,6 +424,22 @@ impl Lifecycle {
         self.phase
     }
 
+    /// Why a response given to the download (`resumeWith`) is refused, if it is: another tab
+    /// runs it (and fetches its bytes), or it has settled for good.
+    pub fn refuses_given(&self) -> Option<&'static str> {
+        match self.state() {
+            _ if self.is_remote() => Some("runs in another tab, which fetches its bytes"),
+            State::Completed | State::Cancelled => Some("has settled"),
+            _ => None,
+        }
+    }
+
+    /// True when a given response first pauses the run under way here (what it received is
+    /// kept): the response answers the next run's request.
+    pub fn pauses_for_given(&self) -> bool {
+        self.state() == State::Running && !self.in_background()
+    }
+
     /// Another tab runs it.
     pub fn is_remote(&self) -> bool {
         self.phase == Phase::Remote
@@ -994,6 +1010,31 @@ impl Lifecycle {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_given_response_is_refused_by_a_remote_or_final_download() {
+        let l = |state: State, stored: State| Lifecycle::new(state, stored);
+        assert_eq!(l(State::Paused, State::Paused).refuses_given(), None);
+        assert_eq!(l(State::Failed, State::Failed).refuses_given(), None);
+        for s in [State::Completed, State::Cancelled] {
+            assert_eq!(l(s, s).refuses_given(), Some("has settled"));
+        }
+        let mut remote = l(State::Queued, State::Running);
+        remote.step(Input::RequestRun);
+        remote.step(Input::SlotGranted);
+        remote.step(Input::LockDenied);
+        assert!(remote.is_remote());
+        assert!(remote
+            .refuses_given()
+            .is_some_and(|w| w.contains("another tab")));
+        let mut running = l(State::Queued, State::Running);
+        running.step(Input::RequestRun);
+        running.step(Input::SlotGranted);
+        running.step(Input::RunStarted);
+        assert_eq!(running.state(), State::Running);
+        assert!(running.pauses_for_given());
+        assert!(!l(State::Paused, State::Paused).pauses_for_given());
+    }
 
     #[test]
     fn queued_and_running_are_stored_alike() {

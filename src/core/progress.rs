@@ -20,6 +20,19 @@ pub struct Progress {
     pub eta_seconds: Option<f64>,
 }
 
+impl Progress {
+    /// The figures of a download that transfers nothing here (it is not running, or another
+    /// tab runs it): no rate, and an ETA only when nothing is left (0).
+    pub fn at_rest(mut self) -> Progress {
+        self.bytes_per_second = 0.0;
+        self.eta_seconds = self
+            .total_bytes
+            .filter(|t| *t == self.transferred_bytes)
+            .map(|_| 0.0);
+        self
+    }
+}
+
 /// Time constant of the rate's exponential smoothing.
 pub const RATE_TAU_MS: f64 = 3000.0;
 /// The rate is sampled over windows of at least this length, so that bursts of tiny chunks do
@@ -167,6 +180,30 @@ impl ProgressTracker {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_rest_has_no_rate_and_an_eta_only_when_done() {
+        let p = Progress {
+            transferred_bytes: 5,
+            total_bytes: Some(10),
+            percent: Some(50.0),
+            bytes_per_second: 100.0,
+            eta_seconds: Some(0.05),
+        };
+        let rest = p.at_rest();
+        assert_eq!((rest.bytes_per_second, rest.eta_seconds), (0.0, None));
+        assert_eq!((rest.transferred_bytes, rest.percent), (5, Some(50.0)));
+        let done = Progress {
+            transferred_bytes: 10,
+            ..p
+        };
+        assert_eq!(done.at_rest().eta_seconds, Some(0.0));
+        let unknown = Progress {
+            total_bytes: None,
+            ..p
+        };
+        assert_eq!(unknown.at_rest().eta_seconds, None);
+    }
 
     #[test]
     fn a_silent_transfer_is_due_a_report_and_its_rate_decays() {

@@ -356,18 +356,15 @@ impl DownloadCell {
     /// `null`; a running one's decay while nothing arrives.
     pub fn progress(&self) -> Progress {
         let m = self.parts.borrow();
-        let mut p = match &m.live {
+        let p = match &m.live {
             Some(t) => t.borrow().snapshot(now_ms()),
             None => m.progress,
         };
-        if m.life.state() != State::Running {
-            p.bytes_per_second = 0.0;
-            p.eta_seconds = p
-                .total_bytes
-                .filter(|t| *t == p.transferred_bytes)
-                .map(|_| 0.0);
+        if m.life.state() == State::Running {
+            p
+        } else {
+            p.at_rest()
         }
-        p
     }
 
     fn settle_promise(self: &Rc<Self>, error: Option<&DownloadError>) {
@@ -1236,11 +1233,7 @@ impl DownloadCell {
         response: web_sys::Response,
         vouched: bool,
     ) -> Result<(), DownloadError> {
-        let refused = match self.state() {
-            _ if self.is_remote() => Some("runs in another tab, which fetches its bytes"),
-            State::Completed | State::Cancelled => Some("has settled"),
-            _ => None,
-        };
+        let refused = self.parts.borrow().life.refuses_given();
         if let Some(why) = refused {
             return Err(DownloadError::invalid(
                 "download",
@@ -1248,7 +1241,7 @@ impl DownloadCell {
             ));
         }
         let named = self.registration().is_some();
-        if self.state() == State::Running && !self.in_background() {
+        if self.parts.borrow().life.pauses_for_given() {
             self.pause();
         }
         let vouched = vouched && self.parts.borrow().record.stored.vouched();

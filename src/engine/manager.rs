@@ -128,6 +128,24 @@ async fn read_stored(store: Option<Result<Store, DownloadError>>) -> Opened {
     opened
 }
 
+/// Cancels `cell`, added with a `signal` aborted already; its stored bytes are deleted once
+/// its record exists.
+fn cancel_at_once(
+    cell: &Rc<DownloadCell>,
+    signal: &web_sys::AbortSignal,
+    created: Option<impl Future<Output = Result<(), StoreError>> + 'static>,
+) {
+    let cancelling = cell.cancel_with(signal_error(signal));
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Some(c) = created {
+            let _ = c.await;
+        }
+        if let Some(c) = cancelling {
+            c.await;
+        }
+    });
+}
+
 /// Cancels `cell` when `signal` aborts (the listener goes with the download's settling).
 fn cancel_on_abort(cell: &Rc<DownloadCell>, signal: &web_sys::AbortSignal) {
     let weak = Rc::downgrade(cell);
@@ -562,22 +580,14 @@ impl ManagerInner {
         // Shown queued from the start; the slot is asked for once the record exists.
         let cell = DownloadCell::new(writer, State::Queued, None, &self.host());
         self.register(&cell);
-        if let Some(signal) = opts.signal {
-            if signal.aborted() {
-                let cancelling = cell.cancel_with(signal_error(&signal));
-                wasm_bindgen_futures::spawn_local(async move {
-                    if let Some(c) = created {
-                        let _ = c.await;
-                    }
-                    if let Some(c) = cancelling {
-                        c.await;
-                    }
-                });
-                return Ok(cell);
+        match opts.signal {
+            Some(signal) if signal.aborted() => cancel_at_once(&cell, &signal, created),
+            Some(signal) => {
+                cancel_on_abort(&cell, &signal);
+                self.start_when_stored(&cell, created);
             }
-            cancel_on_abort(&cell, &signal);
+            None => self.start_when_stored(&cell, created),
         }
-        self.start_when_stored(&cell, created);
         Ok(cell)
     }
 
