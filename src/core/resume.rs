@@ -262,27 +262,62 @@ fn decide_partial(
     let Some(start) = range_start else {
         return Decision::Fail(bad("a 206 answered a request without Range"));
     };
-    // At offset 0 an unusable partial response costs nothing to replace with a plain request.
-    let unusable = |message: String| {
-        if start == 0 {
-            Decision::RetryWithoutRange
-        } else {
-            Decision::Fail(bad(message))
-        }
+    let range = match partial_range(head, start) {
+        Ok(range) => range,
+        // At offset 0 an unusable partial response costs nothing to replace with a plain
+        // request.
+        Err(_) if start == 0 => return Decision::RetryWithoutRange,
+        Err(message) => return Decision::Fail(bad(message)),
     };
+    if start == 0 {
+        return Decision::Write(Accepted {
+            offset: 0,
+            expected_len: Some(range.len),
+            identity: Identity::from_head(head, Some(range.total), true),
+            restart: (s.offset > 0).then_some(Restart::NotResumable),
+            full_body: false,
+        });
+    }
+    match same_resource(s, head, redirect, range.total) {
+        Ok(stored) => Decision::Write(Accepted {
+            offset: start,
+            expected_len: Some(range.len),
+            identity: stored.clone(),
+            restart: None,
+            full_body: false,
+        }),
+        Err(restart) => Decision::Refetch(restart),
+    }
+}
+
+/// The one byte range a `206` carries.
+struct PartialRange {
+    /// Its length.
+    len: u64,
+    /// The resource's total length.
+    total: u64,
+}
+
+/// The range a `206` to `Range: bytes=<start>-` carries, when it is one usable range of
+/// identity-encoded bytes starting at `start`, with a total, and a Content-Length (if any)
+/// that agrees with it.
+///
+/// # Errors
+/// Why it is not usable.
+fn partial_range(head: &ResponseHead, start: u64) -> Result<PartialRange, String> {
     let content_type = head.content_type.as_deref().unwrap_or("");
     if content_type
         .trim_start()
         .to_ascii_lowercase()
         .starts_with("multipart/byteranges")
     {
-        return unusable("a multipart/byteranges response to a single range".into());
+        return Err("a multipart/byteranges response to a single range".into());
     }
     if !is_identity_encoding(head.content_encoding.as_deref()) {
-        return unusable("a compressed 206 response".into());
+        return Err("a compressed 206 response".into());
     }
     let Some(raw) = head.content_range.as_deref() else {
-        return unusable("a 206 without a visible Content-Range".into());
+        return Err("a 206 without a visible Content-Range".into());
     };
     let (first, last, complete) = match parse_content_range(raw) {
         Ok(ContentRange::Satisfied {
@@ -291,50 +326,54 @@ fn decide_partial(
             complete_length,
         }) => (first, last, complete_length),
         Ok(ContentRange::Unsatisfied { .. }) => {
-            return unusable(format!(
+            return Err(format!(
                 "a 206 with an unsatisfied Content-Range {}",
                 Quoted(raw)
             ))
         }
         Err(ContentRangeError::NotBytes) => {
-            return unusable(format!("a Content-Range in another unit: {}", Quoted(raw)))
+            return Err(format!("a Content-Range in another unit: {}", Quoted(raw)))
         }
-        Err(_) => return unusable(format!("an invalid Content-Range {}", Quoted(raw))),
+        Err(_) => return Err(format!("an invalid Content-Range {}", Quoted(raw))),
     };
     let Some(total) = complete else {
-        return unusable(format!("a Content-Range without a total: {}", Quoted(raw)));
+        return Err(format!("a Content-Range without a total: {}", Quoted(raw)));
     };
     if first != start {
-        return unusable(format!(
+        return Err(format!(
             "Content-Range starts at {first}, but {start} was asked for"
         ));
     }
     let len = last - first + 1;
-    if let Some(cl) = parse_content_length(head.content_length.as_deref()) {
-        if cl != len {
-            return unusable(format!(
-                "Content-Length {cl} disagrees with Content-Range {}",
-                Quoted(raw)
-            ));
-        }
+    match parse_content_length(head.content_length.as_deref()) {
+        Some(cl) if cl != len => Err(format!(
+            "Content-Length {cl} disagrees with Content-Range {}",
+            Quoted(raw)
+        )),
+        _ => Ok(PartialRange { len, total }),
     }
-    if start == 0 {
-        return Decision::Write(Accepted {
-            offset: 0,
-            expected_len: Some(len),
-            identity: Identity::from_head(head, Some(total), true),
-            restart: (s.offset > 0).then_some(Restart::NotResumable),
-            full_body: false,
-        });
-    }
+}
+
+/// The stored resource, when a `206` from `redirect` with `total` continues it (I2): the
+/// stored bytes are resumable, from the same source, of the same total, with the same strong
+/// validator.
+///
+/// # Errors
+/// Why the stored bytes are discarded instead.
+fn same_resource<'a>(
+    s: &'a ResumeState,
+    head: &ResponseHead,
+    redirect: Option<&str>,
+    total: u64,
+) -> Result<&'a Identity, Restart> {
     let Some(stored) = s.identity.as_ref().filter(|i| i.resumable()) else {
-        return Decision::Refetch(Restart::NotResumable);
+        return Err(Restart::NotResumable);
     };
     if s.redirect.as_deref() != redirect {
-        return Decision::Refetch(Restart::SourceChanged);
+        return Err(Restart::SourceChanged);
     }
     if stored.total != Some(total) {
-        return Decision::Refetch(Restart::TotalChanged);
+        return Err(Restart::TotalChanged);
     }
     let same = match (&stored.etag, &stored.last_modified) {
         (Some(etag), _) => parse_etag(head.etag.as_deref())
@@ -343,15 +382,9 @@ fn decide_partial(
         (None, None) => false,
     };
     if !same {
-        return Decision::Refetch(Restart::ValidatorChanged);
+        return Err(Restart::ValidatorChanged);
     }
-    Decision::Write(Accepted {
-        offset: start,
-        expected_len: Some(len),
-        identity: stored.clone(),
-        restart: None,
-        full_body: false,
-    })
+    Ok(stored)
 }
 
 /// A `206` without a visible `Content-Range` to a request that carried `If-Range` with the

@@ -161,9 +161,9 @@ pub(crate) struct Parts {
     done: Option<Promise>,
     /// `done` once settled, held weakly: it refers to the handle it resolved with.
     done_settled: Option<WeakRef>,
-    settle: Option<(Function, Function)>,
-    /// The page's handle, weakly, with the serial of the [`Handle`] inside it.
-    handle: Option<(u64, WeakRef)>,
+    settle: Option<Settle>,
+    /// The page's handle, weakly.
+    handle: Option<HandleRef>,
     pub signal_listener: Option<gloo_events::EventListener>,
     /// Keeps the manager alive while the download is queued or running (I15).
     keep: Option<Rc<dyn Host>>,
@@ -199,15 +199,27 @@ thread_local! {
 impl Drop for Handle {
     fn drop(&mut self) {
         let mut m = self.cell.parts.borrow_mut();
-        if m.handle.as_ref().is_some_and(|(s, _)| *s == self.serial) {
+        if m.handle.as_ref().is_some_and(|h| h.serial == self.serial) {
             m.handle = None;
         }
     }
 }
 
-fn new_done(swallow: &JsValue) -> (Promise, Option<(Function, Function)>) {
+/// The functions that settle a `done` promise.
+struct Settle {
+    resolve: Function,
+    reject: Function,
+}
+
+/// The page's handle on a download, held weakly, and the serial of the [`Handle`] inside it.
+struct HandleRef {
+    serial: u64,
+    handle: WeakRef,
+}
+
+fn new_done(swallow: &JsValue) -> (Promise, Option<Settle>) {
     let mut settle = None;
-    let done = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let done = Promise::new(&mut |resolve, reject| settle = Some(Settle { resolve, reject }));
     // Callers who only use events never await `done`; its rejection is not "unhandled".
     ignore_rejection(&done, swallow);
     (done, settle)
@@ -266,7 +278,7 @@ impl DownloadCell {
             .borrow()
             .handle
             .as_ref()
-            .and_then(|(_, w)| w.deref())
+            .and_then(|h| h.handle.deref())
         {
             return h.into();
         }
@@ -283,7 +295,8 @@ impl DownloadCell {
             serial,
         });
         if let Some(o) = handle.dyn_ref::<js_sys::Object>() {
-            self.parts.borrow_mut().handle = Some((serial, WeakRef::new(o)));
+            let handle = WeakRef::new(o);
+            self.parts.borrow_mut().handle = Some(HandleRef { serial, handle });
         }
         handle
     }
@@ -369,10 +382,10 @@ impl DownloadCell {
 
     fn settle_promise(self: &Rc<Self>, error: Option<&DownloadError>) {
         let settle = self.parts.borrow_mut().settle.take();
-        if let Some((resolve, reject)) = settle {
+        if let Some(settle) = settle {
             let _ = match error {
-                None => resolve.call1(&JsValue::UNDEFINED, &self.handle()),
-                Some(e) => reject.call1(&JsValue::UNDEFINED, &error_to_js(e)),
+                None => settle.resolve.call1(&JsValue::UNDEFINED, &self.handle()),
+                Some(e) => settle.reject.call1(&JsValue::UNDEFINED, &error_to_js(e)),
             };
         }
         let mut m = self.parts.borrow_mut();
@@ -1312,8 +1325,8 @@ impl DownloadCell {
             m.live = None;
             m.settle.take()
         };
-        if let (Some((_, reject)), Some(err)) = (settle, err) {
-            let _ = reject.call1(&JsValue::UNDEFINED, &error_to_js(err));
+        if let (Some(settle), Some(err)) = (settle, err) {
+            let _ = settle.reject.call1(&JsValue::UNDEFINED, &error_to_js(err));
         }
         self.wake_settle_waiters();
     }

@@ -299,32 +299,29 @@ impl<'a, R: Report> Run<'a, R> {
         let vouched = given.as_ref().is_some_and(|g| g.vouched);
         let started = match given {
             // Judged as fetched from where it came from, which is not stored.
-            Some(g) => Attempt::given(g.response, &self.cfg.limits, self.deadline_at, self.stop)
-                .map(|s| (s.url.clone(), s)),
+            Some(g) => Attempt::given(g.response, &self.cfg.limits, self.deadline_at, self.stop),
             None => self.send(range_start, reason).await,
         };
         match started {
-            Ok((requested, started)) => Ok(self.judge(&requested, started, vouched)),
+            Ok(started) => Ok(self.judge(started, vouched)),
             Err(end) => unanswered(end),
         }
     }
 
-    /// Fetches what [`Run::request_spec`] says; returns the URL asked for with the attempt.
+    /// Fetches what [`Run::request_spec`] says.
     async fn send(
         &mut self,
         range_start: Option<u64>,
         reason: RequestReason,
-    ) -> Result<(String, Started<'a>), TransferEnd> {
+    ) -> Result<Started<'a>, TransferEnd> {
         let spec = self.request_spec(reason).await?;
         let limits = &self.cfg.limits;
-        let started = Attempt::start(&spec, range_start, limits, self.deadline_at, self.stop);
-        let started = started.await?;
-        Ok((spec.url, started))
+        Attempt::start(&spec, range_start, limits, self.deadline_at, self.stop).await
     }
 
     /// Keeps the attempt and what its response says of itself, and reports its head.
-    fn judge(&mut self, requested: &str, started: Started<'a>, vouched: bool) -> Input {
-        let source = Source::of(self.cell.url(), requested, &started.url);
+    fn judge(&mut self, started: Started<'a>, vouched: bool) -> Input {
+        let source = Source::of(self.cell.url(), &started.requested, &started.url);
         let redirect = source.redirect.clone();
         self.answer = Answer {
             content_type: started.head.content_type.clone(),

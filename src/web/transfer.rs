@@ -48,6 +48,8 @@ pub struct Started<'a> {
     pub head: ResponseHead,
     /// The response's URL (after redirects).
     pub url: String,
+    /// The URL asked for; a given response's own URL.
+    pub requested: String,
 }
 
 /// Why an attempt did not end cleanly.
@@ -103,7 +105,13 @@ impl<'a> Attempt<'a> {
             .map_err(|_| {
                 DownloadError::new(ErrorCode::Network, "fetch did not return a Response")
             })?;
-        Ok(Attempt::answered(waiter, response, limits, guard))
+        Ok(Attempt::answered(
+            waiter,
+            response,
+            limits,
+            guard,
+            Some(&spec.url),
+        ))
     }
 
     /// An attempt answered by `response`, a response the caller fetched (its head has
@@ -132,6 +140,7 @@ impl<'a> Attempt<'a> {
             response,
             limits,
             AbortGuard::new()?,
+            None,
         ))
     }
 
@@ -140,11 +149,14 @@ impl<'a> Attempt<'a> {
         response: Response,
         limits: &Limits,
         guard: AbortGuard,
+        requested: Option<&str>,
     ) -> Started<'a> {
         waiter.clock.headers_received(now_ms());
+        let url = response.url();
         Started {
             head: read_head(&response),
-            url: response.url(),
+            requested: requested.map_or_else(|| url.clone(), str::to_owned),
+            url,
             attempt: Attempt {
                 waiter,
                 response,
