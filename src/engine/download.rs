@@ -708,7 +708,15 @@ impl DownloadCell {
         mut writer: Writer,
         stop: StopToken,
     ) {
-        let Ok(guard) = self.lock_for_run(manager).await else {
+        // One writer per download: the lock held since a takeover, or a new one (none in
+        // single-tab mode).
+        let held = self.parts.borrow_mut().lock.take();
+        let guard = match (held, manager.lock_name(&self.id)) {
+            (Some(held), _) => Ok(Some(held)),
+            (None, Some(name)) => try_lock(&name).await.map(Some).ok_or(()),
+            (None, None) => Ok(None),
+        };
+        let Ok(guard) = guard else {
             // Another tab writes it: this tab mirrors it and waits to take over.
             self.parts.borrow_mut().writer = Some(writer);
             self.feed(Input::LockDenied, Ctx::default());
@@ -732,18 +740,6 @@ impl DownloadCell {
             // it.
             drop(guard);
         }
-    }
-
-    /// The download's Web Lock for a run (one writer per download): the one held since a
-    /// takeover, or a new one; `None` in single-tab mode. `Err` when another tab holds it.
-    async fn lock_for_run(&self, manager: &Rc<dyn Host>) -> Result<Option<LockGuard>, ()> {
-        if let Some(held) = self.parts.borrow_mut().lock.take() {
-            return Ok(Some(held));
-        }
-        let Some(name) = manager.lock_name(&self.id) else {
-            return Ok(None);
-        };
-        try_lock(&name).await.map(Some).ok_or(())
     }
 
     /// The run's transfer, once it holds the lock. A run that must store its start (I14; see
@@ -817,62 +813,56 @@ impl DownloadCell {
         tracker
     }
 
-    /// The registration `id` has ended while this tab watched it.
+    /// The registration `id` has ended while this tab watched it. An abort that was not this
+    /// tab's (it stops watching first) came from another tab's pause or cancel, which store
+    /// that first, or from the user in the browser's UI, which cancels the download (as the
+    /// service worker's `backgroundfetchabort` handler does). Otherwise, or when the record
+    /// no longer names the registration, the stored record says what follows.
     async fn background_ended(self: &Rc<Self>, id: &str, ended: Ended) {
         if !self.in_background() {
             return;
         }
-        let aborted = matches!(&ended, Ended::Failed(r) if r == "aborted");
-        if aborted {
-            if self.aborted_elsewhere(id).await {
-                return;
+        match &ended {
+            Ended::Failed(r) if r == "aborted" => {
+                crate::web::clock::sleep_ms(BACKGROUND_POLL_MS).await;
+                let Some(m) = self.manager.upgrade() else {
+                    return;
+                };
+                let read = m.load_record(&self.id).await;
+                let named = matches!(&read, Ok(Some(rec)) if rec.stored.names_registration(id));
+                if named && self.in_background() {
+                    if let Some(done) = self.cancel() {
+                        done.await;
+                    }
+                    return;
+                }
             }
-        } else if let Ended::Failed(reason) = &ended {
-            // The stored prefix stays; the page continues it (and does not hand it over
-            // again: the reason says why).
-            console_warn(&format!(
-                "resumable-downloads: the Background Fetch of {} failed ({reason}); it continues in the page",
-                self.id
-            ));
-            self.forget_background(Some(format!("its Background Fetch failed ({reason})")));
-            self.feed(Input::BackgroundEnded, Ctx::default());
-            return;
+            Ended::Failed(reason) => return self.background_failed(reason),
+            _ => {}
         }
-        self.background_gone().await;
-    }
-
-    /// Its registration was aborted, not by this tab (it stops watching first): by another
-    /// tab's pause or cancel, which store that first, or by the user in the browser's UI,
-    /// which cancels the download (as the service worker's `backgroundfetchabort` handler
-    /// does). True when that settled it here (or the manager is gone).
-    async fn aborted_elsewhere(self: &Rc<Self>, id: &str) -> bool {
-        crate::web::clock::sleep_ms(BACKGROUND_POLL_MS).await;
-        let Some(m) = self.manager.upgrade() else {
-            return true;
-        };
-        let named = matches!(
-            m.load_record(&self.id).await,
-            Ok(Some(rec)) if rec.stored.names_registration(id)
-        );
-        if !(named && self.in_background()) {
-            return false;
-        }
-        if let Some(done) = self.cancel() {
-            done.await;
-        }
-        true
-    }
-
-    /// Its registration is gone (its service worker event was handled) or was aborted
-    /// elsewhere: the stored record says what follows ([`after_background`]).
-    async fn background_gone(self: &Rc<Self>) {
         let read = match self.manager.upgrade() {
             Some(m) => m.load_record(&self.id).await,
             None => return,
         };
-        if !self.in_background() {
-            return;
+        if self.in_background() {
+            self.background_gone(read);
         }
+    }
+
+    /// Its registration failed: the stored prefix stays, and the page continues it (and does
+    /// not hand it over again: the reason says why).
+    fn background_failed(self: &Rc<Self>, reason: &str) {
+        console_warn(&format!(
+            "resumable-downloads: the Background Fetch of {} failed ({reason}); it continues in the page",
+            self.id
+        ));
+        self.forget_background(Some(format!("its Background Fetch failed ({reason})")));
+        self.feed(Input::BackgroundEnded, Ctx::default());
+    }
+
+    /// Its registration is gone (its service worker event was handled) or was aborted
+    /// elsewhere: `read`, the stored record, says what follows ([`after_background`]).
+    fn background_gone(self: &Rc<Self>, read: Result<Option<Record>, DownloadError>) {
         let (stored, error) = match &read {
             Ok(Some(rec)) => (Read::Stored(rec.stored.state), rec.stored.failure()),
             Ok(None) => (Read::Missing, None),

@@ -210,7 +210,10 @@ impl<'a, R: Report> Run<'a, R> {
     async fn carry_out(&mut self, effect: Effect) -> Step {
         Ok(match effect {
             Effect::Done(outcome) => return Err(RunEnd::Machine(outcome)),
-            Effect::Recount => self.recount().await,
+            Effect::Recount => {
+                let counted = self.writer.recount_if_needed().await;
+                self.counted(counted)
+            }
             Effect::WaitOnline => {
                 wait_online(self.stop).await.map_err(RunEnd::Stopped)?;
                 Input::Waited
@@ -235,11 +238,22 @@ impl<'a, R: Report> Run<'a, R> {
                     Input::Saved
                 })
             }
-            Effect::Restart(reason) => self.restart(reason).await,
+            Effect::Restart(reason) => {
+                self.drop_attempt_for_restart();
+                let restarted = self.writer.restart().await;
+                self.restarted(reason, restarted)
+            }
             Effect::CheckSpace { .. } => Input::Space(storage_available().await),
             Effect::ReadBody(accepted) => return self.read_body(accepted).await,
             Effect::Verify => Input::Digest(self.writer.digest()),
-            Effect::Commit { completed } => self.commit(completed).await,
+            Effect::Commit { completed: true } => {
+                let committed = self.writer.commit_and(mark_completed).await;
+                self.committed(committed)
+            }
+            Effect::Commit { completed: false } => {
+                let committed = self.writer.commit().await;
+                self.committed(committed)
+            }
             Effect::CountIntegrityRestart => stored(
                 self.writer.save(|r| r.stored.integrity_restarts += 1).await,
                 |()| Input::Saved,
@@ -247,8 +261,7 @@ impl<'a, R: Report> Run<'a, R> {
         })
     }
 
-    async fn recount(&mut self) -> Input {
-        let counted = self.writer.recount_if_needed().await;
+    fn counted(&self, counted: Result<u64, StoreError>) -> Input {
         stored(counted, |cut| {
             if cut > 0 {
                 self.restart_progress();
@@ -257,13 +270,15 @@ impl<'a, R: Report> Run<'a, R> {
         })
     }
 
-    async fn restart(&mut self, reason: Restart) -> Input {
-        // A restart before a body is read keeps the response whose body will be written (a
-        // `200` to a resume); any other restart drops the attempt it judged.
+    /// A restart before a body is read keeps the response whose body will be written (a
+    /// `200` to a resume); any other restart drops the attempt it judged.
+    fn drop_attempt_for_restart(&mut self) {
         if !self.machine.writes_after_restart() {
             self.attempt = None;
         }
-        let restarted = self.writer.restart().await;
+    }
+
+    fn restarted(&self, reason: Restart, restarted: Result<u64, StoreError>) -> Input {
         stored(restarted, |wasted| {
             self.cell.record(self.writer.record());
             self.restart_progress();
@@ -272,12 +287,7 @@ impl<'a, R: Report> Run<'a, R> {
         })
     }
 
-    async fn commit(&mut self, completed: bool) -> Input {
-        let committed = if completed {
-            self.writer.commit_and(mark_completed).await
-        } else {
-            self.writer.commit().await
-        };
+    fn committed(&self, committed: Result<(), StoreError>) -> Input {
         stored(committed, |()| {
             self.cell.record(self.writer.record());
             Input::Committed

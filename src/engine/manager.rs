@@ -74,7 +74,12 @@ async fn open_storage(config: &ManagerConfig, on_lost: Rc<dyn Fn(&str)>) -> Open
         Some(f) => Some(f.await),
         None => None,
     };
-    let mut opened = read_stored(store).await;
+    let store = store.map(|s| s.map(Rc::new));
+    let loaded = match &store {
+        Some(Ok(s)) => Some(s.load_all().await),
+        _ => None,
+    };
+    let mut opened = Opened::of(store, loaded);
     (opened.files, opened.reason) = match (&opened.store, files) {
         (None, _) if !config.persist => (None, "persist: false keeps downloads in memory".into()),
         (None, _) => (
@@ -91,41 +96,41 @@ async fn open_storage(config: &ManagerConfig, on_lost: Rc<dyn Fn(&str)>) -> Open
     opened
 }
 
-/// The opened database and its downloads (`files` and `reason` are the caller's to fill).
-/// Stored downloads that cannot be read are not shown as none: the manager works in memory
-/// and says why (`storageError`); what is stored stays for the next manager.
-async fn read_stored(store: Option<Result<Store, DownloadError>>) -> Opened {
-    let mut opened = Opened {
-        store: None,
-        files: None,
-        reason: String::new(),
-        error: None,
-        records: Vec::new(),
-    };
-    let store = match store {
-        None => return opened,
-        Some(Err(e)) => {
-            opened.error = Some(e);
-            return opened;
+impl Opened {
+    /// The opened database (if asked for) and what reading its downloads gave (`files` and
+    /// `reason` are the caller's to fill). Stored downloads that cannot be read are not shown
+    /// as none: the manager works in memory and says why (`storageError`); what is stored
+    /// stays for the next manager.
+    fn of(
+        store: Option<Result<Rc<Store>, DownloadError>>,
+        loaded: Option<Result<Vec<Record>, StoreError>>,
+    ) -> Opened {
+        let mut opened = Opened {
+            store: None,
+            files: None,
+            reason: String::new(),
+            error: None,
+            records: Vec::new(),
+        };
+        match (store, loaded) {
+            (Some(Ok(store)), Some(Ok(records))) => {
+                opened.store = Some(store);
+                opened.records = records;
+            }
+            (Some(Ok(_)), Some(Err(e))) => {
+                opened.error = Some(DownloadError::new(
+                    ErrorCode::Storage,
+                    format!(
+                        "the stored downloads could not be read ({}); downloads are kept in memory",
+                        e.to_download_error().message
+                    ),
+                ))
+            }
+            (Some(Err(e)), _) => opened.error = Some(e),
+            _ => {}
         }
-        Some(Ok(s)) => Rc::new(s),
-    };
-    match store.load_all().await {
-        Ok(records) => {
-            opened.store = Some(store);
-            opened.records = records;
-        }
-        Err(e) => {
-            opened.error = Some(DownloadError::new(
-                ErrorCode::Storage,
-                format!(
-                    "the stored downloads could not be read ({}); downloads are kept in memory",
-                    e.to_download_error().message
-                ),
-            ))
-        }
+        opened
     }
-    opened
 }
 
 /// Cancels `cell`, added with a `signal` aborted already; its stored bytes are deleted once
