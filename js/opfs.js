@@ -19,13 +19,19 @@
 // answers with the file's durable end, so that the page stores only records of bytes that are
 // in the file.
 
-const IN_WORKER =
-  typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+// The name the page gives the storage worker it starts. Only that worker serves the protocol:
+// this module is also imported wherever the package is (a page, a service worker, or a
+// dedicated worker that uses the package, whose messages are its own code's).
+const WORKER_NAME = 'resumable-downloads storage';
+const IN_STORAGE_WORKER =
+  typeof DedicatedWorkerGlobalScope !== 'undefined' &&
+  globalThis instanceof DedicatedWorkerGlobalScope &&
+  globalThis.name === WORKER_NAME;
 
 // The directory under the origin's private file system that holds every manager's files.
 const ROOT = 'resumable-downloads';
 
-if (IN_WORKER) serve();
+if (IN_STORAGE_WORKER) serve();
 
 function serve() {
   const open = new Map(); // "dir/name" -> entry
@@ -268,7 +274,7 @@ export class StorageWorker {
   start() {
     const worker = new Worker(new URL('./opfs.js', import.meta.url), {
       type: 'module',
-      name: 'resumable-downloads storage',
+      name: WORKER_NAME,
     });
     worker.onmessage = (event) => {
       const { id, value, error } = event.data;

@@ -52,7 +52,8 @@ step "package contents" check_tarball
 
 plain() {
   cp -r tests/consumers/plain "$work/plain"
-  cp tests/consumers/shared/check.js tests/consumers/shared/sw-setup.js "$work/plain/"
+  cp tests/consumers/shared/check.js tests/consumers/shared/sw-setup.js \
+    tests/consumers/shared/worker-check.js "$work/plain/"
   # The package has no dependencies: the tarball is all there is to install.
   (cd "$work/plain" && npm install --offline "${npm_flags[@]}" "$tarball") || return 1
   # The `exports` map resolves the entry point and the .wasm (what bundlers ask for).
@@ -72,7 +73,8 @@ step "background mode: Background Fetch with the tabs closed, resume, cancel, fa
 
 vite_app() {
   cp -r tests/consumers/vite "$work/vite"
-  cp tests/consumers/shared/check.js tests/consumers/shared/sw-setup.js "$work/vite/src/"
+  cp tests/consumers/shared/check.js tests/consumers/shared/sw-setup.js \
+    tests/consumers/shared/worker-check.js "$work/vite/src/"
   # The background-mode page is the plain consumer's, imported through Vite's resolution.
   cp tests/consumers/plain/background.js tests/consumers/plain/pages.js "$work/vite/src/"
   # Vite and its dependencies come from the npm cache when the root `npm ci` put them there.

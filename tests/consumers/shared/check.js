@@ -75,7 +75,47 @@ async function check(tag) {
   if ((await named.blob()).type !== 'application/pdf') throw new Error('the Blob has another type');
   await manager.remove(named.id);
   await manager.close();
-  return `${SIZE} bytes verified in ${backend}; same-origin name and type`;
+  const inWorker = await workerCheck(fixture, tag);
+  return `${SIZE} bytes verified in ${backend}; same-origin name and type; ${inWorker}`;
+}
+
+// The package in a dedicated worker of the page (worker.js, over worker-check.js): the worker's
+// own message handler gets every message, nothing else answers the page, and a download made
+// in the worker arrives byte-exact.
+async function workerCheck(fixture, tag) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const got = [];
+  const answered = new Promise((resolve, reject) => {
+    worker.onmessage = (event) => {
+      got.push(event.data);
+      if (event.data?.n === 2) resolve(event.data);
+    };
+    worker.onerror = (event) => reject(new Error(`the worker failed: ${event.message ?? 'error'}`));
+    setTimeout(() => reject(new Error(`the worker did not answer in 30 s (got ${got.length} replies)`)), 30000);
+  });
+  // Sent at once: the worker's handler is installed before it awaits init().
+  worker.postMessage({ n: 1, text: 'first' });
+  worker.postMessage({ n: 2, url: `${fixture}/file?size=${SIZE}&seed=${SEED}&tag=${tag}-worker`, tag });
+  let result;
+  try {
+    result = await answered;
+    // A stray reply would come in the same turn as the one it follows.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    worker.terminate();
+  }
+  if (result.failed) throw new Error(`in the worker: ${result.failed}`);
+  const replies = got.map((m) => JSON.stringify({ ...m, bytes: m.bytes ? m.bytes.byteLength : undefined }));
+  if (got.length !== 2 || got[0].n !== 1 || got[0].echo !== 'first') {
+    throw new Error(`the worker's replies were ${replies.join(', ')}; expected its own two only`);
+  }
+  const bytes = new Uint8Array(result.bytes);
+  const want = expectedBytes(SEED, SIZE);
+  if (bytes.length !== SIZE) throw new Error(`the worker's download has ${bytes.length} bytes, not ${SIZE}`);
+  for (let i = 0; i < SIZE; i++) {
+    if (bytes[i] !== want[i]) throw new Error(`the worker's byte ${i} is ${bytes[i]}, expected ${want[i]}`);
+  }
+  return `in a dedicated worker with its own message handler, ${SIZE} bytes verified in ${result.backend}`;
 }
 
 /** Runs the check and reports it in the page; `tag` names the requests in the fixture's log. */

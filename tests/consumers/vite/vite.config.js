@@ -16,6 +16,9 @@ export default defineConfig({
   optimizeDeps: {
     exclude: ['resumable-downloads'],
   },
+  // A module worker that imports the package (src/worker.js) is bundled as an ES module, as
+  // the package's own storage worker is.
+  worker: { format: 'es' },
   server: fixture ? { proxy: { '/file': fixture, '/log': fixture } } : {},
   build: {
     rollupOptions: {
