@@ -457,6 +457,52 @@ async fn remove_deletes_the_stored_bytes_and_forgets_the_download() {
 }
 
 #[wasm_bindgen_test]
+async fn get_finds_a_download_by_its_id_or_by_its_url() {
+    let t = tag("get-url");
+    let m = open(obj(&[("persist", false.into())])).await;
+    let (plain, custom, shared) = (
+        file_url(&t, "size=1000&seed=1"),
+        file_url(&t, "size=1000&seed=2"),
+        file_url(&t, "size=1000&seed=3"),
+    );
+    let by_default = add(&m, &plain, JsValue::UNDEFINED);
+    let by_id = add(&m, &custom, obj(&[("id", "mine".into())]));
+    let first = add(&m, &shared, obj(&[("id", "first".into())]));
+    let own = add(&m, &shared, JsValue::UNDEFINED);
+    for dl in [&by_default, &by_id, &first, &own] {
+        done(dl).await.unwrap();
+    }
+    let found = |key: JsValue| call(&m, "get", &[key]).unwrap();
+    let id_of = |key: JsValue| get_str(&found(key), "id");
+    // The default id is `dl-` and 16 hex digits of the absolute URL's hash.
+    let default_id = get_str(&by_default, "id");
+    assert!(
+        default_id.starts_with("dl-") && default_id.len() == 19,
+        "{default_id}"
+    );
+    assert_eq!(id_of(default_id.as_str().into()), default_id);
+    assert_eq!(id_of(plain.as_str().into()), default_id);
+    let as_url: JsValue = web_sys::Url::new(&plain).unwrap().into();
+    assert_eq!(id_of(as_url), default_id);
+    // Added with an id: found by its URL too.
+    assert_eq!(id_of(custom.as_str().into()), "mine");
+    // Two downloads of one URL: the one `add(url)` made without an id.
+    assert_eq!(id_of(shared.as_str().into()), get_str(&own, "id"));
+    assert_eq!(id_of("first".into()), "first");
+    // Relative URLs resolve against the page, as `add()` resolves them.
+    let origin = get_str(&get(&js_sys::global(), "location"), "origin");
+    let relative = add(&m, "/nothing-here?x=1", obj(&[("id", "rel".into())]));
+    assert_eq!(id_of("/nothing-here?x=1".into()), "rel");
+    assert_eq!(id_of(format!("{origin}/nothing-here?x=1").into()), "rel");
+    let _ = call(&relative, "cancel", &[]);
+    for unknown in ["nope", "https://example.com/other"] {
+        assert!(found(unknown.into()).is_undefined(), "{unknown}");
+    }
+    let refused = call(&m, "get", &[JsValue::from(5)]).unwrap_err();
+    assert_eq!(get_str(&refused, "code"), "INVALID_ARGUMENT");
+}
+
+#[wasm_bindgen_test]
 async fn persist_false_keeps_downloads_in_memory() {
     let (t, name) = (tag("memory"), tag("db"));
     let m = open_named(&name, vec![("persist", false.into())]).await;

@@ -171,22 +171,28 @@ impl DownloadManager {
         added.map(|c| handle(&c)).map_err(|e| to_js(&e))
     }
 
-    /// The download with this id, or `undefined` for an unknown id.
+    /// The download with this id, or else the one added for this URL (resolved as `add()`
+    /// resolves it: the one `add(url)` made without an id, else the first added with it);
+    /// `undefined` when there is none.
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` for an id that is not a string, or after `close()`.
+    /// `INVALID_ARGUMENT` for a key that is neither a string nor a `URL`, or after `close()`.
     #[wasm_bindgen(unchecked_return_type = "Download | undefined")]
     pub fn get(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | URL")] id: JsValue,
     ) -> Result<JsValue, JsValue> {
         thrown((|| {
             self.inner.ensure_open()?;
-            let id = args::string(&id, "id")?;
-            Ok(self
-                .inner
-                .cell(&id)
-                .map_or(JsValue::UNDEFINED, |c| handle(&c)))
+            let by_id = match id.dyn_ref::<web_sys::Url>() {
+                Some(_) => None,
+                None => self.inner.cell(&args::string(&id, "id")?),
+            };
+            let found = by_id.or_else(|| {
+                let url = parse_url(&id).ok()?;
+                self.inner.cell_for_url(&url)
+            });
+            Ok(found.map_or(JsValue::UNDEFINED, |c| handle(&c)))
         })())
     }
 

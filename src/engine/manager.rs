@@ -414,6 +414,13 @@ impl ManagerInner {
             .collect()
     }
 
+    /// The download added for the absolute `url`: the one `add(url)` made without an id,
+    /// else the first one added with that URL.
+    pub fn cell_for_url(&self, url: &str) -> Option<Rc<DownloadCell>> {
+        let by_default_id = self.cell(&id_for_url(url)).filter(|c| c.url == url);
+        by_default_id.or_else(|| self.cells().into_iter().find(|c| c.url == url))
+    }
+
     /// The download with this id.
     pub fn cell(&self, id: &str) -> Option<Rc<DownloadCell>> {
         self.s.borrow().by_id.get(id).cloned()
