@@ -529,10 +529,66 @@ async fn redirects_are_followed_and_reported() {
 }
 
 #[wasm_bindgen_test]
-async fn cors_failure_is_network() {
-    let t = tag("no-cors");
+async fn a_cors_refusal_fails_at_once_with_cors_naming_the_missing_header() {
+    // Retries that would take long: a CORS failure must not wait for them.
+    let retry = obj(&[("limit", 5.into()), ("backoffMs", 5000.into())]);
+    let m = open(obj(&[("retry", retry)])).await;
+    // The server answers, without Access-Control-Allow-Origin.
+    let t = tag("cors-origin");
+    let dl = add(&m, &file_url(&t, "size=100000&cors=0"), JsValue::UNDEFINED);
+    let e = done(&dl).await.unwrap_err();
+    let log = request_log(&t).await;
+    let methods: Vec<String> = log.iter().map(|e| get_str(e, "method")).collect();
+    assert_eq!(code(&e), "CORS", "{e:?} {methods:?}");
+    let message = get_str(&e, "message");
+    assert!(message.contains("Access-Control-Allow-Origin"), "{message}");
+    assert!(message.contains(fixture()), "{message}");
+    // The request, then the two probes (a plain GET in no-cors mode, then in CORS mode); no
+    // retry.
+    assert_eq!(methods, ["GET", "GET", "GET"], "{methods:?}");
+    assert_eq!(
+        get_num(&get(&dl, "progress"), "transferredBytes"),
+        Some(0.0)
+    );
+    // The server answers, but its preflight does not allow the request's header.
+    let t = tag("cors-headers");
+    let headers = obj(&[("X-Token", "1".into())]);
+    let dl = add(
+        &m,
+        &file_url(&t, "size=100000&preflight=0"),
+        obj(&[("headers", headers)]),
+    );
+    let e = done(&dl).await.unwrap_err();
+    assert_eq!(code(&e), "CORS", "{e:?}");
+    let message = get_str(&e, "message");
+    assert!(
+        message.contains("X-Token") && message.contains("Access-Control-Allow-Headers"),
+        "{message}"
+    );
+    // Nothing reached the server but preflights and the probes' two plain GETs.
+    let gets = gets(&t).await;
+    assert_eq!(gets.len(), 2, "only the probes' plain GETs: {gets:?}");
+    // This page is cross-origin isolated (COEP `require-corp`): a server that sends no
+    // Cross-Origin-Resource-Policy cannot be reached in `no-cors` mode from it, so the probe
+    // proves nothing, and the failure stays NETWORK (retried; here no retry is allowed).
     let m = open(obj(&[no_retry()])).await;
-    let dl = add(&m, &file_url(&t, "size=100&cors=0"), JsValue::UNDEFINED);
+    let t = tag("cors-coep");
+    let dl = add(
+        &m,
+        &file_url(&t, "size=1000&cors=0&corp=0"),
+        JsValue::UNDEFINED,
+    );
+    let e = done(&dl).await.unwrap_err();
+    assert_eq!(code(&e), "NETWORK", "{e:?}");
+    assert!(get_str(&e, "message").contains("CORS"), "{e:?}");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_is_network_and_says_it_may_be_cors() {
+    let m = open(obj(&[no_retry()])).await;
+    // Port 9 of the loopback: browsers refuse to fetch from it (and nothing listens there),
+    // so no probe gets an answer either.
+    let dl = add(&m, "http://127.0.0.1:9/file", JsValue::UNDEFINED);
     let e = done(&dl).await.unwrap_err();
     assert_eq!(code(&e), "NETWORK");
     // The page cannot tell a CORS refusal from a failed connection; the message says both.

@@ -13,7 +13,7 @@ export type DownloadState = 'queued' | 'running' | 'paused' | 'completed' | 'fai
 export type DownloadErrorCode =
   | 'NETWORK' | 'STALLED' | 'HEADERS_TIMEOUT' | 'DEADLINE' | 'HTTP_STATUS' | 'RATE_LIMITED'
   | 'BAD_RESPONSE' | 'INTEGRITY' | 'QUOTA' | 'STORAGE' | 'ABORTED' | 'INVALID_ARGUMENT'
-  | 'PREPARE_REQUEST' | 'SINK';
+  | 'PREPARE_REQUEST' | 'SINK' | 'CORS';
 
 /**
  * Every failure: a real `Error` whose `name` is `'DownloadError'`. Absent values are

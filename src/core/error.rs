@@ -40,11 +40,15 @@ pub enum ErrorCode {
     /// The caller's `sink` refused a write or its close, or the download would have to start
     /// over when bytes already written to the sink cannot be taken back.
     Sink,
+    /// The server answered, but not to this page: its CORS headers refuse the page's origin
+    /// (`Access-Control-Allow-Origin`) or the preflight of the request's headers
+    /// (`Access-Control-Allow-Headers`). Retrying cannot help.
+    Cors,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::Network,
         ErrorCode::Stalled,
         ErrorCode::HeadersTimeout,
@@ -59,6 +63,7 @@ impl ErrorCode {
         ErrorCode::InvalidArgument,
         ErrorCode::PrepareRequest,
         ErrorCode::Sink,
+        ErrorCode::Cors,
     ];
 
     /// The stable string exposed to JS as `DownloadError.code`.
@@ -78,6 +83,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::PrepareRequest => "PREPARE_REQUEST",
             ErrorCode::Sink => "SINK",
+            ErrorCode::Cors => "CORS",
         }
     }
 

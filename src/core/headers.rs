@@ -305,6 +305,59 @@ fn digits(s: &[u8]) -> Option<u64> {
     })
 }
 
+/// The names of `headers` that make a cross-origin request need a preflight: every header
+/// that is not CORS-safelisted (Fetch: `Accept`, `Accept-Language`, `Content-Language`,
+/// `Content-Type` of a form or plain text, and a `Range` of one `bytes` range, each with a
+/// value of at most 128 bytes).
+pub fn preflighted(headers: &[(String, String)]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(name, value)| !safelisted(name, value))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn safelisted(name: &str, value: &str) -> bool {
+    if value.len() > 128 {
+        return false;
+    }
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let plain = |v: &str| !v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f);
+    if is("accept") || is("accept-language") || is("content-language") {
+        return plain(value) && !value.bytes().any(|b| b"\"():<>?@[\\]{}".contains(&b));
+    }
+    if is("content-type") {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        return [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "text/plain",
+        ]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t));
+    }
+    if is("range") {
+        return simple_range(value);
+    }
+    false
+}
+
+/// `bytes=<first>-` or `bytes=<first>-<last>` with `first <= last`: the one form of `Range`
+/// that needs no preflight.
+fn simple_range(value: &str) -> bool {
+    let Some(spec) = value.strip_prefix("bytes=") else {
+        return false;
+    };
+    let Some((first, last)) = spec.split_once('-') else {
+        return false;
+    };
+    match (parse_digits(first), last) {
+        (Some(_), "") => true,
+        (Some(f), l) => parse_digits(l).is_some_and(|l| f <= l),
+        (None, _) => false,
+    }
+}
+
 /// Request headers with `fresh` over `headers`: a fresh header replaces every one of the
 /// same name (names compare case-insensitively), and the others stay in their order.
 pub fn overlay(headers: &mut Vec<(String, String)>, fresh: Vec<(String, String)>) {
@@ -316,6 +369,43 @@ pub fn overlay(headers: &mut Vec<(String, String)>, fresh: Vec<(String, String)>
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn headers_that_need_a_preflight() {
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(preflighted(&h(&[
+            ("Accept", "application/octet-stream"),
+            ("accept-language", "en"),
+            ("Range", "bytes=0-"),
+            ("range", "bytes=5-9"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ]))
+        .is_empty());
+        assert_eq!(
+            preflighted(&h(&[
+                ("Authorization", "Bearer x"),
+                ("Accept", "a"),
+                ("X-Token", "1"),
+                ("Range", "bytes=9-5"),
+                ("Range", "bytes=0-1,4-5"),
+                ("Content-Type", "application/json"),
+                ("Accept", &"a".repeat(129)),
+            ])),
+            vec![
+                "Authorization",
+                "X-Token",
+                "Range",
+                "Range",
+                "Content-Type",
+                "Accept"
+            ]
+        );
+    }
 
     #[test]
     fn overlay_replaces_headers_of_the_same_name_in_any_case() {

@@ -187,7 +187,8 @@ pub fn is_retryable(err: &DownloadError) -> bool {
         | ErrorCode::Aborted
         | ErrorCode::InvalidArgument
         | ErrorCode::PrepareRequest
-        | ErrorCode::Sink => false,
+        | ErrorCode::Sink
+        | ErrorCode::Cors => false,
     }
 }
 
@@ -300,6 +301,7 @@ mod tests {
             (ErrorCode::InvalidArgument, false),
             (ErrorCode::PrepareRequest, false),
             (ErrorCode::Sink, false),
+            (ErrorCode::Cors, false),
         ];
         assert_eq!(
             table.len() + 1,

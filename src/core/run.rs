@@ -168,6 +168,8 @@ pub enum Input {
     },
     /// [`Effect::Fetch`] failed before a head (network, timeout).
     RequestFailed(DownloadError),
+    /// [`Effect::ProbeCors`]'s answer.
+    Probed(Probe),
     /// [`Effect::CheckSpace`]'s answer: free bytes, when the browser says.
     Space(Option<f64>),
     /// [`Effect::ReadBody`] ended: cleanly or with an error, after `received` body bytes.
@@ -201,6 +203,9 @@ pub enum Effect {
         /// Why it is sent.
         reason: RequestReason,
     },
+    /// Probe the URL of the request that failed, to tell a CORS refusal from a failed
+    /// connection ([`Probe`]); answer [`Input::Probed`].
+    ProbeCors,
     /// Store that this resource must be asked for without `Range`; answer [`Input::Saved`].
     DisableRange,
     /// Discard the stored bytes (a new epoch) and announce why (I9); answer [`Input::Saved`].
@@ -236,6 +241,62 @@ pub enum Effect {
     Done(Outcome),
 }
 
+/// What the probes of a cross-origin request that failed without a response found. A page
+/// cannot see why the browser refused a request, but it can ask again in ways the browser
+/// answers differently: the same plain `GET` (no `Range`, no headers of the caller's, so no
+/// preflight) in `no-cors` mode gets an opaque answer from any server that answers it at all,
+/// and in CORS mode only where the server allows the page's origin. A page that cannot make
+/// `no-cors` requests to the server (a cross-origin-isolated page, and a server that sends no
+/// `Cross-Origin-Resource-Policy`) learns nothing, and the failure stays a network failure.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// The origin of the URL probed ([`origin_of`]).
+    pub origin: Option<String>,
+    /// The plain `GET` in `no-cors` mode got an answer: the server is reachable.
+    pub reachable: bool,
+    /// The plain `GET` in CORS mode got an answer the page can read: the server allows its
+    /// origin.
+    pub readable: bool,
+    /// The names of the failed request's headers that need a preflight
+    /// ([`super::headers::preflighted`]).
+    pub preflighted: Vec<String>,
+    /// A CORS request with those headers got an answer (`None`: not asked, as there are none).
+    pub with_headers: Option<bool>,
+}
+
+impl Probe {
+    /// The CORS refusal the probes prove, if they prove one: the server answers, but not the
+    /// page's origin, or not the preflight of the request's headers. Anything else (nothing
+    /// answers, or everything does) is a failed connection, retried as such.
+    pub fn refusal(&self) -> Option<DownloadError> {
+        let server = self.origin.as_deref().unwrap_or("the server");
+        if !self.reachable {
+            return None;
+        }
+        if !self.readable {
+            return Some(DownloadError::new(
+                ErrorCode::Cors,
+                format!(
+                    "{server} answers, but not to this page: its response has no \
+                     Access-Control-Allow-Origin that allows the page's origin, so the browser \
+                     refuses it by CORS (retrying cannot help)"
+                ),
+            ));
+        }
+        if self.with_headers == Some(false) {
+            return Some(DownloadError::new(
+                ErrorCode::Cors,
+                format!(
+                    "{server} refuses the preflight of the request headers {}: its \
+                     Access-Control-Allow-Headers must list them (retrying cannot help)",
+                    self.preflighted.join(", ")
+                ),
+            ));
+        }
+        None
+    }
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -255,6 +316,11 @@ enum Step {
     /// A wait, a range flag save or a restart: then the next request.
     Pausing,
     Fetching {
+        range_start: Option<u64>,
+    },
+    /// Probing why a request failed without a response.
+    Probing {
+        error: DownloadError,
         range_start: Option<u64>,
     },
     /// A restart before writing the body of `accepted` (a 200 to a resume).
@@ -288,6 +354,9 @@ pub struct RunMachine {
     quota_checked: bool,
     /// The URL is on another origin than the page: a CORS refusal is possible.
     cross_origin: bool,
+    /// A failure of this run was probed already (once is enough: a server that answered the
+    /// probes then is retried as usual).
+    probed: bool,
     deadline_at: Option<f64>,
     /// Requests sent in this run.
     requests: u32,
@@ -312,6 +381,7 @@ impl RunMachine {
             bad_partials: 0,
             quota_checked: false,
             cross_origin: false,
+            probed: false,
             deadline_at: deadline_from(&cfg.limits.timeouts, now_ms),
             requests: 0,
             reason: None,
@@ -379,26 +449,26 @@ impl RunMachine {
                 Step::Counting | Step::Pausing,
                 Input::Counted { .. } | Input::Waited | Input::Saved,
             ) => self.request(view, env),
-            (Step::Fetching { range_start }, Input::RequestFailed(e)) => {
-                let e = if self.cross_origin && view.resume.identity.is_none() {
-                    with_cors_hint(e)
-                } else {
-                    e
-                };
-                // Chromium refuses a content-encoded answer to a request with Range (range
-                // requests advertise only `identity`), so a server that compresses everything
-                // fails the very first `bytes=0-` request. Ask once without Range before
-                // counting the failure.
+            (Step::Fetching { range_start }, Input::RequestFailed(e))
                 if e.code == ErrorCode::Network
-                    && range_start == Some(0)
+                    && self.cross_origin
                     && view.resume.identity.is_none()
-                    && !view.resume.no_range
-                {
-                    self.step = Step::Pausing;
-                    self.reason = Some(RequestReason::Retry);
-                    return Effect::DisableRange;
-                }
-                self.back_off(e, false, env)
+                    && !self.probed
+                    && !env.offline =>
+            {
+                self.probed = true;
+                self.step = Step::Probing {
+                    error: e,
+                    range_start,
+                };
+                Effect::ProbeCors
+            }
+            (Step::Probing { error, range_start }, Input::Probed(probe)) => match probe.refusal() {
+                Some(refusal) => Effect::Done(Outcome::Failed(refusal)),
+                None => self.request_failed(error, range_start, view, env),
+            },
+            (Step::Fetching { range_start }, Input::RequestFailed(e)) => {
+                self.request_failed(e, range_start, view, env)
             }
             (Step::Fetching { .. }, Input::Head { head, .. })
                 if self.cfg.prepare_request && is_refusal(head.status) && !self.refreshed =>
@@ -644,6 +714,34 @@ impl RunMachine {
         Effect::Commit { completed: true }
     }
 
+    /// A request failed before a response head (and was probed, where that could tell more).
+    fn request_failed(
+        &mut self,
+        e: DownloadError,
+        range_start: Option<u64>,
+        view: &View,
+        env: &Env,
+    ) -> Effect {
+        let e = if self.cross_origin && view.resume.identity.is_none() {
+            with_cors_hint(e)
+        } else {
+            e
+        };
+        // Chromium refuses a content-encoded answer to a request with Range (range requests
+        // advertise only `identity`), so a server that compresses everything fails the very
+        // first `bytes=0-` request. Ask once without Range before counting the failure.
+        if e.code == ErrorCode::Network
+            && range_start == Some(0)
+            && view.resume.identity.is_none()
+            && !view.resume.no_range
+        {
+            self.step = Step::Pausing;
+            self.reason = Some(RequestReason::Retry);
+            return Effect::DisableRange;
+        }
+        self.back_off(e, false, env)
+    }
+
     /// A mismatch restarts once (counted in the record, so a reload does not reset it), then
     /// fails with `INTEGRITY`.
     fn integrity_failed(&mut self, e: DownloadError, view: &View) -> Effect {
@@ -773,6 +871,7 @@ fn step_name(step: &Step) -> &'static str {
         Step::Counting => "a recount",
         Step::Pausing => "a wait or a save",
         Step::Fetching { .. } => "a request",
+        Step::Probing { .. } => "a probe",
         Step::RestartingFor(_) => "a restart",
         Step::CheckingSpace(_) => "a space check",
         Step::Reading(..) => "a body read",
@@ -1185,7 +1284,11 @@ mod tests {
             let mut m = RunMachine::new(cfg(), None, 0.0);
             m.set_cross_origin(cross);
             started(&mut m, &view);
-            let act = m.step(Input::RequestFailed(e.clone()), &view, &env());
+            let mut act = m.step(Input::RequestFailed(e.clone()), &view, &env());
+            if cross {
+                assert_eq!(act, Effect::ProbeCors);
+                act = m.step(Input::Probed(Probe::default()), &view, &env());
+            }
             let Effect::Wait { error, .. } = act else {
                 panic!("{act:?}")
             };
@@ -1204,6 +1307,87 @@ mod tests {
         // Other codes are left alone.
         let t = DownloadError::new(ErrorCode::HeadersTimeout, "slow");
         assert_eq!(with_cors_hint(t.clone()), t);
+    }
+
+    #[test]
+    fn a_cross_origin_failure_is_probed_once_and_fails_at_once_where_cors_refuses() {
+        let e = DownloadError::new(ErrorCode::Network, "TypeError: Failed to fetch");
+        let mut view = View::default();
+        view.resume.no_range = true;
+        let probe = |reachable, readable, with_headers: Option<bool>| Probe {
+            origin: Some("https://cdn.example".into()),
+            reachable,
+            readable,
+            preflighted: with_headers
+                .map_or_else(Vec::new, |_| vec!["Authorization".into(), "X-Token".into()]),
+            with_headers,
+        };
+        let run = |p: Probe| {
+            let mut m = RunMachine::new(cfg(), None, 0.0);
+            m.set_cross_origin(true);
+            started(&mut m, &view);
+            let act = m.step(Input::RequestFailed(e.clone()), &view, &env());
+            assert_eq!(act, Effect::ProbeCors);
+            (m.step(Input::Probed(p), &view, &env()), m)
+        };
+        // The server answers, not to this page: CORS at once, naming the header it lacks.
+        let (act, _) = run(probe(true, false, None));
+        let Effect::Done(Outcome::Failed(cors)) = act else {
+            panic!("{act:?}")
+        };
+        assert_eq!(cors.code, ErrorCode::Cors);
+        assert!(
+            cors.message.contains("https://cdn.example"),
+            "{}",
+            cors.message
+        );
+        assert!(
+            cors.message.contains("Access-Control-Allow-Origin"),
+            "{}",
+            cors.message
+        );
+        // It answers plain requests, not the preflight of the request's headers.
+        let (act, _) = run(probe(true, true, Some(false)));
+        let Effect::Done(Outcome::Failed(cors)) = act else {
+            panic!("{act:?}")
+        };
+        assert_eq!(cors.code, ErrorCode::Cors);
+        assert!(
+            cors.message.contains("Authorization, X-Token"),
+            "{}",
+            cors.message
+        );
+        assert!(
+            cors.message.contains("Access-Control-Allow-Headers"),
+            "{}",
+            cors.message
+        );
+        // Nothing answers, or everything does: a failed connection, retried as before, and
+        // not probed again in this run.
+        for p in [
+            probe(false, false, None),
+            probe(true, true, None),
+            probe(true, true, Some(true)),
+        ] {
+            let (act, mut m) = run(p.clone());
+            assert!(matches!(act, Effect::Wait { .. }), "{p:?}: {act:?}");
+            let again = m.step(Input::Waited, &view, &env());
+            assert!(matches!(again, Effect::Fetch { .. }), "{again:?}");
+            let act = m.step(Input::RequestFailed(e.clone()), &view, &env());
+            assert!(matches!(act, Effect::Wait { .. }), "{act:?}");
+        }
+        // Offline: the browser says why; no probe.
+        let mut m = RunMachine::new(cfg(), None, 0.0);
+        m.set_cross_origin(true);
+        started(&mut m, &view);
+        let offline = Env {
+            offline: true,
+            ..env()
+        };
+        assert_eq!(
+            m.step(Input::RequestFailed(e.clone()), &view, &offline),
+            Effect::WaitOnline
+        );
     }
 
     #[test]
@@ -1501,6 +1685,17 @@ mod tests {
                 0 => Input::RequestFailed(DownloadError::new(ErrorCode::Network, "reset")),
                 n => head_of(&heads[n as usize % heads.len()]),
             },
+            Effect::ProbeCors => Input::Probed(Probe {
+                origin: Some("https://cdn.example".into()),
+                reachable: pick % 2 == 0,
+                readable: pick % 3 != 0,
+                preflighted: if pick % 5 == 0 {
+                    vec!["X-Token".into()]
+                } else {
+                    Vec::new()
+                },
+                with_headers: (pick % 5 == 0).then_some(pick % 7 != 0),
+            }),
             Effect::DisableRange => {
                 view.resume.no_range = true;
                 Input::Saved
@@ -1558,7 +1753,7 @@ mod tests {
         /// restarts stay within the budget, nothing is committed after a restart before a new
         /// response is accepted, and "completed" needs the stored bytes to equal the total.
         #[test]
-        fn the_machine_holds_its_invariants(picks in proptest::collection::vec(any::<u8>(), 1..300), hashed: bool) {
+        fn the_machine_holds_its_invariants(picks in proptest::collection::vec(any::<u8>(), 1..300), hashed: bool, cross_origin: bool) {
             let heads = [
                 full(80),
                 partial(30, 80, ETAG),
@@ -1570,13 +1765,18 @@ mod tests {
             ];
             let sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
             let mut m = RunMachine::new(cfg(), hashed.then_some(sri), 0.0);
+            m.set_cross_origin(cross_origin);
             let mut view = stored(30, 80);
             let mut pending = false;
+            let mut probes = 0;
+            let mut proven = false;
             let mut effect = m.step(Input::Start, &view, &env());
             for pick in picks {
                 if let Effect::Done(outcome) = &effect {
                     if let Outcome::Failed(e) = outcome {
                         prop_assert!(!e.message.starts_with("internal"), "{}", e.message);
+                        // CORS only where the probes proved it.
+                        prop_assert_eq!(e.code == ErrorCode::Cors, proven, "{}", e.message);
                     }
                     if *outcome == Outcome::Completed {
                         let total = view.resume.identity.as_ref().and_then(|i| i.total);
@@ -1590,6 +1790,11 @@ mod tests {
                 prop_assert!(m.restarts() <= MAX_RESTARTS);
                 let e = Env { random: f64::from(pick) / 256.0, ..env() };
                 let input = answer(&effect, &mut view, pick, &heads, &mut pending);
+                if let Input::Probed(p) = &input {
+                    probes += 1;
+                    prop_assert!(cross_origin && probes == 1, "probed {probes} times");
+                    proven = p.refusal().is_some();
+                }
                 effect = m.step(input, &view, &e);
             }
         }

@@ -13,8 +13,8 @@ use crate::core::headers::overlay;
 use crate::core::progress::{Progress, ProgressTracker};
 use crate::core::resume::{Accepted, Restart};
 use crate::core::run::{
-    origin_of, Effect, Env, Input, Outcome, RequestReason, RunConfig, RunMachine, StorageFault,
-    View,
+    origin_of, Effect, Env, Input, Outcome, Probe, RequestReason, RunConfig, RunMachine,
+    StorageFault, View,
 };
 use crate::core::stored::Source;
 use crate::core::{DownloadError, ErrorCode};
@@ -22,7 +22,7 @@ use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, sleep_ms, unix_now_ms};
 use crate::web::env::{is_offline, or_stop, sleep_or_stop, storage_available, wait_online};
 use crate::web::store::{Record, StoreError};
-use crate::web::transfer::{Attempt, Started, TransferEnd, TransferSpec};
+use crate::web::transfer::{probe_cors, Attempt, Started, TransferEnd, TransferSpec};
 use crate::web::writer::Writer;
 
 /// A response the page fetched, to answer a run's next request instead of a fetch.
@@ -160,6 +160,8 @@ struct Run<'a, R: Report> {
     attempt: Option<Attempt<'a>>,
     /// What that response says of itself.
     answer: Answer,
+    /// The last request sent, for a probe of its failure.
+    sent: Option<TransferSpec>,
 }
 
 /// Runs the download until it completes, fails, or is stopped, reporting into `progress`
@@ -184,6 +186,7 @@ pub(crate) async fn run(
         machine,
         attempt: None,
         answer: Answer::default(),
+        sent: None,
     };
     let mut input = Input::Start;
     loop {
@@ -233,6 +236,14 @@ impl<'a, R: Report> Run<'a, R> {
                 range_start,
                 reason,
             } => return self.fetch(range_start, reason).await,
+            Effect::ProbeCors => {
+                let limit_ms = self.cfg.limits.timeouts.headers_ms;
+                let probe = match &self.sent {
+                    Some(spec) => probe_cors(spec, limit_ms, self.stop).await,
+                    None => Ok(Probe::default()),
+                };
+                Input::Probed(probe.map_err(RunEnd::Stopped)?)
+            }
             Effect::DisableRange => {
                 stored(self.writer.save(|r| r.stored.no_range = true).await, |()| {
                     Input::Saved
@@ -326,7 +337,8 @@ impl<'a, R: Report> Run<'a, R> {
     ) -> Result<Started<'a>, TransferEnd> {
         let spec = self.request_spec(reason).await?;
         let limits = &self.cfg.limits;
-        Attempt::start(&spec, range_start, limits, self.deadline_at, self.stop).await
+        let sent = self.sent.insert(spec);
+        Attempt::start(sent, range_start, limits, self.deadline_at, self.stop).await
     }
 
     /// Keeps the attempt and what its response says of itself, and reports its head.

@@ -8,24 +8,26 @@
 use std::future::Future;
 use std::task::Poll;
 
+use futures::future::{select, Either};
 use futures::FutureExt;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     ReadableStream, ReadableStreamByobReader, ReadableStreamDefaultReader, Request, RequestCache,
-    RequestInit, Response,
+    RequestInit, RequestMode, Response,
 };
 
 use crate::core::flush::FlushClock;
+use crate::core::headers::preflighted;
 use crate::core::response::{check_chunk, ResponseHead};
-use crate::core::run::Limits;
+use crate::core::run::{origin_of, Limits, Probe};
 use crate::core::timeouts::{Check, Expiry, TimeoutClock, Timeouts};
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::abort::AbortGuard;
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, Deadline};
-use crate::web::env::Visibility;
+use crate::web::env::{or_stop, Visibility};
 use crate::web::js::{describe, global_fetch};
 use crate::web::store::StoreError;
 use crate::web::writer::Writer;
@@ -311,6 +313,79 @@ pub fn background_request(
     range_start: Option<u64>,
 ) -> Result<Request, DownloadError> {
     build_request(spec, range_start, None)
+}
+
+/// Probes `spec`'s URL after its request failed without a response, for the run machine's
+/// [`Probe`]: a plain `GET` in `no-cors` mode (any server that answers it at all gives an
+/// opaque answer) and the same in CORS mode, so that the one difference between them is CORS,
+/// and, where the request carried headers that need a preflight, a CORS `GET` with them. No
+/// body is read: each is aborted once its head arrives. Each waits at most `limit_ms`
+/// (0: no limit).
+///
+/// # Errors
+/// The stop reason, when `stop` fires.
+pub async fn probe_cors(
+    spec: &TransferSpec,
+    limit_ms: u64,
+    stop: &StopToken,
+) -> Result<Probe, StopReason> {
+    let url = &spec.url;
+    let preflighted = preflighted(&spec.headers);
+    let reachable = answers(url, RequestMode::NoCors, "GET", &[], limit_ms, stop).await?;
+    let readable = answers(url, RequestMode::Cors, "GET", &[], limit_ms, stop).await?;
+    let with_headers = if readable && !preflighted.is_empty() {
+        Some(answers(url, RequestMode::Cors, "GET", &spec.headers, limit_ms, stop).await?)
+    } else {
+        None
+    };
+    Ok(Probe {
+        origin: origin_of(url),
+        reachable,
+        readable,
+        preflighted,
+        with_headers,
+    })
+}
+
+/// True when a `method` request for `url` in `mode` with `headers` gets a response head
+/// within `limit_ms`; the body is not read (the guard aborts it).
+async fn answers(
+    url: &str,
+    mode: RequestMode,
+    method: &str,
+    headers: &[(String, String)],
+    limit_ms: u64,
+    stop: &StopToken,
+) -> Result<bool, StopReason> {
+    let Ok(guard) = AbortGuard::new() else {
+        return Ok(false);
+    };
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_mode(mode);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&guard.signal()));
+    let Ok(list) = web_sys::Headers::new() else {
+        return Ok(false);
+    };
+    for (name, value) in headers {
+        let _ = list.append(name, value);
+    }
+    init.set_headers(&list);
+    let Ok(request) = Request::new_with_str_and_init(url, &init) else {
+        return Ok(false);
+    };
+    let Ok(fetch) = global_fetch(&request) else {
+        return Ok(false);
+    };
+    let timeout = Box::pin(async move {
+        if limit_ms == 0 {
+            futures::future::pending::<()>().await;
+        }
+        crate::web::clock::sleep_ms(limit_ms as f64).await;
+    });
+    let answered = or_stop(stop, select(JsFuture::from(fetch), timeout)).await?;
+    Ok(matches!(answered, Either::Left((Ok(_), _))))
 }
 
 fn build_request(

@@ -9,7 +9,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT_RANGES, ACCESS_CONTROL_ALLOW_ORIGIN,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION,
     CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE,
     LAST_MODIFIED, LOCATION, RANGE, RETRY_AFTER,
@@ -98,7 +98,7 @@ pub(crate) async fn handle(
     });
 
     if req.method() == Method::OPTIONS {
-        let response = server::preflight(headers, knobs::lenient_cors(raw_query));
+        let response = server::preflight(headers, knobs::lenient_preflight(raw_query));
         entry.set_status(response.status().as_u16());
         let mut body = ResponseBody::new(BodySpec::default(), Some(entry), None);
         body.arm();
@@ -169,6 +169,13 @@ pub(crate) async fn handle(
 /// Decides the response to a GET or HEAD of `/file`, updating the tag's counters.
 pub(crate) fn plan(k: &FileKnobs, req: &FileRequest, log: &RequestLog) -> Plan {
     let mut headers = cors_headers(k.cors, &k.expose);
+    if k.corp {
+        // Lets a cross-origin-isolated page (COEP `require-corp`) load it in `no-cors` mode.
+        headers.insert(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("cross-origin"),
+        );
+    }
     if let Some(v) = &k.retry_after {
         headers.insert(RETRY_AFTER, value(v));
     }

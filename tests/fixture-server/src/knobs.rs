@@ -46,6 +46,8 @@ const KNOWN: &[&str] = &[
     "cl",
     "redirects",
     "cors",
+    "preflight",
+    "corp",
     "expose",
     "disposition",
     "sig",
@@ -159,6 +161,8 @@ pub(crate) struct FileKnobs {
     pub cl: Option<ClMode>,
     pub redirects: u64,
     pub cors: bool,
+    /// `Cross-Origin-Resource-Policy: cross-origin` on every response.
+    pub corp: bool,
     pub expose: Expose,
     pub disposition: Option<String>,
     /// A signed URL: the `sig` value of the request (required when `sig_uses` is set).
@@ -202,6 +206,7 @@ impl Default for FileKnobs {
             cl: None,
             redirects: 0,
             cors: true,
+            corp: true,
             expose: Expose::All,
             disposition: None,
             sig: None,
@@ -329,6 +334,8 @@ impl FileKnobs {
         )?;
         let redirects = p.u64("redirects")?.unwrap_or(d.redirects);
         let cors = p.flag("cors")?.unwrap_or(d.cors);
+        p.flag("preflight")?;
+        let corp = p.flag("corp")?.unwrap_or(d.corp);
         let expose = match p.header_value("expose")? {
             None => d.expose,
             Some(v) if v == "all" => Expose::All,
@@ -397,6 +404,7 @@ impl FileKnobs {
             cl,
             redirects,
             cors,
+            corp,
             expose,
             disposition,
             sig,
@@ -417,6 +425,12 @@ pub(crate) fn lenient_tag(raw: &str) -> String {
 /// Whether CORS headers are wanted, for responses to queries that may not parse.
 pub(crate) fn lenient_cors(raw: &str) -> bool {
     query::lenient_get(raw, "cors").as_deref() != Some("0")
+}
+
+/// Whether a preflight is answered with CORS headers (`preflight=0`: it is not, while other
+/// requests are, as a server that does not allow the request's headers).
+pub(crate) fn lenient_preflight(raw: &str) -> bool {
+    lenient_cors(raw) && query::lenient_get(raw, "preflight").as_deref() != Some("0")
 }
 
 fn err(msg: impl Into<String>) -> KnobError {
@@ -631,5 +645,10 @@ mod tests {
         assert_eq!(lenient_tag("size=abc"), "");
         assert!(!lenient_cors("cors=0&size=abc"));
         assert!(lenient_cors("size=abc"));
+        assert!(!lenient_preflight("preflight=0&size=1"));
+        assert!(!lenient_preflight("cors=0"));
+        assert!(lenient_preflight("size=1"));
+        assert!(FileKnobs::parse("size=1&preflight=0").is_ok());
+        assert!(FileKnobs::parse("size=1&preflight=x").is_err());
     }
 }
