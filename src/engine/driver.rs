@@ -20,7 +20,7 @@ use crate::core::stored::Source;
 use crate::core::{DownloadError, ErrorCode};
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, sleep_ms, unix_now_ms};
-use crate::web::env::{is_offline, or_stop, sleep_or_stop, storage_available, wait_online};
+use crate::web::env::{is_offline, sleep_or_stop, storage_available, wait_online, within};
 use crate::web::store::{Record, StoreError};
 use crate::web::transfer::{probe_cors, Attempt, Started, TransferEnd, TransferSpec};
 use crate::web::writer::Writer;
@@ -457,16 +457,10 @@ impl<'a, R: Report> Run<'a, R> {
             return Ok(spec);
         };
         let limit_ms = self.cfg.limits.timeouts.headers_ms;
-        let timeout = Box::pin(async move {
-            if limit_ms == 0 {
-                futures::future::pending::<()>().await;
-            }
-            sleep_ms(limit_ms as f64).await;
-        });
-        let prepared = match or_stop(self.stop, select(answer, timeout)).await {
+        let prepared = match within(answer, limit_ms, self.stop).await {
             Err(r) => return Err(TransferEnd::Stopped(r)),
-            Ok(Either::Left((answer, _))) => answer?,
-            Ok(Either::Right(_)) => {
+            Ok(Some(answer)) => answer?,
+            Ok(None) => {
                 return Err(TransferEnd::Failed(DownloadError::new(
                     ErrorCode::PrepareRequest,
                     format!(

@@ -45,6 +45,29 @@ pub async fn or_stop<F: std::future::Future + Unpin>(
     .await
 }
 
+/// `fut`'s output, unless `stop` fires first (`Err`) or `limit_ms` passes first (`Ok(None)`;
+/// 0: no limit).
+pub async fn within<F: std::future::Future + Unpin>(
+    mut fut: F,
+    limit_ms: u64,
+    stop: &StopToken,
+) -> Result<Option<F::Output>, StopReason> {
+    let mut limit = (limit_ms > 0).then(|| Deadline::at(now_ms() + limit_ms as f64));
+    futures::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = stop.poll_stopped(cx) {
+            return Poll::Ready(Err(r));
+        }
+        if let Poll::Ready(out) = fut.poll_unpin(cx) {
+            return Poll::Ready(Ok(Some(out)));
+        }
+        match limit.as_mut().map(|d| d.poll_unpin(cx)) {
+            Some(Poll::Ready(_)) => Poll::Ready(Ok(None)),
+            _ => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// Sleeps `ms`, unless `stop` fires first.
 pub async fn sleep_or_stop(ms: f64, stop: &StopToken) -> Result<(), StopReason> {
     or_stop(stop, Deadline::at(now_ms() + ms)).await

@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::task::Poll;
 
-use futures::future::{select, Either};
 use futures::FutureExt;
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -27,7 +26,7 @@ use crate::core::{DownloadError, ErrorCode};
 use crate::web::abort::AbortGuard;
 use crate::web::cancel::{StopReason, StopToken};
 use crate::web::clock::{now_ms, Deadline};
-use crate::web::env::{or_stop, Visibility};
+use crate::web::env::{within, Visibility};
 use crate::web::js::{describe, global_fetch};
 use crate::web::store::StoreError;
 use crate::web::writer::Writer;
@@ -96,7 +95,7 @@ impl<'a> Attempt<'a> {
             return Err(TransferEnd::Stopped(reason));
         }
         let guard = AbortGuard::new()?;
-        let request = build_request(spec, range_start, Some(&guard))?;
+        let request = build_request(spec, range_start, Some(&guard), RequestMode::Cors)?;
         let mut waiter = Waiter::new(limits, deadline_at, stop);
         let fetch = global_fetch(&request).map_err(network_error)?;
         let response: Response = waiter
@@ -312,7 +311,7 @@ pub fn background_request(
     spec: &TransferSpec,
     range_start: Option<u64>,
 ) -> Result<Request, DownloadError> {
-    build_request(spec, range_start, None)
+    build_request(spec, range_start, None, RequestMode::Cors)
 }
 
 /// Probes `spec`'s URL after its request failed without a response, for the run machine's
@@ -331,10 +330,10 @@ pub async fn probe_cors(
 ) -> Result<Probe, StopReason> {
     let url = &spec.url;
     let preflighted = preflighted(&spec.headers);
-    let reachable = answers(url, RequestMode::NoCors, "GET", &[], limit_ms, stop).await?;
-    let readable = answers(url, RequestMode::Cors, "GET", &[], limit_ms, stop).await?;
+    let reachable = answers(url, RequestMode::NoCors, &[], limit_ms, stop).await?;
+    let readable = answers(url, RequestMode::Cors, &[], limit_ms, stop).await?;
     let with_headers = if readable && !preflighted.is_empty() {
-        Some(answers(url, RequestMode::Cors, "GET", &spec.headers, limit_ms, stop).await?)
+        Some(answers(url, RequestMode::Cors, &spec.headers, limit_ms, stop).await?)
     } else {
         None
     };
@@ -347,54 +346,39 @@ pub async fn probe_cors(
     })
 }
 
-/// True when a `method` request for `url` in `mode` with `headers` gets a response head
-/// within `limit_ms`; the body is not read (the guard aborts it).
+/// True when a `GET` of `url` in `mode` with `headers` gets a response head within
+/// `limit_ms`; the body is not read (the guard aborts it).
 async fn answers(
     url: &str,
     mode: RequestMode,
-    method: &str,
     headers: &[(String, String)],
     limit_ms: u64,
     stop: &StopToken,
 ) -> Result<bool, StopReason> {
+    let spec = TransferSpec {
+        url: url.to_owned(),
+        headers: headers.to_vec(),
+    };
     let Ok(guard) = AbortGuard::new() else {
         return Ok(false);
     };
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_mode(mode);
-    init.set_cache(RequestCache::NoStore);
-    init.set_signal(Some(&guard.signal()));
-    let Ok(list) = web_sys::Headers::new() else {
+    let request = build_request(&spec, None, Some(&guard), mode);
+    let Some(fetch) = request.ok().and_then(|r| global_fetch(&r).ok()) else {
         return Ok(false);
     };
-    for (name, value) in headers {
-        let _ = list.append(name, value);
-    }
-    init.set_headers(&list);
-    let Ok(request) = Request::new_with_str_and_init(url, &init) else {
-        return Ok(false);
-    };
-    let Ok(fetch) = global_fetch(&request) else {
-        return Ok(false);
-    };
-    let timeout = Box::pin(async move {
-        if limit_ms == 0 {
-            futures::future::pending::<()>().await;
-        }
-        crate::web::clock::sleep_ms(limit_ms as f64).await;
-    });
-    let answered = or_stop(stop, select(JsFuture::from(fetch), timeout)).await?;
-    Ok(matches!(answered, Either::Left((Ok(_), _))))
+    let answered = within(JsFuture::from(fetch), limit_ms, stop).await?;
+    Ok(matches!(answered, Some(Ok(_))))
 }
 
 fn build_request(
     spec: &TransferSpec,
     range_start: Option<u64>,
     guard: Option<&AbortGuard>,
+    mode: RequestMode,
 ) -> Result<Request, DownloadError> {
     let init = RequestInit::new();
     init.set_method("GET");
+    init.set_mode(mode);
     if let Some(guard) = guard {
         init.set_signal(Some(&guard.signal()));
     }
