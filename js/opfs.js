@@ -6,9 +6,13 @@
 // requests one at a time, in the order they were sent, so a write, a flush and the reply
 // that lets the page commit the record that counts the bytes are never reordered.
 //
-// A file is always a prefix of its download: a write says where it starts, and a write that
-// starts before the end of the file first cuts the file there (what lies beyond the stored
-// offset was never committed). A write that would leave a gap fails.
+// A file holds a prefix of its download: a write says where it starts, and the file's bytes
+// before that are the prefix (what lies beyond the stored offset was never committed). A write
+// that would leave a gap fails. Where the download's total is known, the library's own file is
+// sized to it once, with its first write (growing a file write by write is what makes OPFS
+// slow), and what lies beyond the prefix is overwritten by the writes that follow; where it is
+// not known, a write that starts before the end of the file first cuts the file there. A total
+// the disk cannot hold fails that first write with QuotaExceededError, before any byte.
 //
 // A download may also be written to the caller's own file (`add(url, { file })`): each of its
 // requests carries the `FileSystemFileHandle`. A file in the origin's private file system gets
@@ -53,7 +57,8 @@ function serve() {
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  // The file's entry, opened once: `{ handle, end }` with a sync access handle, or
+  // The file's entry, opened once: `{ handle, end, size }` with a sync access handle (`end`:
+  // where the prefix ends; `size`: the file's size, larger once it is sized), or
   // `{ file, writable, end, durable }` for a caller's file that cannot have one. Another tab's
   // worker may still hold an access handle for a moment after handing the download over:
   // opening is retried for about two seconds. Without `create`, a missing file of the
@@ -67,7 +72,8 @@ function serve() {
       try {
         if (m.stream) throw named('InvalidStateError', 'written as a stream (injected)');
         const handle = await file.createSyncAccessHandle();
-        e = { handle, end: handle.getSize() };
+        const size = handle.getSize();
+        e = { handle, end: size, size };
       } catch (err) {
         if (err?.name === 'NoModificationAllowedError' && attempt < 20) {
           await sleep(100);
@@ -173,9 +179,10 @@ function serve() {
       return true;
     },
     // Writes `parts` (Uint8Arrays or Blobs, in order) at `at`, then flushes; returns the
-    // durable end (for a streamed file, the end only when `sync`).
+    // durable end (for a streamed file, the end only when `sync`). `total`, when known, sizes
+    // the library's own file (not a caller's, whose size the caller sees).
     async write(m) {
-      const { at, parts } = m;
+      const { at, parts, total } = m;
       // Only a write at 0 creates the file: one after its removal (a cancel) finds none.
       const e = await entry(m, at === 0);
       if (at > e.end) {
@@ -186,21 +193,31 @@ function serve() {
         return e.durable;
       }
       try {
-        if (at < e.end) {
+        const length = parts.reduce((n, part) => n + (part.size ?? part.byteLength), 0);
+        if (!m.handle && total > 0 && at + length <= total) {
+          if (e.size !== total) {
+            e.handle.truncate(total);
+            e.size = total;
+          }
+          e.end = at;
+        } else if (at < e.end) {
           e.handle.truncate(at);
           e.end = at;
+          e.size = at;
         }
         for (const part of parts) {
           const bytes = part instanceof Blob ? new Uint8Array(await part.arrayBuffer()) : part;
           const n = e.handle.write(bytes, { at: e.end });
           e.end += n;
+          e.size = Math.max(e.size, e.end);
           if (n !== bytes.byteLength) {
             throw named('QuotaExceededError', `a write was cut short (${n} of ${bytes.byteLength} bytes)`);
           }
         }
         e.handle.flush();
       } catch (err) {
-        e.end = e.handle.getSize();
+        e.size = e.handle.getSize();
+        e.end = e.size;
         throw err;
       }
       return e.end;

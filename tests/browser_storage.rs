@@ -85,8 +85,9 @@ async fn a_reload_mid_download_resumes_from_the_file_byte_exact() {
         received - offset
     );
     assert!(stored_chunks(&name, &id).await.is_empty());
+    // The file was sized to the known total with its first write.
     let file = stored_file(&name, &id).await.expect("a file");
-    assert!(file.len() as f64 >= offset);
+    assert_eq!(file.len() as u64, size, "sized to the total");
     assert_eq!(
         &file[..offset as usize],
         &expected(41, 0, offset as usize)[..]
@@ -110,6 +111,39 @@ async fn a_reload_mid_download_resumes_from_the_file_byte_exact() {
     assert_eq!(get_num(&blob, "size"), Some(size as f64));
     assert_eq!(get_str(&blob, "type"), "application/octet-stream");
     call_async(&m, "close", &[]).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_file_grows_write_by_write_where_the_total_is_unknown() {
+    if !has_opfs() {
+        return;
+    }
+    let (t, name, size) = (tag("unsized"), tag("db"), 1_500_000u64);
+    // No Content-Length and no ranges: the total is known only at the end of the body.
+    let url = file_url(
+        &t,
+        &format!("size={size}&seed=42&throttle=1000000&chunked=1&ranges=0"),
+    );
+    let m = manager(&name, vec![]).await;
+    let dl = add(&m, &url, JsValue::UNDEFINED);
+    let id = get_str(&dl, "id");
+    wait_bytes(&dl, 500_000.0, 20_000).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let offset = get_num(&stored_record(&name, &id).await, "offset").unwrap();
+    let file = stored_file(&name, &id).await.expect("a file");
+    assert!(
+        (file.len() as f64) >= offset && (file.len() as u64) < size,
+        "{} bytes in the file, {offset} counted",
+        file.len()
+    );
+    // It starts over (no ranges) and ends exactly as long as the download.
+    let m = manager(&name, vec![]).await;
+    let dl = call(&m, "get", &[id.as_str().into()]).unwrap();
+    done(&dl).await.expect("completes after the reload");
+    assert_bytes(&dl, 42, size as usize).await;
+    call_async(&m, "close", &[]).await.unwrap();
+    let file = stored_file(&name, &id).await.expect("a file");
+    assert_eq!(file.len() as u64, size);
 }
 
 #[wasm_bindgen_test]

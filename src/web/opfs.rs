@@ -135,15 +135,25 @@ impl Files {
         Answer(JsFuture::from(self.worker.call(op, &o)))
     }
 
-    /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to `file` at `at`, cutting off
-    /// anything stored beyond `at` first, and flushes them. Sent now. Answers the file's
+    /// Writes `parts` (`Uint8Array`s and `Blob`s, in order) to `file` at `at`, and flushes
+    /// them. Sent now. With the download's `total`, the download's own file is sized to it
+    /// once (a total the disk cannot hold is `Quota` before any byte) and what lies beyond
+    /// `at` is overwritten by the writes that follow; without it, anything stored beyond `at`
+    /// is cut off first. Answers the file's
     /// durable end: the end, except for a caller's file that has no access handle, whose
     /// bytes become durable only where `sync` asks for it (or when its run ends).
     ///
     /// # Errors
     /// `Quota` when the disk or the quota is full; `Failed` otherwise. The file then holds
     /// at least its first `at` bytes.
-    pub fn write(&self, file: Target<'_>, at: u64, parts: &Array, sync: bool) -> Answer {
+    pub fn write(
+        &self,
+        file: Target<'_>,
+        at: u64,
+        parts: &Array,
+        sync: bool,
+        total: Option<u64>,
+    ) -> Answer {
         if let Some(name) = crate::web::probe::take_write_fault() {
             let err = js_sys::Error::new(&format!("{name} (injected)"));
             err.set_name(&name);
@@ -156,6 +166,7 @@ impl Files {
                 ("at", (at as f64).into()),
                 ("parts", parts.into()),
                 ("sync", sync.into()),
+                ("total", total.map_or(JsValue::NULL, |t| (t as f64).into())),
             ],
         )
     }

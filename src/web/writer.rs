@@ -493,7 +493,8 @@ impl Writer {
             window.holds(mine).then(|| (valid.clone(), window))
         };
         // Sent now: a cancel right after this deletes the file after the write.
-        let written = files.write(Target::from(&rec), from, &parts, sync);
+        let total = rec.stored.total();
+        let written = files.write(Target::from(&rec), from, &parts, sync, total);
         let done = crate::web::js::promise(async move {
             let result = match written.end().await {
                 // Nothing is stored for a writer that has gone back since.
