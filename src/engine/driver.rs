@@ -174,8 +174,7 @@ pub(crate) async fn run(
     progress: &Rc<RefCell<ProgressTracker>>,
 ) -> RunEnd {
     let integrity = writer.record().stored.integrity.clone();
-    let mut machine = RunMachine::new(*cfg, integrity.as_deref(), now_ms());
-    machine.set_cross_origin(page_origin().is_some() && cross_origin(cell.url()));
+    let machine = RunMachine::new(*cfg, integrity.as_deref(), now_ms());
     let mut run = Run {
         cell,
         writer,
@@ -319,8 +318,12 @@ impl<'a, R: Report> Run<'a, R> {
         }
         let vouched = given.as_ref().is_some_and(|g| g.vouched);
         let started = match given {
-            // Judged as fetched from where it came from, which is not stored.
-            Some(g) => Attempt::given(g.response, &self.cfg.limits, self.deadline_at, self.stop),
+            // Judged as fetched from where it came from, which is not stored; no request of
+            // this run's failed there.
+            Some(g) => {
+                self.machine.set_cross_origin(false);
+                Attempt::given(g.response, &self.cfg.limits, self.deadline_at, self.stop)
+            }
             None => self.send(range_start, reason).await,
         };
         match started {
@@ -329,13 +332,17 @@ impl<'a, R: Report> Run<'a, R> {
         }
     }
 
-    /// Fetches what [`Run::request_spec`] says.
+    /// Fetches what [`Run::request_spec`] says, telling the machine whether it goes to another
+    /// origin.
     async fn send(
         &mut self,
         range_start: Option<u64>,
         reason: RequestReason,
     ) -> Result<Started<'a>, TransferEnd> {
         let spec = self.request_spec(reason).await?;
+        // The URL the hook gave may be of another origin than the stored one.
+        let cross = page_origin().is_some() && cross_origin(&spec.url);
+        self.machine.set_cross_origin(cross);
         let limits = &self.cfg.limits;
         let sent = self.sent.insert(spec);
         Attempt::start(sent, range_start, limits, self.deadline_at, self.stop).await
