@@ -77,7 +77,7 @@ pub fn after_background(read: Read) -> (Input, Option<&'static str>) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::core::resume::Identity;
@@ -164,5 +164,54 @@ mod tests {
             after_background(Read::Unreadable),
             (Input::BackgroundEnded, None)
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// A request handed over asks for the whole resource from 0, or continues the
+            /// stored bytes from the same origin with the stored validator and the rest of the
+            /// total; nothing else is handed over.
+            #[test]
+            fn what_is_handed_over_is_a_whole_resource_or_a_validated_rest(
+                start in proptest::option::of(0u64..100),
+                etag: bool,
+                last_modified: bool,
+                total in proptest::option::of(0u64..200),
+                cross: bool,
+            ) {
+                let s = Stored {
+                    identity: Some(Identity {
+                        etag: etag.then(|| "\"e\"".to_owned()),
+                        last_modified: last_modified.then(|| "D".to_owned()),
+                        total,
+                        ranges: true,
+                    }),
+                    ..Stored::default()
+                };
+                match plan(start, &s, cross) {
+                    Ok(h) => match h.resume_at {
+                        None => {
+                            prop_assert!(start.is_none_or(|n| n == 0));
+                            prop_assert_eq!((h.if_range, h.download_total), (None, total));
+                        }
+                        Some(at) => {
+                            prop_assert_eq!(Some(at), start);
+                            prop_assert!(at > 0 && !cross);
+                            prop_assert_eq!(h.if_range.as_deref(), s.if_range());
+                            prop_assert!(h.if_range.is_some());
+                            prop_assert_eq!(h.download_total, total.map(|t| t.saturating_sub(at)));
+                        }
+                    },
+                    Err(why) => {
+                        prop_assert!(start.is_some_and(|n| n > 0));
+                        prop_assert_eq!(why.is_some(), cross);
+                        prop_assert!(cross || s.if_range().is_none());
+                    }
+                }
+            }
+        }
     }
 }

@@ -85,7 +85,7 @@ pub fn place(asked: Asked, has: Has, no_files: &str) -> Result<Placement, Downlo
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::core::ErrorCode;

@@ -239,7 +239,7 @@ impl Stored {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::core::ErrorCode;
@@ -439,5 +439,95 @@ mod tests {
         assert!(s.vouched());
         s.take_back();
         assert!(!s.names_registration("r") && !s.vouched());
+    }
+
+    mod sequences {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// What happens to a download's record over its life.
+        #[derive(Clone, Debug)]
+        enum Op {
+            /// A response of this total (or unknown) is accepted.
+            Accept(Option<u64>),
+            /// This many more bytes are committed (at most the rest of a known total).
+            Commit(u64),
+            /// The stored bytes are discarded; the commits under way held this many more.
+            Restart(u64),
+            /// A recount keeps this part (per mille) of the stored bytes.
+            Cut(u16),
+            /// The last byte is stored and verified.
+            Complete,
+            /// A run ends failed or paused.
+            End(bool),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                proptest::option::of(0u64..5000).prop_map(Op::Accept),
+                (0u64..3000).prop_map(Op::Commit),
+                (0u64..3000).prop_map(Op::Restart),
+                (0u16..=1000).prop_map(Op::Cut),
+                Just(Op::Complete),
+                any::<bool>().prop_map(Op::End),
+            ]
+        }
+
+        proptest! {
+            /// Whatever happens: the stored bytes never pass a known total, a restart starts a
+            /// new epoch from nothing and counts what it discards, a completion fixes the
+            /// total at what is stored, and what the download is (its integrity value) never
+            /// changes.
+            #[test]
+            fn a_record_keeps_its_invariants(ops in proptest::collection::vec(op(), 0..60)) {
+                let mut s = Stored::new(Some("sha256-x".into()), false);
+                let (mut epoch, mut wasted) = (0, 0);
+                for op in ops {
+                    match op {
+                        Op::Accept(total) => {
+                            if s.offset == 0 {
+                                let identity = Identity { total, ..Identity::default() };
+                                s.accept(identity, Source::of("u", "u", "u"));
+                            }
+                        }
+                        Op::Commit(n) => {
+                            let room = s.total().map_or(n, |t| t.saturating_sub(s.offset));
+                            s.offset += n.min(room);
+                            s.hash = Some(vec![1]);
+                        }
+                        Op::Restart(under_way) => {
+                            let discarded = s.offset + under_way;
+                            s.restart(discarded);
+                            epoch += 1;
+                            wasted += discarded;
+                            prop_assert_eq!((s.offset, s.identity.clone()), (0, None));
+                            prop_assert_eq!((s.hash.clone(), s.final_url.clone()), (None, None));
+                        }
+                        Op::Cut(keep) => {
+                            let before = s.offset;
+                            s.cut(before * u64::from(keep) / 1000, None);
+                            prop_assert!(s.offset <= before);
+                        }
+                        Op::Complete => {
+                            s.complete(true);
+                            prop_assert_eq!(s.total(), Some(s.offset));
+                            prop_assert_eq!(s.state, State::Completed);
+                        }
+                        Op::End(failed) => {
+                            let e = DownloadError::new(crate::core::ErrorCode::Network, "x");
+                            let state = if failed { State::Failed } else { State::Paused };
+                            s.end_run(state, Some(&e));
+                            prop_assert_eq!(s.failure().is_some(), failed);
+                        }
+                    }
+                    prop_assert_eq!((s.epoch, s.wasted), (epoch, wasted));
+                    if let Some(total) = s.total() {
+                        prop_assert!(s.offset <= total, "{} past {}", s.offset, total);
+                    }
+                    prop_assert_eq!(s.resume_state("u").offset, s.offset);
+                    prop_assert_eq!(s.integrity.as_deref(), Some("sha256-x"));
+                }
+            }
+        }
     }
 }
