@@ -594,7 +594,16 @@ impl DownloadCell {
                 Effect::Requeue => out.requeue = true,
                 Effect::ReadStored => out.read_stored = true,
                 Effect::AdoptStored => self.adopt_then_settle(ctx.error.clone()),
-                steer => self.steer(steer, manager.as_ref()),
+                steer @ (Effect::Enqueue
+                | Effect::Dequeue
+                | Effect::CheckIdle
+                | Effect::StartRun
+                | Effect::Stop(_)
+                | Effect::Watch
+                | Effect::Unwatch
+                | Effect::WatchBackground
+                | Effect::UnwatchBackground
+                | Effect::AbortBackground) => self.steer(steer, manager.as_ref()),
             }
         }
         drop(released);
@@ -640,7 +649,7 @@ impl DownloadCell {
                 m.live = None;
             }
             Effect::AbortBackground => self.abort_background(),
-            // Every other effect is the download's own ([`DownloadCell::apply`]).
+            // `apply` hands over only the effects above.
             _ => {}
         }
     }

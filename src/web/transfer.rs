@@ -328,17 +328,20 @@ pub async fn probe_cors(
     limit_ms: u64,
     stop: &StopToken,
 ) -> Result<Probe, StopReason> {
-    let url = &spec.url;
     let preflighted = preflighted(&spec.headers);
-    let reachable = answers(url, RequestMode::NoCors, &[], limit_ms, stop).await?;
-    let readable = answers(url, RequestMode::Cors, &[], limit_ms, stop).await?;
+    let plain = TransferSpec {
+        url: spec.url.clone(),
+        headers: Vec::new(),
+    };
+    let reachable = answers(&plain, RequestMode::NoCors, limit_ms, stop).await?;
+    let readable = answers(&plain, RequestMode::Cors, limit_ms, stop).await?;
     let with_headers = if readable && !preflighted.is_empty() {
-        Some(answers(url, RequestMode::Cors, &spec.headers, limit_ms, stop).await?)
+        Some(answers(spec, RequestMode::Cors, limit_ms, stop).await?)
     } else {
         None
     };
     Ok(Probe {
-        origin: origin_of(url),
+        origin: origin_of(&spec.url),
         reachable,
         readable,
         preflighted,
@@ -346,23 +349,18 @@ pub async fn probe_cors(
     })
 }
 
-/// True when a `GET` of `url` in `mode` with `headers` gets a response head within
-/// `limit_ms`; the body is not read (the guard aborts it).
+/// True when a `GET` of `spec` in `mode` gets a response head within `limit_ms`; the body is
+/// not read (the guard aborts it).
 async fn answers(
-    url: &str,
+    spec: &TransferSpec,
     mode: RequestMode,
-    headers: &[(String, String)],
     limit_ms: u64,
     stop: &StopToken,
 ) -> Result<bool, StopReason> {
-    let spec = TransferSpec {
-        url: url.to_owned(),
-        headers: headers.to_vec(),
-    };
     let Ok(guard) = AbortGuard::new() else {
         return Ok(false);
     };
-    let request = build_request(&spec, None, Some(&guard), mode);
+    let request = build_request(spec, None, Some(&guard), mode);
     let Some(fetch) = request.ok().and_then(|r| global_fetch(&r).ok()) else {
         return Ok(false);
     };
